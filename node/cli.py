@@ -1,0 +1,187 @@
+"""The ``shanhe`` command. Exit codes: 0 ok/valid, 1 invalid or failed, 2 usage error."""
+
+import argparse
+import base64
+import binascii
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from node.keys import KeyFileError, read_verifiers
+from tlog.checkpoint import CheckpointError, verify_checkpoint
+from tlog.hashing import leaf_hash
+from tlog.note import NoteError
+from tlog.verify import verify_consistency, verify_inclusion
+
+
+def _b64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error as exc:
+        raise argparse.ArgumentTypeError(f"not standard base64: {text!r}") from exc
+
+
+def _proof(text: str) -> list[bytes]:
+    return [] if text == "" else [_b64(part) for part in text.split(",")]
+
+
+def _hex(text: str) -> bytes:
+    try:
+        return bytes.fromhex(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not hex: {text!r}") from exc
+
+
+def _verdict(error: object | None, ok: str) -> int:
+    if error is None:
+        print(ok)
+        return 0
+    print(f"invalid: {error}", file=sys.stderr)
+    return 1
+
+
+def _cmd_verify_inclusion(args: argparse.Namespace) -> int:
+    if args.leaf_file is not None:
+        try:
+            leaf = leaf_hash(Path(args.leaf_file).read_bytes())
+        except OSError as exc:
+            print(f"error: cannot read {args.leaf_file}: {exc.strerror}", file=sys.stderr)
+            return 2
+    else:
+        leaf = args.leaf_hash
+    err = verify_inclusion(args.index, args.size, leaf, args.proof, args.root)
+    return _verdict(err, f"valid: leaf {args.index} is in the tree of size {args.size}")
+
+
+def _cmd_verify_consistency(args: argparse.Namespace) -> int:
+    err = verify_consistency(args.first, args.second, args.first_root, args.second_root, args.proof)
+    return _verdict(
+        err, f"valid: the tree of size {args.second} extends the one of size {args.first}"
+    )
+
+
+def _cmd_verify_checkpoint(args: argparse.Namespace) -> int:
+    try:
+        verifiers = read_verifiers(Path(args.keys))
+        note = Path(args.file).read_text(encoding="utf-8")
+    except KeyFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"invalid: cannot read checkpoint {args.file}: {exc}", file=sys.stderr)
+        return 1
+    result = verify_checkpoint(note, verifiers, args.quorum)
+    if isinstance(result, NoteError | CheckpointError):
+        return _verdict(result, "")
+    checkpoint, opened = result
+    return _verdict(
+        None,
+        f"valid: {checkpoint.origin} size {checkpoint.size} "
+        f"root {base64.b64encode(checkpoint.root).decode()} "
+        f"signed by {len(opened.valid_signers)} ({', '.join(opened.valid_signers)})",
+    )
+
+
+def _cmd_log_audit(args: argparse.Namespace) -> int:
+    from node.audit import audit_log
+    from node.db import open_database
+
+    try:
+        verifiers = read_verifiers(Path(args.keys)) if args.keys else []
+    except KeyFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.db.startswith("sqlite") and not Path(args.db.split(":///", 1)[-1]).is_file():
+        print(f"error: no database file at {args.db}", file=sys.stderr)
+        return 2
+    engine = open_database(args.db, create=False)
+    try:
+        with engine.connect() as conn:
+            report = audit_log(conn, verifiers, args.quorum)
+    except SQLAlchemyError as exc:
+        print(f"audit failed: cannot read the log: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    if report.ok:
+        print(report.message)
+        return 0
+    print(f"audit failed: {report.message}", file=sys.stderr)
+    return 1
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    # The CLI is the composition root: it alone may reach out to the HTTP layer.
+    import uvicorn
+
+    from api.app import create_dev_app
+    from node.devnode import DevNode
+
+    node = DevNode.open(Path(args.data_dir), args.origin)
+    print(
+        f"serving {args.origin} at http://{args.host}:{args.port} (verifier keys in "
+        f"{Path(args.data_dir) / 'verifier-keys.txt'})",
+        flush=True,
+    )
+    uvicorn.run(create_dev_app(node), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shanhe", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    verify = commands.add_parser("verify", help="check proofs and checkpoints offline")
+    kinds = verify.add_subparsers(dest="kind", required=True)
+
+    inc = kinds.add_parser("inclusion", help="an entry is in the log")
+    leaf = inc.add_mutually_exclusive_group(required=True)
+    leaf.add_argument("--leaf-hash", type=_hex, help="RFC 9162 leaf hash, hex")
+    leaf.add_argument("--leaf-file", help="file holding the exact leaf bytes")
+    inc.add_argument("--index", type=int, required=True)
+    inc.add_argument("--size", type=int, required=True)
+    inc.add_argument("--root", type=_b64, required=True)
+    inc.add_argument("--proof", type=_proof, required=True, help="B64[,B64...]; '' if empty")
+    inc.set_defaults(func=_cmd_verify_inclusion)
+
+    con = kinds.add_parser("consistency", help="the log only grew")
+    con.add_argument("--first", type=int, required=True)
+    con.add_argument("--second", type=int, required=True)
+    con.add_argument("--first-root", type=_b64, required=True)
+    con.add_argument("--second-root", type=_b64, required=True)
+    con.add_argument("--proof", type=_proof, required=True, help="B64[,B64...]; '' if empty")
+    con.set_defaults(func=_cmd_verify_consistency)
+
+    chk = kinds.add_parser("checkpoint", help="a quorum of known keys signed a tree head")
+    chk.add_argument("--file", required=True, help="the signed checkpoint note")
+    chk.add_argument("--keys", required=True, help="verifier keys, one a line")
+    chk.add_argument("--quorum", type=int, required=True)
+    chk.set_defaults(func=_cmd_verify_checkpoint)
+
+    log = commands.add_parser("log", help="operate on a node's log database")
+    log_commands = log.add_subparsers(dest="log_command", required=True)
+    audit = log_commands.add_parser("audit", help="recompute every stored hash and check it")
+    audit.add_argument("--db", required=True, help="SQLAlchemy URL of the node database")
+    audit.add_argument("--keys", help="verifier keys to check the latest checkpoint's signatures")
+    audit.add_argument("--quorum", type=int, default=1)
+    audit.set_defaults(func=_cmd_log_audit)
+
+    serve = commands.add_parser("serve", help="run a single development node serving the log")
+    serve.add_argument("--data-dir", default="data")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8700)
+    serve.add_argument("--origin", default="shanhe.example/dev-log")
+    serve.set_defaults(func=_cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Every table the node keeps, in one place, and the append-only guard on the log's tables."""
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData()
+
+log_leaves = Table(
+    "log_leaves",
+    metadata,
+    Column("leaf_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+log_hashes = Table(
+    "log_hashes",
+    metadata,
+    # Go sumdb/tlog stored-hash index (tlog.layout.stored_hash_index).
+    Column("hash_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+log_checkpoints = Table(
+    "log_checkpoints",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("body", Text, nullable=False),
+)
+
+log_cosignatures = Table(
+    "log_cosignatures",
+    metadata,
+    Column("tree_size", BigInteger, nullable=False),
+    Column("signer", Text, nullable=False),
+    Column("line", Text, nullable=False),
+    PrimaryKeyConstraint("tree_size", "signer"),
+)
+
+APPEND_ONLY = (log_leaves, log_hashes, log_checkpoints, log_cosignatures)
+
+_PG_FUNCTION = """
+CREATE OR REPLACE FUNCTION shanhe_append_only() RETURNS trigger AS $$
+BEGIN
+  RAISE EXCEPTION 'table % is append-only', TG_TABLE_NAME;
+END
+$$ LANGUAGE plpgsql
+"""
+
+
+def install_append_only_guards(conn: Connection) -> None:
+    """Database triggers that refuse UPDATE and DELETE (and TRUNCATE) on the log's tables."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(text(_PG_FUNCTION))
+    for table in APPEND_ONLY:
+        name = table.name
+        if dialect == "sqlite":
+            for op in ("UPDATE", "DELETE"):
+                conn.execute(
+                    text(
+                        f"CREATE TRIGGER IF NOT EXISTS {name}_no_{op.lower()} BEFORE {op} ON {name} "
+                        f"BEGIN SELECT RAISE(ABORT, '{name} is append-only'); END"
+                    )
+                )
+        elif dialect == "postgresql":
+            conn.execute(
+                text(
+                    f"CREATE OR REPLACE TRIGGER {name}_append_only BEFORE UPDATE OR DELETE "
+                    f"ON {name} FOR EACH ROW EXECUTE FUNCTION shanhe_append_only()"
+                )
+            )
+            conn.execute(
+                text(
+                    f"CREATE OR REPLACE TRIGGER {name}_no_truncate BEFORE TRUNCATE "
+                    f"ON {name} FOR EACH STATEMENT EXECUTE FUNCTION shanhe_append_only()"
+                )
+            )
+        else:
+            raise ValueError(f"unsupported database {dialect!r}: use SQLite or PostgreSQL")

@@ -1,0 +1,1 @@
+"""Canonical bytes and Ed25519 signatures over them, shared by consensus and contracts (pure)."""
