@@ -70,3 +70,9 @@ def engine(db_url: str) -> Iterator[Engine]:
     eng = open_database(db_url)
     yield eng
     eng.dispose()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--seeds", type=int, default=300, help="consensus simulation seeds (soak: more)"
+    )

@@ -1,0 +1,500 @@
+"""Tendermint BFT consensus ("The latest gossip on BFT consensus", arXiv:1807.04938, Alg. 1)
+as a pure state machine.
+
+Inputs: ``receive`` (a signed proposal or vote), ``timeout`` (a timer the driver scheduled
+fired), ``txs_available``, ``commit_certificate`` (a decided block learned from a peer),
+``advance`` (the driver stored the last decision), ``rebroadcast`` (a gossip tick). Each returns
+a ``Ready``. Line numbers in comments refer to Algorithm 1 of the paper.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Protocol
+
+from consensus.messages import (
+    CommitCertificate,
+    Evidence,
+    Message,
+    Proposal,
+    Vote,
+    VoteType,
+    block_id,
+    conflicting,
+    signer_of,
+    verify_certificate,
+    verify_signature,
+)
+from consensus.safety import SafetyState
+from consensus.validators import ValidatorSet
+from tlog.note import Signer
+
+
+class Step(IntEnum):
+    PROPOSE = 0
+    PREVOTE = 1
+    PRECOMMIT = 2
+
+
+class Application(Protocol):
+    """What consensus needs from the node: blocks to propose and a verdict on others' blocks.
+
+    Consensus never looks inside a block; the application never sees votes.
+    """
+
+    def pending(self) -> bool:
+        """Is there anything to put in a block?"""
+
+    def propose(self, height: int) -> bytes | None:
+        """A new block for ``height`` (on top of the last decided one), or None if empty."""
+
+    def validate(self, height: int, block: bytes) -> bool:
+        """Would an honest validator accept this block at ``height``?"""
+
+
+@dataclass(frozen=True)
+class TimeoutConfig:
+    """Seconds; each round waits ``delta`` longer than the one before (partial synchrony)."""
+
+    propose: float = 1.0
+    prevote: float = 0.5
+    precommit: float = 0.5
+    delta: float = 0.5
+
+    def duration(self, step: Step, round_: int) -> float:
+        base = {
+            Step.PROPOSE: self.propose,
+            Step.PREVOTE: self.prevote,
+            Step.PRECOMMIT: self.precommit,
+        }
+        return base[step] + round_ * self.delta
+
+
+@dataclass(frozen=True)
+class Timeout:
+    step: Step
+    height: int
+    round: int
+    delay: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    height: int
+    round: int
+    block: bytes
+    certificate: CommitCertificate
+
+
+@dataclass
+class Ready:
+    """What the driver must do, in this order (see ``consensus/__init__.py``)."""
+
+    persist: SafetyState | None = None
+    messages: list[Message] = field(default_factory=list)
+    timeouts: list[Timeout] = field(default_factory=list)
+    decision: Decision | None = None
+    evidence: list[Evidence] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    """Why inbound messages were dropped (for counters)."""
+    lagging: list[tuple[str, int]] = field(default_factory=list)
+    """(validator, height) of peers still at a lower height: send them the decided blocks."""
+    behind: int | None = None
+    """A height above ours that peers are at: fetch the blocks in between."""
+
+
+FUTURE_BUFFER = 1000
+MAX_CONFLICTING = 4
+"""Distinct proposals per round, or votes per validator and step, kept from an equivocator."""
+
+
+class Tendermint:
+    def __init__(
+        self,
+        chain_id: str,
+        validators: ValidatorSet,
+        app: Application,
+        signer: Signer | None,
+        height: int,
+        timeouts: TimeoutConfig | None = None,
+        restored: SafetyState | None = None,
+    ) -> None:
+        self.chain_id = chain_id
+        self.validators = validators
+        self.app = app
+        self.signer = signer
+        self.me = signer.name if signer and validators.by_name(signer.name) else None
+        self.config = timeouts or TimeoutConfig()
+        self.future: list[Message] = []
+        self._reset(height)
+        self._ready = Ready()
+        self._dirty = False
+        self._restored = restored is not None and restored.height == height
+        if restored is not None and restored.height == height:
+            self._restore(restored)
+
+    # ----------------------------------------------------------------- state
+    def _reset(self, height: int) -> None:
+        self.height = height
+        self.round = 0
+        self.step = Step.PROPOSE
+        self.locked_round = -1
+        self.locked_block: bytes | None = None
+        self.valid_round = -1
+        self.valid_block: bytes | None = None
+        # round -> block hash -> proposal; more than one only from an equivocating proposer
+        self.proposals: dict[int, dict[bytes, Proposal]] = {}
+        self.blocks: dict[bytes, bytes] = {}
+        # (round, step) -> validator -> block hash -> vote; more than one only from an
+        # equivocator, whose every vote counts (a Byzantine one could have sent either to anyone)
+        self.votes: dict[tuple[int, VoteType], dict[str, dict[bytes | None, Vote]]] = {}
+        self.round_senders: dict[int, set[str]] = {}
+        self.valid_cache: dict[bytes, bool] = {}
+        self.sent: dict[tuple[int, str], Message] = {}
+        self.fired: set[tuple[str, int]] = set()
+        self.decided: Decision | None = None
+        self.waiting = False
+        self.evidence_seen: set[tuple[str, int, int, str]] = set()
+
+    def _restore(self, s: SafetyState) -> None:
+        self.round, self.step = s.round, Step(s.step)
+        self.locked_round, self.locked_block = s.locked_round, s.locked_block
+        self.valid_round, self.valid_block = s.valid_round, s.valid_block
+        for msg in s.sent:
+            self._remember_own(msg)
+        for vote in s.polka:
+            if isinstance(vote, Vote) and verify_signature(vote, self.validators, self.chain_id):
+                box = self.votes.setdefault((vote.round, vote.type), {})
+                box.setdefault(vote.validator, {})[vote.block_hash] = vote
+
+    def safety_state(self) -> SafetyState:
+        return SafetyState(
+            height=self.height,
+            round=self.round,
+            step=int(self.step),
+            locked_round=self.locked_round,
+            locked_block=self.locked_block,
+            valid_round=self.valid_round,
+            valid_block=self.valid_block,
+            sent=tuple(self.sent.values()),
+            polka=tuple(self._polka(self.valid_round, self.valid_block, include_own=True)),
+        )
+
+    def _flush(self) -> Ready:
+        ready, self._ready = self._ready, Ready()
+        if self._dirty:
+            ready.persist = self.safety_state()
+            self._dirty = False
+        return ready
+
+    # ---------------------------------------------------------------- inputs
+    def start(self) -> Ready:
+        """Begin (or, after a restart, resume) the current height."""
+        if self._restored:
+            self._restored = False
+            self._ready.messages.extend(self.sent.values())
+            self._schedule(self.step, self.round)
+        else:
+            self._start_round(0)
+        self._evaluate()
+        return self._flush()
+
+    def receive(self, msg: Message) -> Ready:
+        self._receive(msg)
+        self._evaluate()
+        return self._flush()
+
+    def receive_many(self, msgs: Iterable[Message]) -> Ready:
+        for msg in msgs:
+            self._receive(msg)
+        self._evaluate()
+        return self._flush()
+
+    def timeout(self, t: Timeout) -> Ready:
+        if t.height == self.height and t.round == self.round and self.decided is None:
+            if t.step == Step.PROPOSE and self.step == Step.PROPOSE:  # L57
+                self._vote(VoteType.PREVOTE, None)
+                self._set_step(Step.PREVOTE)
+            elif t.step == Step.PREVOTE and self.step == Step.PREVOTE:  # L61
+                self._vote(VoteType.PRECOMMIT, None)
+                self._set_step(Step.PRECOMMIT)
+            elif t.step == Step.PRECOMMIT:  # L65
+                self._start_round(self.round + 1)
+            self._evaluate()
+        return self._flush()
+
+    def txs_available(self) -> Ready:
+        if self.waiting and self.decided is None:
+            self.waiting = False
+            self._start_round(self.round)
+            self._evaluate()
+        return self._flush()
+
+    def rebroadcast(self) -> Ready:
+        """Our messages of the current height again, for peers that lost them."""
+        if self.decided is None:
+            self._ready.messages.extend(m for (r, _), m in self.sent.items() if r >= self.round - 1)
+            self._ready.messages.extend(self._polka(self.valid_round, self.valid_block))
+        return self._flush()
+
+    def _polka(self, round_: int, block: bytes | None, include_own: bool = False) -> list[Vote]:
+        """The prevotes that justify a lock or re-proposal, forwarded for peers that missed them.
+
+        Without them a peer that lost round ``round_`` could never accept a re-proposal (L28)
+        and a locked validator could never be joined: liveness needs this gossip.
+        """
+        if round_ < 0 or block is None:
+            return []
+        h = block_id(block)
+        box = self.votes.get((round_, VoteType.PREVOTE), {})
+        return [
+            by_hash[h]
+            for name, by_hash in box.items()
+            if h in by_hash and (include_own or name != self.me)
+        ]
+
+    def commit_certificate(self, block: bytes, cert: CommitCertificate) -> Ready:
+        """Adopt a block decided by the others (catch-up), if its certificate holds."""
+        if self.decided is None and cert.height == self.height:
+            if block_id(block) != cert.block_hash:
+                self._ready.dropped.append("certificate_block_mismatch")
+            elif verify_certificate(cert, self.validators, self.chain_id) is not None:
+                self._ready.dropped.append("bad_certificate")
+            elif not self._valid(block):
+                self._ready.dropped.append("invalid_block")
+            else:
+                self.decided = Decision(self.height, cert.round, block, cert)
+                self._ready.decision = self.decided
+        return self._flush()
+
+    def advance(self) -> Ready:
+        """The driver stored the decision: move to the next height."""
+        if self.decided is None:
+            raise RuntimeError("advance() without a decision")
+        self._reset(self.height + 1)
+        self._dirty = True
+        pending, self.future = self.future, []
+        self._start_round(0)
+        for msg in pending:
+            self._receive(msg)
+        self._evaluate()
+        return self._flush()
+
+    # ------------------------------------------------------------- receiving
+    def _receive(self, msg: Message) -> None:
+        if not verify_signature(msg, self.validators, self.chain_id):
+            self._ready.dropped.append("bad_signature")
+            return
+        sender = signer_of(msg)
+        if msg.height < self.height:
+            self._ready.lagging.append((sender, msg.height))
+            return
+        if msg.height > self.height:
+            self._ready.behind = max(self._ready.behind or 0, msg.height)
+            if msg.height == self.height + 1 and len(self.future) < FUTURE_BUFFER:
+                self.future.append(msg)
+            return
+        if self.decided is not None:
+            return
+        if isinstance(msg, Proposal):
+            if sender != self.validators.proposer(msg.height, msg.round):
+                self._ready.dropped.append("not_proposer")
+                return
+            if block_id(msg.block) != msg.block_hash:
+                self._ready.dropped.append("block_hash_mismatch")
+                return
+            known = self.proposals.setdefault(msg.round, {})
+            if msg.block_hash in known:
+                return
+            if known:
+                self._check_conflict(next(iter(known.values())), msg)
+                if len(known) >= MAX_CONFLICTING:
+                    return
+            known[msg.block_hash] = msg
+            self.blocks[msg.block_hash] = msg.block
+        else:
+            by_hash = self.votes.setdefault((msg.round, msg.type), {}).setdefault(sender, {})
+            if msg.block_hash in by_hash:
+                return
+            if by_hash:
+                self._check_conflict(next(iter(by_hash.values())), msg)
+                if len(by_hash) >= MAX_CONFLICTING or (
+                    msg.block_hash is not None and msg.block_hash not in self.blocks
+                ):
+                    return
+            by_hash[msg.block_hash] = msg
+        self.round_senders.setdefault(msg.round, set()).add(sender)
+        if self.waiting:  # somebody has work at this height: join in
+            self.waiting = False
+            self._start_round(self.round)
+
+    def _check_conflict(self, known: Message, new: Message) -> None:
+        if conflicting(known, new):
+            ev = Evidence(known, new)
+            if ev.key() not in self.evidence_seen:
+                self.evidence_seen.add(ev.key())
+                self._ready.evidence.append(ev)
+
+    # --------------------------------------------------------------- helpers
+    def _count(self, round_: int, kind: VoteType, block_hash: bytes | None) -> int:
+        return sum(
+            1 for by_hash in self.votes.get((round_, kind), {}).values() if block_hash in by_hash
+        )
+
+    def _total(self, round_: int, kind: VoteType) -> int:
+        return len(self.votes.get((round_, kind), {}))
+
+    def _valid(self, block: bytes) -> bool:
+        h = block_id(block)
+        if h not in self.valid_cache:
+            self.valid_cache[h] = self.app.validate(self.height, block)
+        return self.valid_cache[h]
+
+    def _first(self, rule: str, round_: int) -> bool:
+        if (rule, round_) in self.fired:
+            return False
+        self.fired.add((rule, round_))
+        return True
+
+    def _schedule(self, step: Step, round_: int) -> None:
+        self._ready.timeouts.append(
+            Timeout(step, self.height, round_, self.config.duration(step, round_))
+        )
+
+    def _set_step(self, step: Step) -> None:
+        self.step = step
+        self._dirty = True
+
+    def _remember_own(self, msg: Message) -> None:
+        if isinstance(msg, Proposal):
+            self.sent[(msg.round, "proposal")] = msg
+            self.proposals.setdefault(msg.round, {})[msg.block_hash] = msg
+            self.blocks[msg.block_hash] = msg.block
+        else:
+            self.sent[(msg.round, str(msg.type))] = msg
+            box = self.votes.setdefault((msg.round, msg.type), {})
+            box.setdefault(msg.validator, {})[msg.block_hash] = msg
+        self.round_senders.setdefault(msg.round, set()).add(signer_of(msg))
+
+    def _emit_own(self, key: tuple[int, str], build: "Proposal | Vote") -> None:
+        """Sign once per (round, step): after a restart the stored message is re-sent instead."""
+        if self.me is None or self.signer is None:
+            return
+        existing = self.sent.get(key)
+        msg = existing if existing is not None else build.signed(self.signer)
+        if existing is None:
+            self._remember_own(msg)
+            self._dirty = True
+        self._ready.messages.append(msg)
+
+    def _vote(self, kind: VoteType, block_hash: bytes | None) -> None:
+        if self.me is not None:
+            vote = Vote(self.chain_id, kind, self.height, self.round, block_hash, self.me)
+            self._emit_own((self.round, str(kind)), vote)
+
+    def _start_round(self, round_: int) -> None:  # L11
+        if round_ != self.round or self.step != Step.PROPOSE:
+            self._dirty = True
+        self.round, self.step = round_, Step.PROPOSE
+        has_value = self.valid_block is not None or self.app.pending()
+        if round_ == 0 and not has_value and not self.round_senders.get(0):
+            self.waiting = True  # no empty blocks: wait for work before timing out
+            return
+        if self.me is not None and self.validators.proposer(self.height, round_) == self.me:
+            if self.valid_block is not None:
+                block, pol = self.valid_block, self.valid_round
+            else:
+                fresh = self.app.propose(self.height)
+                if fresh is None:
+                    self._schedule(Step.PROPOSE, round_)
+                    return
+                block, pol = fresh, -1
+            proposal = Proposal(
+                self.chain_id, self.height, round_, pol, block_id(block), self.me, b"", block
+            )
+            self._emit_own((round_, "proposal"), proposal)
+            self._ready.messages.extend(self._polka(pol, block))
+        else:
+            self._schedule(Step.PROPOSE, round_)
+
+    # ------------------------------------------------------------------ rules
+    def _evaluate(self) -> None:
+        changed = True
+        while changed and self.decided is None:
+            changed = self._try_decide() or self._try_round_skip() or self._try_round_rules()
+
+    def _try_decide(self) -> bool:  # L49
+        for (round_, kind), box in self.votes.items():
+            if kind != VoteType.PRECOMMIT:
+                continue
+            for h in {h for by_hash in box.values() for h in by_hash if h is not None}:
+                if self._count(round_, kind, h) < self.validators.quorum:
+                    continue
+                block = self.blocks.get(h)
+                if block is None or not self._valid(block):
+                    continue
+                precommits = tuple(
+                    sorted((by[h] for by in box.values() if h in by), key=lambda v: v.validator)
+                )
+                cert = CommitCertificate(self.height, round_, h, precommits)
+                self.decided = Decision(self.height, round_, block, cert)
+                self._ready.decision = self.decided
+                return True
+        return False
+
+    def _try_round_skip(self) -> bool:  # L55
+        for round_, senders in self.round_senders.items():
+            if round_ > self.round and len(senders) >= self.validators.weak_quorum:
+                self.waiting = False
+                self._start_round(round_)
+                return True
+        return False
+
+    def _try_round_rules(self) -> bool:
+        r, q = self.round, self.validators.quorum
+        proposals = list(self.proposals.get(r, {}).values())
+        if self.step == Step.PROPOSE and not self.waiting:
+            for prop in proposals:
+                if prop.pol_round == -1:  # L22
+                    ok = self._valid(prop.block) and (
+                        self.locked_round == -1 or self.locked_block == prop.block
+                    )
+                elif (
+                    0 <= prop.pol_round < r
+                    and self._count(prop.pol_round, VoteType.PREVOTE, prop.block_hash) >= q
+                ):  # L28
+                    ok = self._valid(prop.block) and (
+                        self.locked_round <= prop.pol_round or self.locked_block == prop.block
+                    )
+                else:
+                    continue
+                self._vote(VoteType.PREVOTE, prop.block_hash if ok else None)
+                self._set_step(Step.PREVOTE)
+                return True
+        if (
+            self.step == Step.PREVOTE
+            and self._total(r, VoteType.PREVOTE) >= q
+            and self._first("prevote_timeout", r)
+        ):  # L34
+            self._schedule(Step.PREVOTE, r)
+        if self.step >= Step.PREVOTE:
+            for prop in proposals:
+                if (
+                    self._count(r, VoteType.PREVOTE, prop.block_hash) >= q
+                    and self._valid(prop.block)
+                    and self._first("polka", r)
+                ):  # L36
+                    if self.step == Step.PREVOTE:
+                        self.locked_round, self.locked_block = r, prop.block
+                        self._vote(VoteType.PRECOMMIT, prop.block_hash)
+                        self.step = Step.PRECOMMIT
+                    self.valid_round, self.valid_block = r, prop.block
+                    self._dirty = True
+                    return True
+        if self.step == Step.PREVOTE and self._count(r, VoteType.PREVOTE, None) >= q:  # L44
+            self._vote(VoteType.PRECOMMIT, None)
+            self._set_step(Step.PRECOMMIT)
+            return True
+        if self._total(r, VoteType.PRECOMMIT) >= q and self._first("precommit_timeout", r):  # L47
+            self._schedule(Step.PRECOMMIT, r)
+        return False

@@ -1,0 +1,302 @@
+"""Signed consensus messages, commit certificates and equivocation evidence.
+
+Every signature covers RFC 8785 bytes that name the chain, height, round and step, so a
+signature can never be replayed into another chain, height, round or step.
+"""
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from consensus.validators import ValidatorSet
+from signing.canonical import canonical_json
+from tlog.note import Signer
+
+
+def block_id(block: bytes) -> bytes:
+    """Consensus sees a block only as bytes and this hash."""
+    return hashlib.sha256(block).digest()
+
+
+class VoteType(StrEnum):
+    PREVOTE = "prevote"
+    PRECOMMIT = "precommit"
+
+
+def _hex(h: bytes | None) -> str | None:
+    return None if h is None else h.hex()
+
+
+def _unhex(s: Any) -> bytes | None:
+    if s is None:
+        return None
+    if not isinstance(s, str):
+        raise ValueError("hash must be hex")
+    return bytes.fromhex(s)
+
+
+@dataclass(frozen=True)
+class Vote:
+    chain_id: str
+    type: VoteType
+    height: int
+    round: int
+    block_hash: bytes | None
+    """None is a vote for nil."""
+    validator: str
+    signature: bytes = b""
+
+    def sign_bytes(self) -> bytes:
+        return canonical_json(
+            {
+                "chain_id": self.chain_id,
+                "type": str(self.type),
+                "height": self.height,
+                "round": self.round,
+                "block_hash": _hex(self.block_hash),
+            }
+        )
+
+    def signed(self, signer: Signer) -> "Vote":
+        return Vote(*self._fields(), signer.sign(self.sign_bytes()))
+
+    def _fields(self) -> tuple[str, VoteType, int, int, bytes | None, str]:
+        return (self.chain_id, self.type, self.height, self.round, self.block_hash, self.validator)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "vote",
+            "chain_id": self.chain_id,
+            "type": str(self.type),
+            "height": self.height,
+            "round": self.round,
+            "block_hash": _hex(self.block_hash),
+            "validator": self.validator,
+            "signature": self.signature.hex(),
+        }
+
+    @staticmethod
+    def from_json(d: dict[str, Any]) -> "Vote":
+        return Vote(
+            str(d["chain_id"]),
+            VoteType(d["type"]),
+            _int(d["height"]),
+            _int(d["round"]),
+            _unhex(d["block_hash"]),
+            str(d["validator"]),
+            bytes.fromhex(str(d["signature"])),
+        )
+
+
+@dataclass(frozen=True)
+class Proposal:
+    chain_id: str
+    height: int
+    round: int
+    pol_round: int
+    """The round whose prevote quorum justifies re-proposing a block; -1 for a fresh one."""
+    block_hash: bytes
+    proposer: str
+    signature: bytes = b""
+    block: bytes = b""
+    """Travels with the proposal; the signature covers its hash."""
+
+    def sign_bytes(self) -> bytes:
+        return canonical_json(
+            {
+                "chain_id": self.chain_id,
+                "type": "proposal",
+                "height": self.height,
+                "round": self.round,
+                "pol_round": self.pol_round,
+                "block_hash": self.block_hash.hex(),
+            }
+        )
+
+    def signed(self, signer: Signer) -> "Proposal":
+        s = signer.sign(self.sign_bytes())
+        return Proposal(
+            self.chain_id,
+            self.height,
+            self.round,
+            self.pol_round,
+            self.block_hash,
+            self.proposer,
+            s,
+            self.block,
+        )
+
+    def without_block(self) -> "Proposal":
+        return Proposal(
+            self.chain_id,
+            self.height,
+            self.round,
+            self.pol_round,
+            self.block_hash,
+            self.proposer,
+            self.signature,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "proposal",
+            "chain_id": self.chain_id,
+            "height": self.height,
+            "round": self.round,
+            "pol_round": self.pol_round,
+            "block_hash": self.block_hash.hex(),
+            "proposer": self.proposer,
+            "signature": self.signature.hex(),
+            "block": self.block.hex(),
+        }
+
+    @staticmethod
+    def from_json(d: dict[str, Any]) -> "Proposal":
+        return Proposal(
+            str(d["chain_id"]),
+            _int(d["height"]),
+            _int(d["round"]),
+            _int(d["pol_round"], minimum=-1),
+            bytes.fromhex(str(d["block_hash"])),
+            str(d["proposer"]),
+            bytes.fromhex(str(d["signature"])),
+            bytes.fromhex(str(d.get("block", ""))),
+        )
+
+
+Message = Proposal | Vote
+
+
+def _int(value: Any, minimum: int = 0) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum or value > 2**53:
+        raise ValueError(f"not an integer >= {minimum}: {value!r}")
+    return value
+
+
+def message_from_json(d: dict[str, Any]) -> Message:
+    """Decode a message; raises ValueError (or KeyError/TypeError) on malformed input."""
+    kind = d.get("kind")
+    if kind == "vote":
+        return Vote.from_json(d)
+    if kind == "proposal":
+        return Proposal.from_json(d)
+    raise ValueError(f"unknown message kind {kind!r}")
+
+
+def signer_of(msg: Message) -> str:
+    return msg.validator if isinstance(msg, Vote) else msg.proposer
+
+
+def verify_signature(msg: Message, validators: ValidatorSet, chain_id: str) -> bool:
+    if msg.chain_id != chain_id:
+        return False
+    key = validators.by_name(signer_of(msg))
+    if key is None:
+        return False
+    return key.verify(msg.sign_bytes(), msg.signature)
+
+
+@dataclass(frozen=True)
+class CommitCertificate:
+    """At least a quorum of precommits for one block at one height and round."""
+
+    height: int
+    round: int
+    block_hash: bytes
+    precommits: tuple[Vote, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "height": self.height,
+            "round": self.round,
+            "block_hash": self.block_hash.hex(),
+            "precommits": [v.to_json() for v in self.precommits],
+        }
+
+    @staticmethod
+    def from_json(d: dict[str, Any]) -> "CommitCertificate":
+        return CommitCertificate(
+            _int(d["height"]),
+            _int(d["round"]),
+            bytes.fromhex(str(d["block_hash"])),
+            tuple(Vote.from_json(v) for v in d["precommits"]),
+        )
+
+
+def verify_certificate(
+    cert: CommitCertificate, validators: ValidatorSet, chain_id: str
+) -> str | None:
+    """None if the certificate holds; else why not."""
+    signers: set[str] = set()
+    for vote in cert.precommits:
+        if (
+            vote.type != VoteType.PRECOMMIT
+            or vote.height != cert.height
+            or vote.round != cert.round
+            or vote.block_hash != cert.block_hash
+        ):
+            return f"precommit of {vote.validator} is not for this block, height and round"
+        if not verify_signature(vote, validators, chain_id):
+            return f"precommit of {vote.validator} has no valid signature"
+        signers.add(vote.validator)
+    if len(signers) < validators.quorum:
+        return f"{len(signers)} distinct precommits, quorum is {validators.quorum}"
+    return None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Two conflicting signed messages from one validator for one height, round and step."""
+
+    first: Message
+    second: Message
+
+    @property
+    def offender(self) -> str:
+        return signer_of(self.first)
+
+    def key(self) -> tuple[str, int, int, str]:
+        kind = str(self.first.type) if isinstance(self.first, Vote) else "proposal"
+        return (self.offender, self.first.height, self.first.round, kind)
+
+    def to_json(self) -> dict[str, Any]:
+        first, second = sorted(
+            [_strip(self.first).to_json(), _strip(self.second).to_json()],
+            key=lambda m: m["signature"],
+        )
+        return {"offender": self.offender, "first": first, "second": second}
+
+    @staticmethod
+    def from_json(d: dict[str, Any]) -> "Evidence":
+        return Evidence(message_from_json(d["first"]), message_from_json(d["second"]))
+
+
+def _strip(msg: Message) -> Message:
+    return msg.without_block() if isinstance(msg, Proposal) else msg
+
+
+def conflicting(a: Message, b: Message) -> bool:
+    """Same signer, height, round and step, different content: a Byzantine act."""
+    if type(a) is not type(b) or signer_of(a) != signer_of(b):
+        return False
+    if a.height != b.height or a.round != b.round:
+        return False
+    if isinstance(a, Vote) and isinstance(b, Vote):
+        return a.type == b.type and a.block_hash != b.block_hash
+    assert isinstance(a, Proposal) and isinstance(b, Proposal)
+    return (a.block_hash, a.pol_round) != (b.block_hash, b.pol_round)
+
+
+def verify_evidence(ev: Evidence, validators: ValidatorSet, chain_id: str) -> str | None:
+    if not conflicting(ev.first, ev.second):
+        return "the two messages do not conflict"
+    for msg in (ev.first, ev.second):
+        if not verify_signature(msg, validators, chain_id):
+            return "a message of the evidence has no valid signature"
+    return None
+
+
+def distinct_signers(msgs: Iterable[Message]) -> set[str]:
+    return {signer_of(m) for m in msgs}

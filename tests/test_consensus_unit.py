@@ -1,0 +1,224 @@
+"""The state machine step by step: happy path, restart safety, certificates, evidence, WAL."""
+
+import hashlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from consensus.machine import Ready, Step, Tendermint, Timeout
+from consensus.messages import (
+    CommitCertificate,
+    Evidence,
+    Proposal,
+    Vote,
+    VoteType,
+    block_id,
+    message_from_json,
+    verify_certificate,
+    verify_evidence,
+)
+from consensus.safety import SafetyState
+from consensus.validators import ValidatorSet
+from consensus.wal import decode_records, encode_record
+from tlog.note import Signer
+
+CHAIN = "unit"
+SIGNERS = [Signer(f"v{i}", hashlib.sha256(bytes([i])).digest()) for i in range(4)]
+VALIDATORS = ValidatorSet(tuple(s.verifier() for s in SIGNERS))
+
+
+class App:
+    def __init__(self, block: bytes | None = b"block-1", valid: bool = True) -> None:
+        self.block, self.valid = block, valid
+
+    def pending(self) -> bool:
+        return self.block is not None
+
+    def propose(self, height: int) -> bytes | None:
+        return self.block
+
+    def validate(self, height: int, block: bytes) -> bool:
+        return self.valid and block.startswith(b"block")
+
+
+def machine(i: int, app: App | None = None, restored: SafetyState | None = None) -> Tendermint:
+    return Tendermint(CHAIN, VALIDATORS, app or App(), SIGNERS[i], 1, restored=restored)
+
+
+def run_network(machines: list[Tendermint]) -> list[Ready]:
+    """Deliver every message to every other machine until quiet; return all Readys."""
+    readies = [m.start() for m in machines]
+    queue = [(i, msg) for i, r in enumerate(readies) for msg in r.messages]
+    seen = list(readies)
+    while queue:
+        src, msg = queue.pop(0)
+        for j, m in enumerate(machines):
+            if j != src:
+                r = m.receive(msg)
+                seen.append(r)
+                queue.extend((j, x) for x in r.messages)
+    return seen
+
+
+def test_validator_set_thresholds() -> None:
+    sizes = {1: (1, 1), 2: (2, 1), 3: (3, 2), 4: (3, 2), 7: (5, 3), 10: (7, 4)}
+    for n, (quorum, weak) in sizes.items():
+        vs = ValidatorSet(tuple(Signer(f"x{i}", bytes(32)).verifier() for i in range(n)))
+        assert (vs.quorum, vs.weak_quorum) == (quorum, weak)
+    assert [VALIDATORS.proposer(1, r) for r in range(4)] == ["v1", "v2", "v3", "v0"]
+
+
+def test_four_honest_validators_decide_in_round_zero() -> None:
+    machines = [machine(i) for i in range(4)]
+    readies = run_network(machines)
+    decisions = [r.decision for r in readies if r.decision]
+    assert len(decisions) == 4
+    assert {d.block for d in decisions} == {b"block-1"} and {d.round for d in decisions} == {0}
+    cert = decisions[0].certificate
+    assert verify_certificate(cert, VALIDATORS, CHAIN) is None
+    assert verify_certificate(cert, VALIDATORS, "other-chain") is not None
+    short = CommitCertificate(cert.height, cert.round, cert.block_hash, cert.precommits[:2])
+    assert "quorum" in (verify_certificate(short, VALIDATORS, CHAIN) or "")
+
+
+def test_persist_precedes_every_newly_signed_message() -> None:
+    m = machine(1)  # v1 proposes at height 1 round 0
+    ready = m.start()
+    assert ready.persist is not None
+    assert [type(x) for x in ready.messages] == [Proposal, Vote]  # it prevotes its own block
+    assert all(x in ready.persist.sent for x in ready.messages)
+
+
+def test_no_empty_blocks_while_nothing_is_pending() -> None:
+    idle = machine(1, App(block=None))
+    ready = idle.start()
+    assert ready.messages == [] and ready.timeouts == []
+    assert idle.waiting
+    other = machine(2, App(block=None))
+    assert other.start().timeouts == []
+
+
+def test_restart_resends_instead_of_signing_anew() -> None:
+    m = machine(2)
+    m.start()
+    proposal = Proposal(CHAIN, 1, 0, -1, block_id(b"block-1"), "v1", b"", b"block-1").signed(
+        SIGNERS[1]
+    )
+    ready = m.receive(proposal)
+    prevote = next(x for x in ready.messages if isinstance(x, Vote))
+    assert prevote.block_hash == block_id(b"block-1") and ready.persist is not None
+    state = SafetyState.decode(ready.persist.encode())
+
+    # restart with the persisted state; a Byzantine proposer now offers another block
+    restarted = machine(2, restored=state)
+    again = restarted.start()
+    assert prevote in again.messages
+    other = Proposal(CHAIN, 1, 0, -1, block_id(b"block-2"), "v1", b"", b"block-2").signed(
+        SIGNERS[1]
+    )
+    ready = restarted.receive(other)
+    restarted.timeout(Timeout(Step.PROPOSE, 1, 0, 1.0))
+    signed = [x for x in ready.messages if isinstance(x, Vote) and x.validator == "v2"]
+    assert all(v == prevote for v in signed)
+    assert all(
+        v.block_hash == prevote.block_hash
+        for v in restarted.safety_state().sent
+        if isinstance(v, Vote) and v.type == VoteType.PREVOTE
+    )
+
+
+def test_conflicting_votes_become_evidence() -> None:
+    m = machine(0)
+    m.start()
+    a = Vote(CHAIN, VoteType.PREVOTE, 1, 0, block_id(b"block-1"), "v3").signed(SIGNERS[3])
+    b = Vote(CHAIN, VoteType.PREVOTE, 1, 0, None, "v3").signed(SIGNERS[3])
+    m.receive(a)
+    ready = m.receive(b)
+    assert len(ready.evidence) == 1
+    ev = ready.evidence[0]
+    assert ev.offender == "v3" and verify_evidence(ev, VALIDATORS, CHAIN) is None
+    assert Evidence.from_json(ev.to_json()).to_json() == ev.to_json()
+    assert verify_evidence(Evidence(a, a), VALIDATORS, CHAIN) is not None
+    assert m.receive(b).evidence == []  # reported once
+
+
+def test_bad_signatures_and_wrong_proposers_are_dropped() -> None:
+    m = machine(0)
+    m.start()
+    forged = Vote(CHAIN, VoteType.PREVOTE, 1, 0, None, "v3", bytes(64))
+    assert m.receive(forged).dropped == ["bad_signature"]
+    stranger = Signer("mallory", bytes(32))
+    assert m.receive(
+        Vote(CHAIN, VoteType.PREVOTE, 1, 0, None, "mallory").signed(stranger)
+    ).dropped == ["bad_signature"]
+    wrong = Proposal(CHAIN, 1, 0, -1, block_id(b"block-x"), "v2", b"", b"block-x").signed(
+        SIGNERS[2]
+    )
+    assert m.receive(wrong).dropped == ["not_proposer"]
+    mismatch = Proposal(CHAIN, 1, 0, -1, block_id(b"block-x"), "v1", b"", b"block-y").signed(
+        SIGNERS[1]
+    )
+    assert m.receive(mismatch).dropped == ["block_hash_mismatch"]
+
+
+def test_invalid_block_gets_nil_prevotes() -> None:
+    machines = [machine(i, App(valid=(i == 1))) for i in range(4)]  # only the proposer likes it
+    readies = run_network(machines)
+    assert not any(r.decision for r in readies)
+    prevotes = [
+        x for r in readies for x in r.messages if isinstance(x, Vote) and x.type == VoteType.PREVOTE
+    ]
+    assert {v.validator for v in prevotes if v.block_hash is None} == {"v0", "v2", "v3"}
+
+
+def test_catch_up_through_a_certificate() -> None:
+    machines = [machine(i) for i in range(4)]
+    decision = next(r.decision for r in run_network(machines) if r.decision)
+    late = machine(0)
+    late.start()
+    bad = CommitCertificate(
+        1, 0, decision.certificate.block_hash, decision.certificate.precommits[:1]
+    )
+    assert late.commit_certificate(decision.block, bad).dropped == ["bad_certificate"]
+    assert late.commit_certificate(b"block-9", decision.certificate).dropped == [
+        "certificate_block_mismatch"
+    ]
+    assert late.commit_certificate(decision.block, decision.certificate).decision is not None
+    nxt = late.advance()
+    assert late.height == 2 and nxt.persist is not None and nxt.persist.height == 2
+
+
+def test_messages_round_trip_json() -> None:
+    p = Proposal(CHAIN, 3, 1, 0, block_id(b"b"), "v0", b"", b"b").signed(SIGNERS[0])
+    v = Vote(CHAIN, VoteType.PRECOMMIT, 3, 1, None, "v1").signed(SIGNERS[1])
+    assert message_from_json(p.to_json()) == p
+    assert message_from_json(v.to_json()) == v
+    for bad in ({"kind": "x"}, {"kind": "vote", "height": -1}, {"kind": "vote", "height": 1.5}):
+        with pytest.raises((ValueError, KeyError, TypeError)):
+            message_from_json(bad)
+
+
+@given(st.lists(st.binary(max_size=40), max_size=6), st.data())
+def test_wal_detects_any_torn_tail(records: list[bytes], data: st.DataObject) -> None:
+    stream = b"".join(encode_record(r) for r in records)
+    assert decode_records(stream).records == records and not decode_records(stream).torn
+    cut = data.draw(st.integers(0, len(stream)))
+    decoded = decode_records(stream[:cut])
+    boundaries = {0}
+    pos = 0
+    for r in records:
+        pos += 8 + len(r)
+        boundaries.add(pos)
+    assert decoded.torn == (cut not in boundaries)
+    assert decoded.records == records[: len(decoded.records)]
+    assert decoded.valid_length <= cut
+
+
+@given(st.binary(min_size=1, max_size=40), st.integers(0, 1000))
+def test_wal_detects_a_corrupted_record(payload: bytes, where: int) -> None:
+    stream = bytearray(encode_record(b"first") + encode_record(payload))
+    pos = 13 + 8 + where % len(payload)
+    stream[pos] ^= 0xFF
+    decoded = decode_records(bytes(stream))
+    assert decoded.records == [b"first"] and decoded.torn
