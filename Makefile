@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/shanhe serve --data-dir data --port 8700
+	$(BIN)/shanhe cluster up --data-dir data --nodes 4 --base-port 8700
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

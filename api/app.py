@@ -1,18 +1,31 @@
-"""FastAPI application factory."""
+"""FastAPI application factory for a validator node."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import dev_routes, log_routes, problems
-from node.devnode import DevNode
+from api import chain_routes, log_routes, problems, tx_routes
+from node.service import Node
 
 
-def create_dev_app(node: DevNode) -> FastAPI:
-    app = FastAPI(title="Shanhe node (development)", version="0.1.0")
+def create_app(node: Node) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await node.start()
+        try:
+            yield
+        finally:
+            await node.stop()
+
+    app = FastAPI(title=f"Shanhe node {node.signer.name}", version="0.1.0", lifespan=lifespan)
     app.state.node = node
     app.state.engine = node.engine
     problems.install(app)
+    app.include_router(chain_routes.router)
     app.include_router(log_routes.router)
-    app.include_router(dev_routes.router)
+    app.include_router(tx_routes.router)
+    app.include_router(tx_routes.p2p)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

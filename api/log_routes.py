@@ -39,11 +39,9 @@ def _engine(request: Request) -> Engine:
     return engine
 
 
-def _signed_size(engine: Engine) -> int:
-    """Largest tree size with a checkpoint: proofs are only served up to what was signed."""
+def _committed_size(engine: Engine) -> int:
     with engine.connect() as conn:
-        note = logstore.checkpoint_note(conn)
-    return 0 if note is None else int(note.split("\n", 2)[1])
+        return logstore.tree_size(conn)
 
 
 router = APIRouter(prefix="/v1", tags=["auditor"])
@@ -56,10 +54,14 @@ NonNegative = Annotated[int, Query(ge=0, le=2**62)]
     responses={200: {"content": {"text/plain": {}}, "description": "C2SP signed checkpoint"}},
 )
 def get_checkpoint(request: Request, tree_size: NonNegative | None = None) -> PlainTextResponse:
+    """The latest checkpoint with a quorum of validator cosignatures, or the one of a size."""
     with _engine(request).connect() as conn:
-        note = logstore.checkpoint_note(conn, tree_size)
+        size = logstore.latest_quorum_size(conn)
+        if tree_size is not None:
+            size = tree_size if logstore.has_quorum(conn, tree_size) else None
+        note = None if size is None else logstore.checkpoint_note(conn, size)
     if note is None:
-        raise Problem(404, "no-checkpoint", "No checkpoint for that tree size")
+        raise Problem(404, "no-checkpoint", "No quorum-signed checkpoint for that tree size")
     return PlainTextResponse(note)
 
 
@@ -68,9 +70,9 @@ def get_inclusion(
     request: Request, leaf_index: NonNegative, tree_size: NonNegative
 ) -> InclusionProof:
     engine = _engine(request)
-    if not leaf_index < tree_size <= _signed_size(engine):
+    if not leaf_index < tree_size <= _committed_size(engine):
         raise Problem(
-            400, "bad-tree-size", "Need leaf_index < tree_size <= the latest signed tree size"
+            400, "bad-tree-size", "Need leaf_index < tree_size <= the committed tree size"
         )
     with engine.connect() as conn:
         hashes = logstore.inclusion_proof(conn, leaf_index, tree_size)
@@ -80,10 +82,8 @@ def get_inclusion(
 @router.get("/proof/consistency", response_model=ConsistencyProof)
 def get_consistency(request: Request, first: NonNegative, second: NonNegative) -> ConsistencyProof:
     engine = _engine(request)
-    if not 0 < first <= second <= _signed_size(engine):
-        raise Problem(
-            400, "bad-tree-size", "Need 0 < first <= second <= the latest signed tree size"
-        )
+    if not 0 < first <= second <= _committed_size(engine):
+        raise Problem(400, "bad-tree-size", "Need 0 < first <= second <= the committed tree size")
     with engine.connect() as conn:
         hashes = logstore.consistency_proof(conn, first, second)
     return ConsistencyProof(first=first, second=second, hashes=_b64(hashes))

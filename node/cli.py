@@ -112,21 +112,37 @@ def _cmd_log_audit(args: argparse.Namespace) -> int:
     return 1
 
 
-def _cmd_serve(args: argparse.Namespace) -> int:
-    # The CLI is the composition root: it alone may reach out to the HTTP layer.
-    import uvicorn
+def _cmd_init(args: argparse.Namespace) -> int:
+    from node.network_init import init_network
 
-    from api.app import create_dev_app
-    from node.devnode import DevNode
-
-    node = DevNode.open(Path(args.data_dir), args.origin)
-    print(
-        f"serving {args.origin} at http://{args.host}:{args.port} (verifier keys in "
-        f"{Path(args.data_dir) / 'verifier-keys.txt'})",
-        flush=True,
-    )
-    uvicorn.run(create_dev_app(node), host=args.host, port=args.port, log_level="warning")
+    try:
+        configs = init_network(Path(args.out), args.nodes, args.chain_id, args.base_port, args.host)
+    except (FileExistsError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"network {args.chain_id} with {args.nodes} validators in {args.out}")
+    for path in configs:
+        print(f"  {path}")
+    print(f"auditors' keys: {Path(args.out) / 'verifier-keys.txt'}")
     return 0
+
+
+def _cmd_node_run(args: argparse.Namespace) -> int:
+    from node.runner import run_node
+
+    return run_node(Path(args.config))
+
+
+def _cmd_cluster_up(args: argparse.Namespace) -> int:
+    from node.cluster import cluster_up
+
+    return cluster_up(Path(args.data_dir), args.nodes, args.base_port)
+
+
+def _cmd_tx_anchor(args: argparse.Namespace) -> int:
+    from node.client_cli import submit_anchor
+
+    return submit_anchor(args.node, Path(args.key), args.sha256, args.nonce)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,12 +184,36 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--quorum", type=int, default=1)
     audit.set_defaults(func=_cmd_log_audit)
 
-    serve = commands.add_parser("serve", help="run a single development node serving the log")
-    serve.add_argument("--data-dir", default="data")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8700)
-    serve.add_argument("--origin", default="shanhe.example/dev-log")
-    serve.set_defaults(func=_cmd_serve)
+    init = commands.add_parser("init", help="create keys, genesis and node configs")
+    init.add_argument("--nodes", type=int, default=4)
+    init.add_argument("--out", required=True)
+    init.add_argument("--chain-id", default="shanhe-quzhou-dev")
+    init.add_argument("--base-port", type=int, default=8700)
+    init.add_argument("--host", default="127.0.0.1")
+    init.set_defaults(func=_cmd_init)
+
+    node = commands.add_parser("node", help="run one validator node")
+    node_commands = node.add_subparsers(dest="node_command", required=True)
+    run = node_commands.add_parser("run", help="run the node of a config file")
+    run.add_argument("--config", required=True)
+    run.set_defaults(func=_cmd_node_run)
+
+    cluster = commands.add_parser("cluster", help="a local cluster of node processes")
+    cluster_commands = cluster.add_subparsers(dest="cluster_command", required=True)
+    up = cluster_commands.add_parser("up", help="start (and init if needed) a local cluster")
+    up.add_argument("--nodes", type=int, default=4)
+    up.add_argument("--data-dir", default="data")
+    up.add_argument("--base-port", type=int, default=8700)
+    up.set_defaults(func=_cmd_cluster_up)
+
+    tx = commands.add_parser("tx", help="sign and submit transactions")
+    tx_commands = tx.add_subparsers(dest="tx_command", required=True)
+    anchor = tx_commands.add_parser("anchor", help="anchor a document hash on the log")
+    anchor.add_argument("--node", required=True, help="base URL of any node")
+    anchor.add_argument("--key", required=True, help="agency key file")
+    anchor.add_argument("--sha256", required=True, help="hex SHA-256 of the document")
+    anchor.add_argument("--nonce", help="unique per agency (default: random)")
+    anchor.set_defaults(func=_cmd_tx_anchor)
     return parser
 
 

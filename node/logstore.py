@@ -10,7 +10,13 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, bindparam, func, insert, select
 
-from node.schema import log_checkpoints, log_cosignatures, log_hashes, log_leaves
+from node.schema import (
+    checkpoint_quorum,
+    log_checkpoints,
+    log_cosignatures,
+    log_hashes,
+    log_leaves,
+)
 from tlog import layout
 from tlog.hashing import EMPTY_ROOT, leaf_hash
 
@@ -94,3 +100,14 @@ def checkpoint_note(conn: Connection, size: int | None = None) -> str | None:
         .order_by(log_cosignatures.c.signer)
     ).scalars()
     return str(row.body) + "\n" + "".join(lines)
+
+
+def latest_quorum_size(conn: Connection) -> int | None:
+    """Largest tree size whose checkpoint carries a quorum of cosignatures."""
+    value = conn.execute(select(func.max(checkpoint_quorum.c.tree_size))).scalar()
+    return None if value is None else int(value)
+
+
+def has_quorum(conn: Connection, size: int) -> bool:
+    query = select(checkpoint_quorum.c.tree_size).where(checkpoint_quorum.c.tree_size == size)
+    return conn.execute(query).first() is not None

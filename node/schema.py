@@ -45,7 +45,59 @@ log_cosignatures = Table(
     PrimaryKeyConstraint("tree_size", "signer"),
 )
 
-APPEND_ONLY = (log_leaves, log_hashes, log_checkpoints, log_cosignatures)
+checkpoint_quorum = Table(
+    "checkpoint_quorum",
+    metadata,
+    # sizes whose checkpoint has gathered a quorum of valid cosignatures
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+)
+
+blocks = Table(
+    "blocks",
+    metadata,
+    Column("height", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False, unique=True),
+    Column("data", LargeBinary, nullable=False),
+    Column("certificate", Text, nullable=False),
+)
+
+tx_results = Table(
+    "tx_results",
+    metadata,
+    Column("tx_hash", LargeBinary(32), primary_key=True),
+    Column("height", BigInteger, nullable=False),
+    Column("leaf_index", BigInteger, nullable=True),
+    Column("code", Text, nullable=True),
+    Column("message", Text, nullable=False, default=""),
+)
+
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("offender", Text, nullable=False),
+    Column("height", BigInteger, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("included_height", BigInteger, nullable=True),
+)
+
+state_kv = Table(
+    "state_kv",
+    metadata,
+    # current contract state; committed to by each block's state root, rebuilt by replay
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+APPEND_ONLY = (
+    log_leaves,
+    log_hashes,
+    log_checkpoints,
+    log_cosignatures,
+    checkpoint_quorum,
+    blocks,
+    tx_results,
+)
 
 _PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION shanhe_append_only() RETURNS trigger AS $$

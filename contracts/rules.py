@@ -1,0 +1,81 @@
+"""Applying one transaction: the registry of transaction types and the common checks."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts.state import JSON, Overlay
+from contracts.tx import SignatureCheck, Transaction
+from tlog.note import Verifier
+
+
+@dataclass(frozen=True)
+class BlockContext:
+    chain_id: str
+    height: int
+    time_ms: int
+    check_signature: SignatureCheck
+
+
+@dataclass(frozen=True)
+class Applied:
+    leaf: bytes
+    """The exact bytes appended to the log for this transaction."""
+    events: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Rejected:
+    code: str
+    message: str
+    signature_invalid: bool = field(default=False)
+    """The transaction is not what its signer signed: a block carrying it is invalid."""
+
+
+Outcome = Applied | Rejected
+Rule = Callable[[Overlay, Transaction, BlockContext], Outcome]
+
+
+def agency_key(state: Overlay, agency: str) -> Verifier | None:
+    record = state.get(f"agency/{agency}")
+    if not isinstance(record, dict) or record.get("status") != "active":
+        return None
+    return Verifier.parse(str(record["key"]))
+
+
+def common_checks(state: Overlay, tx: Transaction, ctx: BlockContext) -> Rejected | None:
+    """Chain, signer, signature and nonce: what every transaction type shares."""
+    if tx.body["chain_id"] != ctx.chain_id:
+        return Rejected("wrong_chain", "transaction is for another chain", signature_invalid=True)
+    key = agency_key(state, tx.signer)
+    if key is None:
+        return Rejected(
+            "unknown_signer", f"{tx.signer} is not an active agency", signature_invalid=True
+        )
+    if not ctx.check_signature(tx, key):
+        return Rejected("bad_signature", "signature does not verify", signature_invalid=True)
+    if state.get(nonce_key(tx)) is not None:
+        return Rejected("replayed_nonce", f"nonce {tx.body['nonce']} was used by {tx.signer}")
+    return None
+
+
+def nonce_key(tx: Transaction) -> str:
+    return f"nonce/{tx.signer}/{tx.body['nonce']}"
+
+
+def apply_transaction(
+    state: Overlay, tx: Transaction, ctx: BlockContext, rules: dict[str, Rule]
+) -> Outcome:
+    rule = rules.get(tx.type)
+    if rule is None:
+        return Rejected("unknown_type", f"no transaction type {tx.type!r}")
+    if (problem := common_checks(state, tx, ctx)) is not None:
+        return problem
+    outcome = rule(state, tx, ctx)
+    if isinstance(outcome, Applied):
+        state.put(nonce_key(tx), ctx.height)
+    return outcome
+
+
+def genesis_writes(agencies: list[dict[str, Any]]) -> dict[str, JSON]:
+    return {f"agency/{a['id']}": {**a, "status": "active"} for a in agencies}

@@ -1,0 +1,88 @@
+"""The signed transaction envelope every agency system and resident submits.
+
+``{"body": {...}, "signature": hex}`` where the signature is Ed25519 by the signer named in
+the body over ``b"shanhe-tx-v1\\n" ‖ RFC 8785(body)``. The transaction hash (its id, the
+mempool's dedup key) is SHA-256 of the RFC 8785 bytes of the whole envelope.
+"""
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from signing.canonical import NotCanonicalizable, canonical_json
+from tlog.note import Signer, Verifier
+
+DOMAIN = b"shanhe-tx-v1\n"
+MAX_TX_BYTES = 16 * 1024
+
+
+class MalformedTransaction(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Transaction:
+    body: dict[str, Any]
+    signature: bytes
+
+    @property
+    def type(self) -> str:
+        return str(self.body["type"])
+
+    @property
+    def signer(self) -> str:
+        return str(self.body["signer"])
+
+    def sign_bytes(self) -> bytes:
+        return DOMAIN + canonical_json(self.body)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"body": self.body, "signature": self.signature.hex()}
+
+    def encode(self) -> bytes:
+        return canonical_json(self.to_json())
+
+    @property
+    def hash(self) -> bytes:
+        return hashlib.sha256(self.encode()).digest()
+
+    @staticmethod
+    def from_json(value: Any) -> "Transaction":
+        """Decode and check the envelope's shape (not its signature or rules)."""
+        if not isinstance(value, dict) or set(value) != {"body", "signature"}:
+            raise MalformedTransaction("a transaction is {body, signature}")
+        body, sig = value["body"], value["signature"]
+        if not isinstance(body, dict):
+            raise MalformedTransaction("body must be an object")
+        for field in ("type", "chain_id", "signer", "nonce"):
+            if not isinstance(body.get(field), str) or not body[field]:
+                raise MalformedTransaction(f"body.{field} must be a non-empty string")
+        if len(body["nonce"]) > 64:
+            raise MalformedTransaction("body.nonce is at most 64 characters")
+        if not isinstance(sig, str) or len(sig) != 128:
+            raise MalformedTransaction("signature must be 64 bytes in hex")
+        try:
+            signature = bytes.fromhex(sig)
+        except ValueError as exc:
+            raise MalformedTransaction("signature must be hex") from exc
+        tx = Transaction(body, signature)
+        try:
+            size = len(tx.encode())
+        except NotCanonicalizable as exc:
+            raise MalformedTransaction(str(exc)) from exc
+        if size > MAX_TX_BYTES:
+            raise MalformedTransaction(f"transaction is {size} bytes, at most {MAX_TX_BYTES}")
+        return tx
+
+
+def sign_transaction(body: dict[str, Any], signer: Signer) -> Transaction:
+    unsigned = Transaction(body, b"")
+    return Transaction(body, signer.sign(unsigned.sign_bytes()))
+
+
+SignatureCheck = Callable[[Transaction, Verifier], bool]
+
+
+def check_signature(tx: Transaction, key: Verifier) -> bool:
+    return key.verify(tx.sign_bytes(), tx.signature)

@@ -1,0 +1,98 @@
+"""Blocks: what the validators agree on, as RFC 8785 bytes whose SHA-256 is the block id."""
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from signing.canonical import canonical_json
+
+GENESIS_PARENT = "0" * 64
+
+
+@dataclass(frozen=True)
+class Block:
+    chain_id: str
+    height: int
+    prev_hash: str
+    """Hex id of the previous block; ``GENESIS_PARENT`` for height 1."""
+    proposer: str
+    time_ms: int
+    txs: tuple[dict[str, Any], ...]
+    evidence: tuple[dict[str, Any], ...]
+    tree_size: int
+    tree_root: str
+    """Base64 root of the log after applying the block (as in checkpoints)."""
+    state_root: str
+
+    def header(self) -> dict[str, Any]:
+        return {
+            "chain_id": self.chain_id,
+            "height": self.height,
+            "prev_hash": self.prev_hash,
+            "proposer": self.proposer,
+            "time_ms": self.time_ms,
+            "tx_count": len(self.txs),
+            "evidence_count": len(self.evidence),
+            "tree_size": self.tree_size,
+            "tree_root": self.tree_root,
+            "state_root": self.state_root,
+        }
+
+    def encode(self) -> bytes:
+        return canonical_json(
+            {
+                "chain_id": self.chain_id,
+                "height": self.height,
+                "prev_hash": self.prev_hash,
+                "proposer": self.proposer,
+                "time_ms": self.time_ms,
+                "txs": list(self.txs),
+                "evidence": list(self.evidence),
+                "tree_size": self.tree_size,
+                "tree_root": self.tree_root,
+                "state_root": self.state_root,
+            }
+        )
+
+    @staticmethod
+    def decode(data: bytes) -> "Block":
+        """Raises ValueError for anything that is not a well-formed block."""
+        try:
+            d = json.loads(data)
+            block = Block(
+                chain_id=_str(d["chain_id"]),
+                height=_int(d["height"]),
+                prev_hash=_str(d["prev_hash"]),
+                proposer=_str(d["proposer"]),
+                time_ms=_int(d["time_ms"]),
+                txs=tuple(_obj(t) for t in d["txs"]),
+                evidence=tuple(_obj(e) for e in d["evidence"]),
+                tree_size=_int(d["tree_size"]),
+                tree_root=_str(d["tree_root"]),
+                state_root=_str(d["state_root"]),
+            )
+            base64.b64decode(block.tree_root, validate=True)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"malformed block: {exc}") from exc
+        if block.encode() != data:
+            raise ValueError("block bytes are not canonical")
+        return block
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str):
+        raise TypeError("want a string")
+    return v
+
+
+def _int(v: Any) -> int:
+    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+        raise TypeError("want a non-negative integer")
+    return v
+
+
+def _obj(v: Any) -> dict[str, Any]:
+    if not isinstance(v, dict):
+        raise TypeError("want an object")
+    return v

@@ -1,0 +1,206 @@
+"""Blocks, their certificates, transaction results and contract state in the node database.
+
+A decided block is stored in one transaction with its log leaves, state writes and the
+checkpoint of the new tree head, so a crash leaves either all of it or none.
+"""
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from consensus.messages import CommitCertificate, Evidence
+from contracts.state import GENESIS_STATE_ROOT, JSON, next_state_root
+from node import logstore
+from node.blocks import GENESIS_PARENT, Block
+from node.executor import Execution
+from node.schema import blocks, evidence, state_kv, tx_results
+from signing.canonical import canonical_json
+from tlog.checkpoint import Checkpoint
+
+
+class DBState:
+    """The committed contract state, read through the caller's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, key: str) -> JSON | None:
+        value = self.conn.execute(select(state_kv.c.value).where(state_kv.c.key == key)).scalar()
+        return None if value is None else json.loads(value)
+
+
+def _upsert(conn: Connection, writes: Mapping[str, JSON]) -> None:
+    if not writes:
+        return
+    rows = [{"key": k, "value": canonical_json(v).decode()} for k, v in writes.items()]
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(state_kv)
+    conn.execute(
+        stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value}),
+        rows,
+    )
+
+
+@dataclass(frozen=True)
+class Tip:
+    height: int
+    hash: str
+    time_ms: int
+    state_root: bytes
+
+
+def genesis_tip(genesis_writes: Mapping[str, JSON], genesis_time_ms: int) -> Tip:
+    return Tip(
+        0, GENESIS_PARENT, genesis_time_ms, next_state_root(GENESIS_STATE_ROOT, 0, genesis_writes)
+    )
+
+
+def ensure_genesis(conn: Connection, genesis_writes: Mapping[str, JSON]) -> None:
+    """Load the genesis state into an empty database."""
+    has_state = conn.execute(select(state_kv.c.key).limit(1)).first() is not None
+    if not has_state and tip_height(conn) == 0:
+        _upsert(conn, genesis_writes)
+
+
+def tip_height(conn: Connection) -> int:
+    row = conn.execute(select(blocks.c.height).order_by(blocks.c.height.desc()).limit(1)).first()
+    return 0 if row is None else int(row.height)
+
+
+def tip(conn: Connection, genesis: Tip) -> Tip:
+    row = conn.execute(
+        select(blocks.c.height, blocks.c.hash, blocks.c.data)
+        .order_by(blocks.c.height.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return genesis
+    block = Block.decode(bytes(row.data))
+    return Tip(
+        int(row.height), bytes(row.hash).hex(), block.time_ms, bytes.fromhex(block.state_root)
+    )
+
+
+def block_at(conn: Connection, height: int) -> tuple[bytes, CommitCertificate] | None:
+    row = conn.execute(
+        select(blocks.c.data, blocks.c.certificate).where(blocks.c.height == height)
+    ).first()
+    if row is None:
+        return None
+    return bytes(row.data), CommitCertificate.from_json(json.loads(row.certificate))
+
+
+def store_block(
+    conn: Connection,
+    data: bytes,
+    block: Block,
+    certificate: CommitCertificate,
+    execution: Execution,
+    origin: str,
+) -> Checkpoint | None:
+    """Store a decided block and apply its execution; return the new checkpoint, if any."""
+    conn.execute(
+        insert(blocks).values(
+            height=block.height,
+            hash=certificate.block_hash,
+            data=data,
+            certificate=canonical_json(certificate.to_json()).decode(),
+        )
+    )
+    if execution.results:
+        conn.execute(
+            insert(tx_results),
+            [
+                {
+                    "tx_hash": r.tx_hash,
+                    "height": block.height,
+                    "leaf_index": r.leaf_index,
+                    "code": r.code,
+                    "message": r.message,
+                }
+                for r in execution.results
+            ],
+        )
+    before = logstore.tree_size(conn)
+    size, root = logstore.append_leaves(conn, list(execution.leaves))
+    if size != block.tree_size:
+        raise RuntimeError(
+            f"log size {size} after block {block.height}, block says {block.tree_size}"
+        )
+    _upsert(conn, execution.writes)
+    for ev in block.evidence:
+        key = canonical_json(list(Evidence.from_json(ev).key())).decode()
+        record_evidence(conn, Evidence.from_json(ev))
+        conn.execute(
+            update(evidence).where(evidence.c.key == key).values(included_height=block.height)
+        )
+    if size == before and before > 0:
+        return None
+    checkpoint = Checkpoint(origin, size, root)
+    logstore.add_checkpoint(conn, size, checkpoint.body())
+    return checkpoint
+
+
+def tx_result(conn: Connection, tx_hash: bytes) -> dict[str, Any] | None:
+    row = conn.execute(select(tx_results).where(tx_results.c.tx_hash == tx_hash)).first()
+    if row is None:
+        return None
+    return {
+        "height": int(row.height),
+        "leaf_index": None if row.leaf_index is None else int(row.leaf_index),
+        "code": row.code,
+        "message": row.message,
+    }
+
+
+def committed(conn: Connection, tx_hashes: list[bytes]) -> set[bytes]:
+    if not tx_hashes:
+        return set()
+    rows = conn.execute(select(tx_results.c.tx_hash).where(tx_results.c.tx_hash.in_(tx_hashes)))
+    return {bytes(r[0]) for r in rows}
+
+
+def record_evidence(conn: Connection, ev: Evidence) -> bool:
+    """Keep evidence once; True if it was new."""
+    key = canonical_json(list(ev.key())).decode()
+    if conn.execute(select(evidence.c.key).where(evidence.c.key == key)).first() is not None:
+        return False
+    conn.execute(
+        insert(evidence).values(
+            key=key,
+            offender=ev.offender,
+            height=ev.first.height,
+            data=canonical_json(ev.to_json()).decode(),
+        )
+    )
+    return True
+
+
+def pending_evidence(conn: Connection, below_height: int, limit: int = 10) -> list[dict[str, Any]]:
+    """Evidence not yet in a block, of heights already decided (includable now)."""
+    rows = conn.execute(
+        select(evidence.c.data)
+        .where(evidence.c.included_height.is_(None), evidence.c.height < below_height)
+        .order_by(evidence.c.key)
+        .limit(limit)
+    )
+    return [json.loads(r[0]) for r in rows]
+
+
+def evidence_included(conn: Connection, ev: Evidence) -> bool:
+    key = canonical_json(list(ev.key())).decode()
+    row = conn.execute(select(evidence.c.included_height).where(evidence.c.key == key)).first()
+    return row is not None and row.included_height is not None
+
+
+def all_evidence(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(evidence.c.data, evidence.c.included_height).order_by(
+            evidence.c.height, evidence.c.key
+        )
+    )
+    return [{**json.loads(r.data), "included_height": r.included_height} for r in rows]

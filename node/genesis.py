@@ -1,0 +1,99 @@
+"""Genesis (what every node of a network agrees on from the start) and per-node config files."""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from consensus.machine import TimeoutConfig
+from consensus.validators import ValidatorSet
+from tlog.note import Verifier
+
+
+@dataclass(frozen=True)
+class Genesis:
+    chain_id: str
+    origin: str
+    """The checkpoint origin line: names this log for auditors."""
+    validators: tuple[Verifier, ...]
+    agencies: tuple[dict[str, Any], ...]
+    timeouts: TimeoutConfig = field(default_factory=TimeoutConfig)
+    genesis_time_ms: int = 0
+
+    @property
+    def validator_set(self) -> ValidatorSet:
+        return ValidatorSet(self.validators)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chain_id": self.chain_id,
+            "origin": self.origin,
+            "genesis_time_ms": self.genesis_time_ms,
+            "quorum": self.validator_set.quorum,
+            "validators": [{"name": v.name, "verifier_key": v.encode()} for v in self.validators],
+            "agencies": list(self.agencies),
+            "timeouts": {
+                "propose": self.timeouts.propose,
+                "prevote": self.timeouts.prevote,
+                "precommit": self.timeouts.precommit,
+                "delta": self.timeouts.delta,
+            },
+        }
+
+    @staticmethod
+    def from_json(d: dict[str, Any]) -> "Genesis":
+        t = d.get("timeouts", {})
+        return Genesis(
+            chain_id=str(d["chain_id"]),
+            origin=str(d["origin"]),
+            validators=tuple(Verifier.parse(v["verifier_key"]) for v in d["validators"]),
+            agencies=tuple(d.get("agencies", [])),
+            timeouts=TimeoutConfig(**{k: float(v) for k, v in t.items()}),
+            genesis_time_ms=int(d.get("genesis_time_ms", 0)),
+        )
+
+    @staticmethod
+    def load(path: Path) -> "Genesis":
+        return Genesis.from_json(json.loads(path.read_text()))
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    name: str
+    base_dir: Path
+    genesis_file: str = "../genesis.json"
+    key_file: str = "node.key"
+    db_url: str | None = None
+    wal_file: str = "consensus.wal"
+    host: str = "127.0.0.1"
+    port: int = 8700
+    peers: dict[str, str] = field(default_factory=dict)
+    """Validator name -> base URL of its HTTP API."""
+    mempool_size: int = 20_000
+    max_block_txs: int = 2_000
+
+    def path(self, relative: str) -> Path:
+        return (self.base_dir / relative).resolve()
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite+pysqlite:///{self.path('node.db')}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "genesis_file": self.genesis_file,
+            "key_file": self.key_file,
+            "db_url": self.db_url,
+            "wal_file": self.wal_file,
+            "host": self.host,
+            "port": self.port,
+            "peers": self.peers,
+            "mempool_size": self.mempool_size,
+            "max_block_txs": self.max_block_txs,
+        }
+
+    @staticmethod
+    def load(path: Path) -> "NodeConfig":
+        d = json.loads(path.read_text())
+        return NodeConfig(base_dir=path.parent.resolve(), **d)

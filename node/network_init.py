@@ -1,0 +1,130 @@
+"""``shanhe init``: keys, genesis and one config per node for a new network."""
+
+import json
+from pathlib import Path
+
+from node.genesis import Genesis, NodeConfig
+from node.keys import write_signer
+from tlog.note import Signer
+
+# GB/T 2260 codes of Quzhou city and its districts and counties
+DIVISIONS = [
+    ("330800", "衢州市 Quzhou"),
+    ("330802", "柯城区 Kecheng"),
+    ("330803", "衢江区 Qujiang"),
+    ("330822", "常山县 Changshan"),
+    ("330824", "开化县 Kaihua"),
+    ("330825", "龙游县 Longyou"),
+    ("330881", "江山市 Jiangshan"),
+]
+
+
+def demo_agencies() -> list[tuple[str, str, str, str, list[str]]]:
+    """(id, name, division, kind, roles) of the demo network's genesis agencies."""
+    out = [
+        (f"ssb-{code}", f"{name} 社会保险事业管理中心", code, "social_security_bureau", ["pension"])
+        for code, name in DIVISIONS
+    ]
+    out += [
+        (
+            "hosp-330802",
+            "柯城区人民医院 Kecheng People's Hospital",
+            "330802",
+            "hospital",
+            ["health"],
+        ),
+        (
+            "hosp-330824",
+            "开化县人民医院 Kaihua People's Hospital",
+            "330824",
+            "hospital",
+            ["health"],
+        ),
+        (
+            "hosp-330881",
+            "江山市人民医院 Jiangshan People's Hospital",
+            "330881",
+            "hospital",
+            ["health"],
+        ),
+        (
+            "hc-330800",
+            "衢州市卫生健康委员会 Quzhou Health Commission",
+            "330800",
+            "health_commission",
+            ["health"],
+        ),
+        ("audit-330800", "衢州市审计局 Quzhou Audit Bureau", "330800", "auditor", ["audit"]),
+    ]
+    return out
+
+
+def validator_names(n: int) -> list[str]:
+    if n <= len(DIVISIONS):
+        return [f"node-{code}" for code, _ in DIVISIONS[:n]]
+    return [f"node-{i + 1}" for i in range(n)]
+
+
+def is_network(directory: Path) -> bool:
+    return (directory / "genesis.json").is_file()
+
+
+def init_network(
+    out: Path,
+    nodes: int,
+    chain_id: str = "shanhe-quzhou-dev",
+    base_port: int = 8700,
+    host: str = "127.0.0.1",
+) -> list[Path]:
+    """Write the network into ``out``; return the node config paths (node i at base_port+i-1)."""
+    if nodes < 1:
+        raise ValueError("a network needs at least one node")
+    if is_network(out):
+        raise FileExistsError(f"{out} already holds a network")
+    out.mkdir(parents=True, exist_ok=True)
+    names = validator_names(nodes)
+    signers = [Signer.generate(name) for name in names]
+    agencies = []
+    for agency_id, name, division, kind, roles in demo_agencies():
+        signer = Signer.generate(agency_id)
+        write_signer(out / "agencies" / f"{agency_id}.key", signer)
+        agencies.append(
+            {
+                "id": agency_id,
+                "name": name,
+                "division": division,
+                "kind": kind,
+                "roles": roles,
+                "key": signer.verifier().encode(),
+            }
+        )
+    genesis = Genesis(
+        chain_id=chain_id,
+        origin=f"shanhe.example/{chain_id}",
+        validators=tuple(s.verifier() for s in signers),
+        agencies=tuple(agencies),
+    )
+    (out / "genesis.json").write_text(
+        json.dumps(genesis.to_json(), indent=2, ensure_ascii=False) + "\n"
+    )
+    (out / "verifier-keys.txt").write_text("".join(s.verifier().encode() + "\n" for s in signers))
+    urls = {name: f"http://{host}:{base_port + i}" for i, name in enumerate(names)}
+    configs = []
+    for i, signer in enumerate(signers):
+        node_dir = out / f"node-{i + 1}"
+        write_signer(node_dir / "node.key", signer)
+        config = NodeConfig(
+            name=signer.name,
+            base_dir=node_dir,
+            host=host,
+            port=base_port + i,
+            peers={n: u for n, u in urls.items() if n != signer.name},
+        )
+        path = node_dir / "config.json"
+        path.write_text(json.dumps(config.to_json(), indent=2) + "\n")
+        configs.append(path)
+    return configs
+
+
+def node_configs(out: Path) -> list[Path]:
+    return sorted(out.glob("node-*/config.json"), key=lambda p: int(p.parent.name.split("-")[1]))

@@ -1,0 +1,30 @@
+"""``shanhe node run``: one validator process serving its HTTP API and peer traffic."""
+
+import logging
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from node.genesis import NodeConfig
+from node.keys import KeyFileError
+from node.service import Node
+
+
+def run_node(config_path: Path) -> int:
+    logging.basicConfig(
+        level=logging.INFO,
+        format=f"%(asctime)s {config_path.parent.name} %(name)s %(levelname)s %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        config = NodeConfig.load(config_path)
+        node = Node(config)
+    except (OSError, ValueError, KeyError, KeyFileError) as exc:
+        print(f"error: cannot start node from {config_path}: {exc}", file=sys.stderr)
+        return 2
+    # The CLI is the composition root: only here does the node meet the HTTP layer.
+    from api.app import create_app
+
+    uvicorn.run(create_app(node), host=config.host, port=config.port, log_level="warning")
+    return 0

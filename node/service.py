@@ -1,0 +1,494 @@
+"""A validator node: the consensus driver, the application behind it, and peer traffic.
+
+Everything here runs on one asyncio loop, so the state machine, mempool and tip are only
+touched from that loop; HTTP read endpoints use their own database connections.
+"""
+
+import asyncio
+import base64
+import contextlib
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import func, insert, select
+
+from consensus.machine import Decision, Ready, Tendermint, Timeout
+from consensus.messages import (
+    CommitCertificate,
+    Evidence,
+    block_id,
+    message_from_json,
+    verify_certificate,
+    verify_evidence,
+)
+from contracts.anchor import RULES
+from contracts.rules import BlockContext, agency_key, genesis_writes
+from contracts.state import Overlay
+from contracts.tx import MalformedTransaction, Transaction, check_signature
+from node import chainstore, logstore
+from node.blocks import Block
+from node.chainstore import DBState, Tip
+from node.db import open_database
+from node.executor import Execution, execute
+from node.genesis import Genesis, NodeConfig
+from node.keys import read_signer
+from node.mempool import Mempool
+from node.p2p import Peer, open_envelope
+from node.schema import checkpoint_quorum, log_cosignatures
+from node.walfile import WalFile
+from tlog import layout
+from tlog.checkpoint import CheckpointError, parse_checkpoint
+from tlog.note import NoteError, open_note, signature_line
+
+log = logging.getLogger("shanhe.node")
+
+MAX_CLOCK_DRIFT_MS = 30_000
+REBROADCAST_SECONDS = 1.0
+SYNC_SECONDS = 1.0
+SIGNATURE_ISSUES = {"wrong_chain", "unknown_signer", "bad_signature"}
+
+
+@dataclass(frozen=True)
+class Submitted:
+    tx_hash: str
+    status: str
+    """pending | committed | rejected"""
+
+
+class TxRejected(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Node:
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.genesis = Genesis.load(config.path(config.genesis_file))
+        self.validators = self.genesis.validator_set
+        self.chain_id = self.genesis.chain_id
+        self.signer = read_signer(config.path(config.key_file))
+        self.engine = open_database(config.database_url)
+        self.wal = WalFile(config.path(config.wal_file))
+        self.mempool = Mempool(config.mempool_size)
+        self.counters: Counter[str] = Counter()
+        self.genesis_writes = genesis_writes(list(self.genesis.agencies))
+        with self.engine.begin() as conn:
+            chainstore.ensure_genesis(conn, self.genesis_writes)
+            self.tip = chainstore.tip(conn, self._genesis_tip())
+            self.frontier = layout.Frontier.load(
+                logstore.tree_size(conn), logstore.hash_reader(conn)
+            )
+            self.evidence_pending = bool(chainstore.pending_evidence(conn, self.tip.height + 1, 1))
+        self.exec_cache: dict[bytes, tuple[Block, Execution]] = {}
+        self.verified: set[tuple[bytes, str]] = set()
+        self.pending_cosigs: dict[int, list[tuple[str, str]]] = {}
+        restored = self.wal.load()
+        if self.wal.torn_tails_repaired:
+            log.warning("the consensus WAL ended in a torn record; it was cut off")
+            self.counters["wal_torn_tails_repaired"] = self.wal.torn_tails_repaired
+        self.sm = Tendermint(
+            self.chain_id,
+            self.validators,
+            self,
+            self.signer,
+            self.tip.height + 1,
+            self.genesis.timeouts,
+            restored,
+        )
+        self.peers = [
+            Peer(name, url, self.signer, self.chain_id)
+            for name, url in sorted(config.peers.items())
+        ]
+        self.tasks: list[asyncio.Task[None]] = []
+        self.sync_now = asyncio.Event()
+        self.started = False
+
+    def _genesis_tip(self) -> Tip:
+        return chainstore.genesis_tip(self.genesis_writes, self.genesis.genesis_time_ms)
+
+    # ------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        for peer in self.peers:
+            peer.start()
+        self.tasks = [
+            asyncio.create_task(
+                self._every(REBROADCAST_SECONDS, self._rebroadcast), name="rebroadcast"
+            ),
+            asyncio.create_task(self._sync_loop(), name="sync"),
+        ]
+        self.started = True
+        self.handle(self.sm.start())
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for peer in self.peers:
+            await peer.close()
+        self.wal.close()
+        self.engine.dispose()
+
+    async def _every(self, seconds: float, action: Any) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                action()
+            except Exception:
+                log.exception("periodic %s failed", action)
+
+    def _rebroadcast(self) -> None:
+        self.handle(self.sm.rebroadcast())
+
+    # ------------------------------------------------ Application (consensus)
+    def pending(self) -> bool:
+        return len(self.mempool) > 0 or self.evidence_pending
+
+    def _context(self, height: int, time_ms: int) -> BlockContext:
+        return BlockContext(self.chain_id, height, time_ms, self._check_signature)
+
+    def _check_signature(self, tx: Transaction, key: Any) -> bool:
+        token = (tx.hash, key.encode())
+        if token in self.verified:
+            return True
+        ok = check_signature(tx, key)
+        if ok:
+            if len(self.verified) > 200_000:
+                self.verified.clear()
+            self.verified.add(token)
+        return ok
+
+    def _execute(self, txs: list[dict[str, Any]], height: int, time_ms: int) -> Execution:
+        with self.engine.connect() as conn:
+            return execute(
+                DBState(conn),
+                self.frontier,
+                self.tip.state_root,
+                txs,
+                self._context(height, time_ms),
+                RULES,
+            )
+
+    def propose(self, height: int) -> bytes | None:
+        candidates = self.mempool.take(self.config.max_block_txs)
+        with self.engine.connect() as conn:
+            done = chainstore.committed(conn, [tx.hash for tx in candidates])
+            evidence = chainstore.pending_evidence(conn, height)
+        self.mempool.remove(list(done))
+        txs = [tx.to_json() for tx in candidates if tx.hash not in done]
+        if not txs and not evidence:
+            return None
+        time_ms = max(now_ms(), self.tip.time_ms + 1)
+        execution = self._execute(txs, height, time_ms)
+        if execution.invalid:
+            bad = [r.tx_hash for r in execution.results if r.code in SIGNATURE_ISSUES]
+            self.mempool.remove(bad)
+            txs = [t for t in txs if Transaction.from_json(t).hash not in set(bad)]
+            execution = self._execute(txs, height, time_ms)
+            if execution.invalid:
+                return None
+        block = Block(
+            chain_id=self.chain_id,
+            height=height,
+            prev_hash=self.tip.hash,
+            proposer=self.signer.name,
+            time_ms=time_ms,
+            txs=tuple(txs),
+            evidence=tuple(evidence),
+            tree_size=execution.tree_size,
+            tree_root=execution.tree_root,
+            state_root=execution.state_root.hex(),
+        )
+        data = block.encode()
+        self.exec_cache[block_id(data)] = (block, execution)
+        return data
+
+    def validate(self, height: int, data: bytes) -> bool:
+        why = self._invalid_reason(height, data)
+        if why is not None:
+            self.counters[f"invalid_block:{why.split(':')[0]}"] += 1
+            log.warning("refusing block at height %d: %s", height, why)
+        return why is None
+
+    def _invalid_reason(self, height: int, data: bytes) -> str | None:
+        try:
+            block = Block.decode(data)
+        except ValueError as exc:
+            return f"malformed: {exc}"
+        if block.chain_id != self.chain_id or block.height != height:
+            return "wrong chain or height"
+        if block.prev_hash != self.tip.hash:
+            return "wrong parent"
+        if self.validators.by_name(block.proposer) is None:
+            return "proposer is not a validator"
+        if block.time_ms <= self.tip.time_ms or block.time_ms > now_ms() + MAX_CLOCK_DRIFT_MS:
+            return "block time out of range"
+        if len(block.txs) > self.config.max_block_txs:
+            return "too many transactions"
+        with self.engine.connect() as conn:
+            for raw in block.evidence:
+                try:
+                    ev = Evidence.from_json(raw)
+                except (KeyError, TypeError, ValueError):
+                    return "evidence: malformed"
+                if verify_evidence(ev, self.validators, self.chain_id) is not None:
+                    return "evidence: does not verify"
+                if chainstore.evidence_included(conn, ev) or ev.first.height >= height:
+                    return "evidence: already included or not yet final"
+            hashes = [Transaction.from_json(t).hash for t in block.txs if _well_formed(t)]
+            if chainstore.committed(conn, hashes) or len(set(hashes)) != len(hashes):
+                return "transaction: already committed or repeated"
+        execution = self._execute(list(block.txs), height, block.time_ms)
+        if execution.invalid:
+            return f"transaction: {execution.invalid}"
+        if (execution.tree_size, execution.tree_root) != (block.tree_size, block.tree_root):
+            return "post-state: tree head differs"
+        if execution.state_root.hex() != block.state_root:
+            return "post-state: state root differs"
+        self.exec_cache[block_id(data)] = (block, execution)
+        return None
+
+    # -------------------------------------------------------------- driver
+    def handle(self, ready: Ready) -> None:
+        """Carry out a Ready in the order consensus/__init__.py prescribes."""
+        if ready.persist is not None:
+            self.wal.append(ready.persist)  # 1. durable before anything is sent
+        if ready.messages:  # 2.
+            for peer in self.peers:
+                for msg in ready.messages:
+                    peer.send({"kind": "consensus", "message": msg.to_json()})
+        loop = asyncio.get_running_loop()
+        for t in ready.timeouts:  # 3.
+            loop.call_later(t.delay, self._on_timeout, t)
+        for ev in ready.evidence:  # 5.
+            with self.engine.begin() as conn:
+                if chainstore.record_evidence(conn, ev):
+                    log.warning("equivocation by %s at height %d", ev.offender, ev.first.height)
+                    self.evidence_pending |= ev.first.height <= self.tip.height
+        for reason in ready.dropped:
+            self.counters[f"dropped:{reason}"] += 1
+        if ready.behind is not None:  # 6.
+            self.sync_now.set()
+        if ready.decision is not None:  # 4.
+            self._commit(ready.decision)
+            self.handle(self.sm.advance())
+
+    def _on_timeout(self, t: Timeout) -> None:
+        self.handle(self.sm.timeout(t))
+
+    def _commit(self, decision: Decision) -> None:
+        h = decision.certificate.block_hash
+        cached = self.exec_cache.get(h)
+        if cached is None:  # decided without our validation (cannot happen: validity is checked)
+            raise RuntimeError(f"no execution for decided block {h.hex()}")
+        block, execution = cached
+        with self.engine.begin() as conn:
+            checkpoint = chainstore.store_block(
+                conn, decision.block, block, decision.certificate, execution, self.genesis.origin
+            )
+            if checkpoint is not None:
+                self._add_cosignature(
+                    conn, checkpoint.size, self.signer.name, self._own_line(checkpoint.body())
+                )
+            self.frontier = layout.Frontier.load(
+                logstore.tree_size(conn), logstore.hash_reader(conn)
+            )
+            self.evidence_pending = bool(chainstore.pending_evidence(conn, block.height + 1, 1))
+        self.tip = Tip(block.height, h.hex(), block.time_ms, execution.state_root)
+        self.exec_cache.clear()
+        self.mempool.remove([Transaction.from_json(t).hash for t in block.txs if _well_formed(t)])
+        self.counters["blocks_committed"] += 1
+        self.counters["txs_committed"] += len(block.txs)
+        if checkpoint is not None:
+            line = self._own_line(checkpoint.body())
+            for peer in self.peers:
+                peer.send({"kind": "cosig", "tree_size": checkpoint.size, "line": line})
+            for signer, pending_line in self.pending_cosigs.pop(checkpoint.size, []):
+                self._on_cosig(signer, checkpoint.size, pending_line)
+        self.pending_cosigs = {
+            s: v for s, v in self.pending_cosigs.items() if s > self.frontier.size
+        }
+
+    def _own_line(self, body: str) -> str:
+        return signature_line(body, self.signer)
+
+    def _add_cosignature(self, conn: Any, size: int, signer: str, line: str) -> None:
+        exists = conn.execute(
+            select(log_cosignatures.c.signer).where(
+                log_cosignatures.c.tree_size == size, log_cosignatures.c.signer == signer
+            )
+        ).first()
+        if exists:
+            return
+        logstore.add_cosignature(conn, size, signer, line)
+        count = conn.execute(
+            select(func.count())
+            .select_from(log_cosignatures)
+            .where(log_cosignatures.c.tree_size == size)
+        ).scalar()
+        reached = conn.execute(
+            select(checkpoint_quorum.c.tree_size).where(checkpoint_quorum.c.tree_size == size)
+        ).first()
+        if int(count or 0) >= self.validators.quorum and reached is None:
+            conn.execute(insert(checkpoint_quorum).values(tree_size=size))
+
+    def _on_cosig(self, signer: str, size: int, line: str) -> None:
+        if size > self.frontier.size:
+            buffered = self.pending_cosigs.setdefault(size, [])
+            if len(self.pending_cosigs) < 1000 and len(buffered) < self.validators.size:
+                buffered.append((signer, line))
+            return
+        key = self.validators.by_name(signer)
+        with self.engine.begin() as conn:
+            note = logstore.checkpoint_note(conn, size)
+            if note is None or key is None:
+                return
+            body = note.split("\n\n", 1)[0] + "\n"
+            opened = open_note(body + "\n" + line, [key])
+            if isinstance(opened, NoteError) or opened.valid_signers != (signer,):
+                self.counters["dropped:bad_cosignature"] += 1
+                return
+            self._add_cosignature(conn, size, signer, line)
+
+    # ------------------------------------------------------------ inbound
+    def on_envelope(self, envelope: Any) -> str | None:
+        """Handle a peer's envelope; the reason it was dropped, or None."""
+        opened = open_envelope(envelope, self.validators, self.chain_id)
+        if isinstance(opened, str):
+            self.counters[f"dropped_envelope:{opened}"] += 1
+            return opened
+        sender, items = opened
+        messages = []
+        for item in items:
+            try:
+                kind = item.get("kind")
+                if kind == "consensus":
+                    messages.append(message_from_json(item["message"]))
+                elif kind == "tx":
+                    self._admit(Transaction.from_json(item["tx"]), gossip=False)
+                elif kind == "cosig":
+                    self._on_cosig(sender, int(item["tree_size"]), str(item["line"]))
+            except (KeyError, TypeError, ValueError, TxRejected):
+                self.counters["dropped:malformed_item"] += 1
+        if messages:
+            self.handle(self.sm.receive_many(messages))
+        return None
+
+    def submit(self, raw: Any) -> Submitted:
+        """An agency system's transaction; raises TxRejected with a stable code."""
+        try:
+            tx = Transaction.from_json(raw)
+        except MalformedTransaction as exc:
+            raise TxRejected("malformed_transaction", str(exc)) from exc
+        return self._admit(tx, gossip=True)
+
+    def _admit(self, tx: Transaction, gossip: bool) -> Submitted:
+        h = tx.hash
+        with self.engine.connect() as conn:
+            result = chainstore.tx_result(conn, h)
+            if result is not None:
+                return Submitted(h.hex(), "rejected" if result["code"] else "committed")
+            if tx.body["chain_id"] != self.chain_id:
+                raise TxRejected("wrong_chain", f"this node serves chain {self.chain_id}")
+            key = agency_key(Overlay(DBState(conn)), tx.signer)
+        if key is None:
+            raise TxRejected("unknown_signer", f"{tx.signer} is not an active agency")
+        if not self._check_signature(tx, key):
+            raise TxRejected("bad_signature", "the signature does not verify with the signer's key")
+        if h in self.mempool:
+            return Submitted(h.hex(), "pending")
+        self.mempool.add(tx)  # raises MempoolFull
+        if gossip:
+            for peer in self.peers:
+                peer.send({"kind": "tx", "tx": tx.to_json()})
+        self.handle(self.sm.txs_available())
+        return Submitted(h.hex(), "pending")
+
+    def tx_status(self, tx_hash: bytes) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            result = chainstore.tx_result(conn, tx_hash)
+        if result is not None:
+            status = "rejected" if result["code"] else "committed"
+            out: dict[str, Any] = {
+                "tx_hash": tx_hash.hex(),
+                "status": status,
+                "height": result["height"],
+            }
+            if status == "committed":
+                out["leaf_index"] = result["leaf_index"]
+            else:
+                out["reason"] = result["code"]
+                out["message"] = result["message"]
+            return out
+        if tx_hash in self.mempool:
+            return {"tx_hash": tx_hash.hex(), "status": "pending"}
+        return None
+
+    # ---------------------------------------------------------------- sync
+    async def _sync_loop(self) -> None:
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.sync_now.wait(), SYNC_SECONDS)
+            self.sync_now.clear()
+            for peer in self.peers:
+                try:
+                    await self._sync_from(peer)
+                except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+                    self.counters["sync_errors"] += 1
+                    log.debug("sync from %s failed: %s", peer.name, exc)
+
+    async def _sync_from(self, peer: Peer) -> None:
+        r = await peer.client.get(f"{peer.url}/v1/status")
+        status = r.json()
+        their_height = int(status["height"])
+        while their_height > self.tip.height:
+            height = self.tip.height + 1
+            r = await peer.client.get(f"{peer.url}/v1/blocks/{height}")
+            if r.status_code != 200:
+                return
+            payload = r.json()
+            data = base64.b64decode(payload["block"], validate=True)
+            cert = CommitCertificate.from_json(payload["certificate"])
+            if verify_certificate(cert, self.validators, self.chain_id) is not None:
+                self.counters["sync_bad_certificate"] += 1
+                return
+            self.handle(self.sm.commit_certificate(data, cert))
+            if self.tip.height < height:  # refused
+                return
+        await self._merge_checkpoint(peer)
+
+    async def _merge_checkpoint(self, peer: Peer) -> None:
+        """Take cosignatures for our tree head from a peer's latest quorum checkpoint."""
+        with self.engine.connect() as conn:
+            served = logstore.latest_quorum_size(conn)
+        if served is not None and served >= self.frontier.size:
+            return
+        r = await peer.client.get(f"{peer.url}/v1/checkpoint")
+        if r.status_code != 200:
+            return
+        note = r.text
+        text = note.split("\n\n", 1)[0] + "\n"
+        checkpoint = parse_checkpoint(text)
+        if isinstance(checkpoint, CheckpointError) or checkpoint.size > self.frontier.size:
+            return
+        for line in note.split("\n\n", 1)[1].splitlines(keepends=True):
+            name = line[2:].split(" ", 1)[0]
+            if self.validators.by_name(name) is not None:
+                self._on_cosig(name, checkpoint.size, line)
+
+
+def _well_formed(raw: Any) -> bool:
+    try:
+        Transaction.from_json(raw)
+    except MalformedTransaction:
+        return False
+    return True

@@ -1,0 +1,150 @@
+"""One validator in-process on each database engine: the transaction lifecycle and bad input."""
+
+import base64
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from contracts.tx import Transaction, sign_transaction
+from node.genesis import NodeConfig
+from node.keys import read_signer
+from node.mempool import Mempool, MempoolFull
+from node.network_init import init_network
+from node.service import Node
+from tlog.note import Signer
+
+
+@pytest.fixture
+def single(tmp_path: Path, db_url: str) -> Iterator[tuple[TestClient, Path]]:
+    [config_path] = init_network(tmp_path / "net", 1)
+    data = json.loads(config_path.read_text())
+    data["db_url"] = db_url
+    config_path.write_text(json.dumps(data))
+    node = Node(NodeConfig.load(config_path))
+    with TestClient(create_app(node)) as client:
+        yield client, tmp_path / "net"
+
+
+def _anchor(net: Path, nonce: str, text: str = "doc", **override: Any) -> Transaction:
+    signer = read_signer(net / "agencies" / "hosp-330881.key")
+    body = {
+        "type": "anchor",
+        "chain_id": "shanhe-quzhou-dev",
+        "signer": signer.name,
+        "nonce": nonce,
+        "sha256": hashlib.sha256(text.encode()).hexdigest(),
+        **override,
+    }
+    return sign_transaction(body, signer)
+
+
+def _wait_status(client: TestClient, tx_hash: str, timeout: float = 15) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body: dict[str, Any] = client.get(f"/v1/tx/{tx_hash}").json()
+        if body.get("status") in ("committed", "rejected"):
+            return body
+        time.sleep(0.05)
+    raise TimeoutError(tx_hash)
+
+
+def test_transaction_lifecycle(single: tuple[TestClient, Path]) -> None:
+    client, net = single
+    tx = _anchor(net, "n-1")
+    r = client.post("/v1/tx", json=tx.to_json())
+    assert r.status_code == 202 and r.json()["tx_hash"] == tx.hash.hex()
+    status = _wait_status(client, tx.hash.hex())
+    assert status["status"] == "committed" and status["leaf_index"] == 0 and status["height"] == 1
+
+    entry = client.get("/v1/entries/0").json()
+    assert json.loads(base64.b64decode(entry["data"])) == tx.to_json()
+    again = client.post("/v1/tx", json=tx.to_json())
+    assert again.status_code == 202 and again.json()["status"] == "committed"
+
+    replay = _anchor(net, "n-1", "another document")  # same nonce, different content
+    client.post("/v1/tx", json=replay.to_json())
+    status = _wait_status(client, replay.hash.hex())
+    assert status["status"] == "rejected" and status["reason"] == "replayed_nonce"
+
+    block = client.get("/v1/blocks/1").json()
+    assert block["tx_hashes"] == [tx.hash.hex()] and block["header"]["tree_size"] == 1
+    net_info = client.get("/v1/network").json()
+    assert net_info["quorum"] == 1 and len(net_info["validators"]) == 1
+    assert client.get("/v1/checkpoint").text.startswith("shanhe.example/shanhe-quzhou-dev\n")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "status", "kind"),
+    [
+        (lambda t: {"body": t["body"]}, 422, "invalid-request"),
+        (lambda t: {**t, "signature": "00" * 64}, 400, "bad-signature"),
+        (lambda t: {**t, "signature": "zz"}, 400, "malformed-transaction"),
+        (lambda t: {**t, "body": {**t["body"], "chain_id": "other"}}, 400, "wrong-chain"),
+        (lambda t: {**t, "body": {**t["body"], "signer": "nobody"}}, 400, "unknown-signer"),
+        (lambda t: {**t, "body": {**t["body"], "amount": 1.5}}, 400, "malformed-transaction"),
+        (lambda t: {**t, "body": {**t["body"], "pad": "x" * 20000}}, 400, "malformed-transaction"),
+        (lambda t: {**t, "body": {**t["body"], "nonce": 7}}, 400, "malformed-transaction"),
+    ],
+)
+def test_bad_transactions_get_problem_json(
+    single: tuple[TestClient, Path], mutate: Any, status: int, kind: str
+) -> None:
+    client, net = single
+    r = client.post("/v1/tx", json=mutate(_anchor(net, "bad").to_json()))
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"].endswith("/" + kind)
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "status", "kind"),
+    [
+        ("get", "/v1/tx/abc", 400, "bad-tx-hash"),
+        ("get", "/v1/tx/" + "00" * 32, 404, "no-tx"),
+        ("get", "/v1/blocks/0", 404, "no-block"),
+        ("get", "/v1/blocks/99", 404, "no-block"),
+        ("get", "/v1/checkpoint?tree_size=5", 404, "no-checkpoint"),
+        ("get", "/v1/proof/inclusion?leaf_index=0&tree_size=1", 400, "bad-tree-size"),
+        ("post", "/v1/p2p", 400, "peer-malformed"),
+    ],
+)
+def test_bad_reads_get_problem_json(
+    single: tuple[TestClient, Path], method: str, url: str, status: int, kind: str
+) -> None:
+    client, _ = single
+    r = client.request(method, url, json={"nothing": True} if method == "post" else None)
+    assert r.status_code == status, r.text
+    assert r.json()["type"].endswith("/" + kind)
+
+
+def test_contract_rejection_of_bad_fields(single: tuple[TestClient, Path]) -> None:
+    client, net = single
+    tx = _anchor(net, "f-1", sha256="NOT-HEX")
+    assert client.post("/v1/tx", json=tx.to_json()).status_code == 202
+    status = _wait_status(client, tx.hash.hex())
+    assert status["status"] == "rejected" and status["reason"] == "bad_field"
+
+
+def test_mempool_is_bounded_and_deduplicated() -> None:
+    signer = Signer.generate("a")
+    pool = Mempool(2)
+    txs = [
+        sign_transaction(
+            {"type": "anchor", "chain_id": "c", "signer": "a", "nonce": str(i)}, signer
+        )
+        for i in range(3)
+    ]
+    assert pool.add(txs[0]) and not pool.add(txs[0])
+    assert pool.add(txs[1])
+    with pytest.raises(MempoolFull):
+        pool.add(txs[2])
+    assert pool.take(5) == txs[:2]
+    pool.remove([txs[0].hash])
+    assert pool.take(5) == [txs[1]] and len(pool) == 1
