@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench bench-cluster clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps merkletools==1.0.3
 	$(BIN)/python -m bench.merkle
+
+bench-cluster: $(STAMP)
+	$(BIN)/python -m bench.cluster
 
 clean:
 	rm -rf $(VENV) data

@@ -1,0 +1,152 @@
+"""Cluster benchmark (issue 3). Not a test: prints figures measured side by side in one run.
+
+    .venv/bin/python -m bench.cluster [--seconds 60] [--rate 200] [--latency-seconds 30]
+
+A 4-node local cluster on SQLite, clients submitting signed anchor transactions:
+1. the machine's bound: Ed25519 verifications per second x cores / nodes (every node must
+   verify every transaction);
+2. sustained committed transactions per second, clients submitting as fast as they can;
+3. p50/p99 commit latency at a fixed offered load (submission to seen in a committed block).
+"""
+
+import argparse
+import asyncio
+import hashlib
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from contracts.tx import Transaction, check_signature
+from tests.cluster import Cluster
+
+
+def ed25519_verifications_per_second(
+    samples: list[Transaction], key: object, seconds: float = 2.0
+) -> float:
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for tx in samples:
+            check_signature(tx, key)  # type: ignore[arg-type]
+        count += len(samples)
+    return count / (time.perf_counter() - start)
+
+
+async def flood(
+    c: Cluster, txs: list[Transaction], seconds: float, workers: int = 32
+) -> tuple[int, float]:
+    """Submit as fast as possible; return (committed during the window, window seconds)."""
+    async with httpx.AsyncClient(
+        timeout=30, limits=httpx.Limits(max_connections=workers)
+    ) as client:
+        start_size = (await client.get(f"{c.urls[0]}/v1/status")).json()["tree_size"]
+        queue = iter(txs)
+        stop = time.monotonic() + seconds
+
+        async def worker(n: int) -> None:
+            url = c.urls[n % len(c.urls)]
+            while time.monotonic() < stop:
+                tx = next(queue, None)
+                if tx is None:
+                    return
+                r = await client.post(f"{url}/v1/tx", json=tx.to_json())
+                if r.status_code == 503:
+                    await asyncio.sleep(0.05)
+
+        t0 = time.monotonic()
+        await asyncio.gather(*(worker(n) for n in range(workers)))
+        elapsed = time.monotonic() - t0
+        end_size = (await client.get(f"{c.urls[0]}/v1/status")).json()["tree_size"]
+    return end_size - start_size, elapsed
+
+
+async def latency(c: Cluster, txs: list[Transaction], rate: float, seconds: float) -> list[float]:
+    submitted: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    async with httpx.AsyncClient(timeout=30) as client:
+        height = (await client.get(f"{c.urls[0]}/v1/status")).json()["height"]
+        done = asyncio.Event()
+
+        async def watch() -> None:
+            nonlocal height
+            while not done.is_set():
+                status = (await client.get(f"{c.urls[0]}/v1/status")).json()
+                while height < status["height"]:
+                    height += 1
+                    block = (await client.get(f"{c.urls[0]}/v1/blocks/{height}")).json()
+                    now = time.monotonic()
+                    for h in block["tx_hashes"]:
+                        seen.setdefault(h, now)
+                await asyncio.sleep(0.01)
+
+        watcher = asyncio.create_task(watch())
+        interval = 1.0 / rate
+        start = time.monotonic()
+        tasks = []
+        for n, tx in enumerate(txs[: int(rate * seconds)]):
+            await asyncio.sleep(max(0.0, start + n * interval - time.monotonic()))
+            submitted[tx.hash.hex()] = time.monotonic()
+            tasks.append(
+                asyncio.create_task(client.post(f"{c.urls[n % 4]}/v1/tx", json=tx.to_json()))
+            )
+        await asyncio.gather(*tasks)
+        deadline = time.monotonic() + 30
+        while len(seen.keys() & submitted.keys()) < len(submitted) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        done.set()
+        await watcher
+    return [seen[h] - t for h, t in submitted.items() if h in seen]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--latency-seconds", type=float, default=30)
+    parser.add_argument("--prepare", type=int, default=60_000, help="transactions to pre-sign")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        c = Cluster(Path(tmp) / "net").start_all()
+        try:
+            t0 = time.perf_counter()
+            txs = [
+                c.anchor(f"bench {n}")
+                for n in range(args.prepare + int(args.rate * args.latency_seconds))
+            ]
+            print(f"pre-signed {len(txs):,} transactions in {time.perf_counter() - t0:.1f} s")
+            verifies = ed25519_verifications_per_second(txs[:200], c.agency.verifier())
+            cores = os.cpu_count() or 1
+            bound = verifies * cores / 4
+            print(
+                f"Ed25519 verify: {verifies:,.0f}/s per core; bound {verifies:,.0f} x {cores} cores / 4 nodes = {bound:,.0f} tx/s"
+            )
+
+            committed, window = asyncio.run(flood(c, txs[: args.prepare], args.seconds))
+            print(
+                f"sustained: {committed:,} transactions committed in {window:.1f} s = {committed / window:,.0f} tx/s ({committed / window / bound:.3f} of the bound)"
+            )
+            time.sleep(5)  # let the backlog drain before measuring latency
+            lat = asyncio.run(latency(c, txs[args.prepare :], args.rate, args.latency_seconds))
+            lat.sort()
+            expected = int(args.rate * args.latency_seconds)
+            if lat:
+                p50 = statistics.median(lat)
+                p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+                print(
+                    f"latency at {args.rate:.0f} tx/s offered for {args.latency_seconds:.0f} s: {len(lat):,}/{expected:,} committed, p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
+                )
+            heights = [c.status(i)["height"] for i in range(4)]
+            print(
+                f"final heights {heights}; blocks hold {sum(c.status(0)['counters'].get(k, 0) for k in ['txs_committed']) / max(1, heights[0]):.1f} tx on average"
+            )
+        finally:
+            c.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
