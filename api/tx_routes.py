@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from api.problems import Problem
 from node.mempool import MempoolFull
+from node.p2p import SIGNATURE_HEADER
 from node.service import Node, TxRejected
 
 router = APIRouter(prefix="/v1", tags=["agency"])
@@ -67,11 +68,7 @@ p2p = APIRouter(prefix="/v1", tags=["peers"])
 async def post_p2p(request: Request) -> Response:
     """Signed envelopes from other validators (consensus messages, transactions, cosignatures)."""
     node: Node = request.app.state.node
-    try:
-        envelope = await request.json()
-    except ValueError as exc:
-        raise Problem(400, "malformed-envelope", "Body is not JSON") from exc
-    dropped = node.on_envelope(envelope)
+    dropped = node.on_envelope(await request.body(), request.headers.get(SIGNATURE_HEADER))
     if dropped is not None:
         raise Problem(
             401 if dropped != "malformed" else 400,

@@ -11,7 +11,6 @@ A 4-node local cluster on SQLite, clients submitting signed anchor transactions:
 
 import argparse
 import asyncio
-import hashlib
 import os
 import statistics
 import sys

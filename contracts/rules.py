@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from contracts.state import JSON, Overlay
@@ -40,7 +41,12 @@ def agency_key(state: Overlay, agency: str) -> Verifier | None:
     record = state.get(f"agency/{agency}")
     if not isinstance(record, dict) or record.get("status") != "active":
         return None
-    return Verifier.parse(str(record["key"]))
+    return _parse_key(str(record["key"]))
+
+
+@lru_cache(maxsize=4096)
+def _parse_key(text: str) -> Verifier:
+    return Verifier.parse(text)
 
 
 def common_checks(state: Overlay, tx: Transaction, ctx: BlockContext) -> Rejected | None:

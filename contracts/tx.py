@@ -8,6 +8,7 @@ mempool's dedup key) is SHA-256 of the RFC 8785 bytes of the whole envelope.
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from signing.canonical import NotCanonicalizable, canonical_json
@@ -41,11 +42,15 @@ class Transaction:
         return {"body": self.body, "signature": self.signature.hex()}
 
     def encode(self) -> bytes:
+        return self._encoded
+
+    @cached_property
+    def _encoded(self) -> bytes:
         return canonical_json(self.to_json())
 
-    @property
+    @cached_property
     def hash(self) -> bytes:
-        return hashlib.sha256(self.encode()).digest()
+        return hashlib.sha256(self._encoded).digest()
 
     @staticmethod
     def from_json(value: Any) -> "Transaction":

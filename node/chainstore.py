@@ -33,6 +33,39 @@ class DBState:
         return None if value is None else json.loads(value)
 
 
+class StateCache:
+    """Committed state as this node has read it, kept write-through by ``apply``.
+
+    Only this node's commits change its state, so cached values, and cached absences, stay
+    true until a commit writes the key.
+    """
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self.values: dict[str, JSON | None] = {}
+
+    def view(self, conn: Connection) -> "CachedView":
+        return CachedView(self, DBState(conn))
+
+    def apply(self, writes: Mapping[str, JSON]) -> None:
+        if len(self.values) + len(writes) > self.limit:
+            self.values.clear()
+        self.values.update(writes)
+
+
+class CachedView:
+    def __init__(self, cache: StateCache, db: DBState) -> None:
+        self.cache, self.db = cache, db
+
+    def get(self, key: str) -> JSON | None:
+        values = self.cache.values
+        if key not in values:
+            if len(values) >= self.cache.limit:
+                values.clear()
+            values[key] = self.db.get(key)
+        return values[key]
+
+
 def _upsert(conn: Connection, writes: Mapping[str, JSON]) -> None:
     if not writes:
         return

@@ -1,20 +1,21 @@
 """Node-to-node transport: signed envelopes over HTTP, one sending queue per peer.
 
-Every envelope is signed by the sending validator's key over RFC 8785 bytes naming the chain;
-envelopes from unknown senders or with bad signatures are dropped and counted. Consensus
+Every envelope is signed by the sending validator's key over its exact body bytes (which name
+the chain and the sender), carried in a header; envelopes from unknown senders or with bad
+signatures are dropped and counted. Consensus
 messages inside carry their own signatures too; replaying an envelope is harmless (all
 messages are idempotent).
 """
 
 import asyncio
 import contextlib
+import json
 import logging
 from typing import Any
 
 import httpx
 
 from consensus.validators import ValidatorSet
-from signing.canonical import canonical_json
 from tlog.note import Signer
 
 log = logging.getLogger("shanhe.p2p")
@@ -23,37 +24,45 @@ MAX_BATCH = 200
 QUEUE_LIMIT = 10_000
 
 
-def _sign_bytes(chain_id: str, sender: str, items: list[dict[str, Any]]) -> bytes:
-    return DOMAIN + canonical_json({"chain_id": chain_id, "from": sender, "items": items})
+SIGNATURE_HEADER = "x-shanhe-signature"
 
 
-def seal(signer: Signer, chain_id: str, items: list[dict[str, Any]]) -> dict[str, Any]:
-    sig = signer.sign(_sign_bytes(chain_id, signer.name, items))
-    return {"from": signer.name, "items": items, "signature": sig.hex()}
+def seal(
+    signer: Signer, chain_id: str, items: list[dict[str, Any]]
+) -> tuple[bytes, dict[str, str]]:
+    """The envelope's exact body bytes and the headers that authenticate them."""
+    body = json.dumps({"chain_id": chain_id, "from": signer.name, "items": items}).encode()
+    signature = signer.sign(DOMAIN + body).hex()
+    return body, {"content-type": "application/json", SIGNATURE_HEADER: signature}
 
 
 def open_envelope(
-    envelope: Any, validators: ValidatorSet, chain_id: str
+    body: bytes, signature: str | None, validators: ValidatorSet, chain_id: str
 ) -> tuple[str, list[dict[str, Any]]] | str:
-    """(sender, items), or the reason it was dropped."""
+    """(sender, items), or the reason the envelope was dropped.
+
+    The signature covers the exact bytes received, so nothing is re-encoded to check it.
+    """
+    try:
+        envelope = json.loads(body)
+        sig = bytes.fromhex(signature or "")
+    except ValueError:
+        return "malformed"
     if not isinstance(envelope, dict) or not isinstance(envelope.get("items"), list):
         return "malformed"
-    sender, items, sig = envelope.get("from"), envelope["items"], envelope.get("signature")
-    if not isinstance(sender, str) or not isinstance(sig, str):
+    sender = envelope.get("from")
+    if not isinstance(sender, str):
         return "malformed"
     key = validators.by_name(sender)
     if key is None:
         return "unknown_sender"
-    try:
-        signature = bytes.fromhex(sig)
-        message = _sign_bytes(chain_id, sender, items)
-    except ValueError:
-        return "malformed"
-    if not key.verify(message, signature):
+    if not key.verify(DOMAIN + body, sig):
         return "bad_signature"
-    if not all(isinstance(i, dict) for i in items):
+    if envelope.get("chain_id") != chain_id or not all(
+        isinstance(i, dict) for i in envelope["items"]
+    ):
         return "malformed"
-    return sender, items
+    return sender, envelope["items"]
 
 
 class Peer:
@@ -79,9 +88,9 @@ class Peer:
             items = [await self.queue.get()]
             while not self.queue.empty() and len(items) < MAX_BATCH:
                 items.append(self.queue.get_nowait())
-            envelope = seal(self.signer, self.chain_id, items)
+            body, headers = seal(self.signer, self.chain_id, items)
             try:
-                r = await self.client.post(f"{self.url}/v1/p2p", json=envelope)
+                r = await self.client.post(f"{self.url}/v1/p2p", content=body, headers=headers)
                 if r.status_code >= 400:
                     self.failures += 1
             except httpx.HTTPError:

@@ -31,7 +31,7 @@ from contracts.state import Overlay
 from contracts.tx import MalformedTransaction, Transaction, check_signature
 from node import chainstore, logstore
 from node.blocks import Block
-from node.chainstore import DBState, Tip
+from node.chainstore import Tip
 from node.db import open_database
 from node.executor import Execution, execute
 from node.genesis import Genesis, NodeConfig
@@ -89,6 +89,7 @@ class Node:
             )
             self.evidence_pending = bool(chainstore.pending_evidence(conn, self.tip.height + 1, 1))
         self.exec_cache: dict[bytes, tuple[Block, Execution]] = {}
+        self.state = chainstore.StateCache()
         self.verified: set[tuple[bytes, str]] = set()
         self.pending_cosigs: dict[int, list[tuple[str, str]]] = {}
         restored = self.wal.load()
@@ -170,7 +171,7 @@ class Node:
     def _execute(self, txs: list[dict[str, Any]], height: int, time_ms: int) -> Execution:
         with self.engine.connect() as conn:
             return execute(
-                DBState(conn),
+                self.state.view(conn),
                 self.frontier,
                 self.tip.state_root,
                 txs,
@@ -304,6 +305,7 @@ class Node:
             )
             self.evidence_pending = bool(chainstore.pending_evidence(conn, block.height + 1, 1))
         self.tip = Tip(block.height, h.hex(), block.time_ms, execution.state_root)
+        self.state.apply(execution.writes)
         self.exec_cache.clear()
         self.mempool.remove([Transaction.from_json(t).hash for t in block.txs if _well_formed(t)])
         self.counters["blocks_committed"] += 1
@@ -360,9 +362,9 @@ class Node:
             self._add_cosignature(conn, size, signer, line)
 
     # ------------------------------------------------------------ inbound
-    def on_envelope(self, envelope: Any) -> str | None:
+    def on_envelope(self, body: bytes, signature: str | None) -> str | None:
         """Handle a peer's envelope; the reason it was dropped, or None."""
-        opened = open_envelope(envelope, self.validators, self.chain_id)
+        opened = open_envelope(body, signature, self.validators, self.chain_id)
         if isinstance(opened, str):
             self.counters[f"dropped_envelope:{opened}"] += 1
             return opened
@@ -399,7 +401,7 @@ class Node:
                 return Submitted(h.hex(), "rejected" if result["code"] else "committed")
             if tx.body["chain_id"] != self.chain_id:
                 raise TxRejected("wrong_chain", f"this node serves chain {self.chain_id}")
-            key = agency_key(Overlay(DBState(conn)), tx.signer)
+            key = agency_key(Overlay(self.state.view(conn)), tx.signer)
         if key is None:
             raise TxRejected("unknown_signer", f"{tx.signer} is not an active agency")
         if not self._check_signature(tx, key):

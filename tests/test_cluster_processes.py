@@ -145,11 +145,9 @@ def test_cluster_commits_survives_crashes_and_loses_nothing(
     ]
     for i in everyone:
         items = [{"kind": "consensus", "message": v} for v in votes]
+        body, headers = seal(byzantine, c.chain_id, items)
         assert (
-            c.client.post(
-                f"{c.urls[i]}/v1/p2p", json=seal(byzantine, c.chain_id, items)
-            ).status_code
-            == 204
+            c.client.post(f"{c.urls[i]}/v1/p2p", content=body, headers=headers).status_code == 204
         )
     c.wait_for(lambda: len(c.get(0, "/v1/evidence").json()) == 1, what="evidence kept")
     assert c.submit(0, c.anchor("after the equivocation")).status_code == 202
@@ -168,9 +166,11 @@ def test_cluster_commits_survives_crashes_and_loses_nothing(
 
     # peer envelopes from unknown keys are dropped and counted
     stranger = Signer.generate("node-330800")  # right name, wrong key
-    r = c.client.post(f"{c.urls[0]}/v1/p2p", json=seal(stranger, c.chain_id, []))
+    body, headers = seal(stranger, c.chain_id, [])
+    r = c.client.post(f"{c.urls[0]}/v1/p2p", content=body, headers=headers)
     assert r.status_code == 401 and r.json()["type"].endswith("/peer-bad-signature")
-    r = c.client.post(f"{c.urls[0]}/v1/p2p", json=seal(Signer.generate("mallory"), c.chain_id, []))
+    body, headers = seal(Signer.generate("mallory"), c.chain_id, [])
+    r = c.client.post(f"{c.urls[0]}/v1/p2p", content=body, headers=headers)
     assert r.status_code == 401
     counters = c.status(0)["counters"]
     assert counters["dropped_envelope:bad_signature"] == 1
