@@ -1,6 +1,7 @@
 """One validator in-process on each database engine: the transaction lifecycle and bad input."""
 
 import base64
+import dataclasses
 import hashlib
 import json
 import time
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from contracts.tx import Transaction, sign_transaction
+from node.blocks import Block
 from node.genesis import NodeConfig
 from node.keys import read_signer
 from node.mempool import Mempool, MempoolFull
@@ -148,3 +150,34 @@ def test_mempool_is_bounded_and_deduplicated() -> None:
     assert pool.take(5) == txs[:2]
     pool.remove([txs[0].hash])
     assert pool.take(5) == [txs[1]] and len(pool) == 1
+
+
+def test_honest_validation_refuses_bad_blocks(single: tuple[TestClient, Path]) -> None:
+    client, net = single
+    node: Node = client.app.state.node  # type: ignore[attr-defined]
+    good_tx = _anchor(net, "v-1")
+    height = node.tip.height + 1
+    node.mempool.add(good_tx)
+    data = node.propose(height)
+    assert data is not None and node.validate(height, data)
+    block = Block.decode(data)
+
+    def variant(**change: Any) -> bytes:
+        return dataclasses.replace(block, **change).encode()
+
+    forged = {**good_tx.to_json(), "signature": "00" * 64}
+    stranger = sign_transaction(good_tx.body, Signer.generate(good_tx.signer)).to_json()
+    bad = {
+        "wrong parent": variant(prev_hash="11" * 32),
+        "wrong height": variant(height=height + 1),
+        "wrong state root": variant(state_root="22" * 32),
+        "wrong tree root": variant(tree_root=base64.b64encode(b"\x03" * 32).decode()),
+        "invalid signature": variant(txs=(forged,)),
+        "signed by another key": variant(txs=(stranger,)),
+        "time in the past": variant(time_ms=0),
+        "not a validator": variant(proposer="mallory"),
+        "not canonical": data.replace(b'{"chain_id"', b'{ "chain_id"'),
+    }
+    for why, candidate in bad.items():
+        assert not node.validate(height, candidate), why
+    node.mempool.remove([good_tx.hash])

@@ -1,0 +1,69 @@
+"""``shanhe init`` and ``shanhe cluster up`` as a user runs them."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from node.cli import main
+from tests.cluster import free_base_port
+
+
+def test_init_writes_a_network(tmp_path: Path) -> None:
+    out = tmp_path / "net"
+    assert main(["init", "--nodes", "4", "--out", str(out), "--chain-id", "test-chain"]) == 0
+    genesis = json.loads((out / "genesis.json").read_text())
+    assert genesis["chain_id"] == "test-chain" and genesis["quorum"] == 3
+    assert [v["name"] for v in genesis["validators"]] == [
+        "node-330800", "node-330802", "node-330803", "node-330822"
+    ]  # fmt: skip
+    assert len((out / "verifier-keys.txt").read_text().splitlines()) == 4
+    assert {p.stem for p in (out / "agencies").glob("*.key")} >= {"ssb-330825", "hosp-330881"}
+    for i in range(1, 5):
+        config = json.loads((out / f"node-{i}" / "config.json").read_text())
+        assert config["port"] == 8700 + i - 1 and len(config["peers"]) == 3
+        assert (out / f"node-{i}" / "node.key").stat().st_mode & 0o777 == 0o600
+    assert main(["init", "--nodes", "4", "--out", str(out)]) == 2  # never overwrites
+
+
+def test_cluster_up_starts_reuses_and_stops_cleanly(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    port = free_base_port(1)
+    cmd = [
+        sys.executable,
+        "-m",
+        "node.cli",
+        "cluster",
+        "up",
+        "--nodes",
+        "1",
+        "--data-dir",
+        str(data),
+        "--base-port",
+        str(port),
+    ]
+    for attempt in range(2):
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    if (
+                        httpx.get(f"http://127.0.0.1:{port}/v1/status", timeout=1).status_code
+                        == 200
+                    ):
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            status = httpx.get(f"http://127.0.0.1:{port}/v1/status").json()
+            assert status["name"] == "node-330800"
+        finally:
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, out
+        assert f"node-330800: http://127.0.0.1:{port}" in out and "all nodes stopped" in out
+        assert ("initialised" in out) == (attempt == 0)  # the second run reuses the network
