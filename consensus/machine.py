@@ -56,9 +56,9 @@ class Application(Protocol):
 class TimeoutConfig:
     """Seconds; each round waits ``delta`` longer than the one before (partial synchrony)."""
 
-    propose: float = 1.0
-    prevote: float = 0.5
-    precommit: float = 0.5
+    propose: float = 3.0
+    prevote: float = 1.0
+    precommit: float = 1.0
     delta: float = 0.5
 
     def duration(self, step: Step, round_: int) -> float:
@@ -260,7 +260,7 @@ class Tendermint:
                 self._ready.dropped.append("certificate_block_mismatch")
             elif verify_certificate(cert, self.validators, self.chain_id) is not None:
                 self._ready.dropped.append("bad_certificate")
-            elif not self._valid(block):
+            elif not self._valid(block, cert.block_hash):
                 self._ready.dropped.append("invalid_block")
             else:
                 self.decided = Decision(self.height, cert.round, block, cert)
@@ -344,8 +344,9 @@ class Tendermint:
     def _total(self, round_: int, kind: VoteType) -> int:
         return len(self.votes.get((round_, kind), {}))
 
-    def _valid(self, block: bytes) -> bool:
-        h = block_id(block)
+    def _valid(self, block: bytes, h: bytes | None = None) -> bool:
+        """The application's verdict, asked once per block (``h``: its id, if known)."""
+        h = h or block_id(block)
         if h not in self.valid_cache:
             self.valid_cache[h] = self.app.validate(self.height, block)
         return self.valid_cache[h]
@@ -431,7 +432,7 @@ class Tendermint:
                 if self._count(round_, kind, h) < self.validators.quorum:
                     continue
                 block = self.blocks.get(h)
-                if block is None or not self._valid(block):
+                if block is None or not self._valid(block, h):
                     continue
                 precommits = tuple(
                     sorted((by[h] for by in box.values() if h in by), key=lambda v: v.validator)
@@ -456,14 +457,14 @@ class Tendermint:
         if self.step == Step.PROPOSE and not self.waiting:
             for prop in proposals:
                 if prop.pol_round == -1:  # L22
-                    ok = self._valid(prop.block) and (
+                    ok = self._valid(prop.block, prop.block_hash) and (
                         self.locked_round == -1 or self.locked_block == prop.block
                     )
                 elif (
                     0 <= prop.pol_round < r
                     and self._count(prop.pol_round, VoteType.PREVOTE, prop.block_hash) >= q
                 ):  # L28
-                    ok = self._valid(prop.block) and (
+                    ok = self._valid(prop.block, prop.block_hash) and (
                         self.locked_round <= prop.pol_round or self.locked_block == prop.block
                     )
                 else:
@@ -481,7 +482,7 @@ class Tendermint:
             for prop in proposals:
                 if (
                     self._count(r, VoteType.PREVOTE, prop.block_hash) >= q
-                    and self._valid(prop.block)
+                    and self._valid(prop.block, prop.block_hash)
                     and self._first("polka", r)
                 ):  # L36
                     if self.step == Step.PREVOTE:

@@ -69,6 +69,17 @@ def nonce_key(tx: Transaction) -> str:
     return f"nonce/{tx.signer}/{tx.body['nonce']}"
 
 
+def read_keys(body: Any) -> list[str]:
+    """State keys every transaction reads (its signer's record and nonce): a node may fetch them
+    for a whole block in one query before executing it. Best effort on malformed input."""
+    if not isinstance(body, dict):
+        return []
+    signer, nonce = body.get("signer"), body.get("nonce")
+    if not isinstance(signer, str) or not isinstance(nonce, str):
+        return []
+    return [f"agency/{signer}", f"nonce/{signer}/{nonce}"]
+
+
 def apply_transaction(
     state: Overlay, tx: Transaction, ctx: BlockContext, rules: dict[str, Rule]
 ) -> Outcome:

@@ -47,6 +47,18 @@ class StateCache:
     def view(self, conn: Connection) -> "CachedView":
         return CachedView(self, DBState(conn))
 
+    def prefetch(self, conn: Connection, keys: list[str]) -> None:
+        """Read the keys not cached yet in batched queries, remembering absences too."""
+        missing = list({k for k in keys if k not in self.values})
+        if len(self.values) + len(missing) > self.limit:
+            self.values.clear()
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            query = select(state_kv.c.key, state_kv.c.value).where(state_kv.c.key.in_(chunk))
+            found = {str(k): str(v) for k, v in conn.execute(query)}
+            for key in chunk:
+                self.values[key] = json.loads(found[key]) if key in found else None
+
     def apply(self, writes: Mapping[str, JSON]) -> None:
         if len(self.values) + len(writes) > self.limit:
             self.values.clear()

@@ -26,7 +26,7 @@ from consensus.messages import (
     verify_evidence,
 )
 from contracts.anchor import RULES
-from contracts.rules import BlockContext, agency_key, genesis_writes
+from contracts.rules import BlockContext, agency_key, genesis_writes, read_keys
 from contracts.state import Overlay
 from contracts.tx import MalformedTransaction, Transaction, check_signature
 from node import chainstore, logstore
@@ -170,6 +170,7 @@ class Node:
 
     def _execute(self, txs: list[dict[str, Any]], height: int, time_ms: int) -> Execution:
         with self.engine.connect() as conn:
+            self.state.prefetch(conn, [k for t in txs for k in read_keys(t.get("body"))])
             return execute(
                 self.state.view(conn),
                 self.frontier,
@@ -245,12 +246,13 @@ class Node:
                     return "evidence: does not verify"
                 if chainstore.evidence_included(conn, ev) or ev.first.height >= height:
                     return "evidence: already included or not yet final"
-            hashes = [Transaction.from_json(t).hash for t in block.txs if _well_formed(t)]
-            if chainstore.committed(conn, hashes) or len(set(hashes)) != len(hashes):
-                return "transaction: already committed or repeated"
         execution = self._execute(list(block.txs), height, block.time_ms)
         if execution.invalid:
             return f"transaction: {execution.invalid}"
+        hashes = [r.tx_hash for r in execution.results]
+        with self.engine.connect() as conn:
+            if chainstore.committed(conn, hashes) or len(set(hashes)) != len(hashes):
+                return "transaction: already committed or repeated"
         if (execution.tree_size, execution.tree_root) != (block.tree_size, block.tree_root):
             return "post-state: tree head differs"
         if execution.state_root.hex() != block.state_root:
@@ -307,7 +309,7 @@ class Node:
         self.tip = Tip(block.height, h.hex(), block.time_ms, execution.state_root)
         self.state.apply(execution.writes)
         self.exec_cache.clear()
-        self.mempool.remove([Transaction.from_json(t).hash for t in block.txs if _well_formed(t)])
+        self.mempool.remove([r.tx_hash for r in execution.results])
         self.counters["blocks_committed"] += 1
         self.counters["txs_committed"] += len(block.txs)
         if checkpoint is not None:
@@ -394,9 +396,15 @@ class Node:
         return self._admit(tx, gossip=True)
 
     def _admit(self, tx: Transaction, gossip: bool) -> Submitted:
+        """Check and queue a transaction. ``gossip``: it came from a client, so answer
+        idempotently from the database and pass it on; a peer's was checked by that peer, and
+        a committed one slipping back in is filtered when proposing and refused when validating.
+        """
         h = tx.hash
+        if h in self.mempool:
+            return Submitted(h.hex(), "pending")
         with self.engine.connect() as conn:
-            result = chainstore.tx_result(conn, h)
+            result = chainstore.tx_result(conn, h) if gossip else None
             if result is not None:
                 return Submitted(h.hex(), "rejected" if result["code"] else "committed")
             if tx.body["chain_id"] != self.chain_id:
@@ -406,8 +414,6 @@ class Node:
             raise TxRejected("unknown_signer", f"{tx.signer} is not an active agency")
         if not self._check_signature(tx, key):
             raise TxRejected("bad_signature", "the signature does not verify with the signer's key")
-        if h in self.mempool:
-            return Submitted(h.hex(), "pending")
         self.mempool.add(tx)  # raises MempoolFull
         if gossip:
             for peer in self.peers:
@@ -486,11 +492,3 @@ class Node:
             name = line[2:].split(" ", 1)[0]
             if self.validators.by_name(name) is not None:
                 self._on_cosig(name, checkpoint.size, line)
-
-
-def _well_formed(raw: Any) -> bool:
-    try:
-        Transaction.from_json(raw)
-    except MalformedTransaction:
-        return False
-    return True

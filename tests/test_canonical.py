@@ -34,3 +34,30 @@ def test_canonical_bytes_are_stable_json(value: object) -> None:
 def test_unsignable_values_are_refused(value: object) -> None:
     with pytest.raises(NotCanonicalizable):
         canonical_json(value)
+
+
+any_text = st.text(st.characters(codec="utf-8"))
+wide_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | any_text,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(any_text, children, max_size=5)
+    ),
+    max_leaves=25,
+)
+
+
+@given(wide_values)
+def test_fast_path_agrees_with_the_rfc8785_package(value: object) -> None:
+    import rfc8785
+
+    assert canonical_json(value) == bytes(rfc8785.dumps(value))  # type: ignore[arg-type]
+
+
+def test_keys_beyond_the_bmp_sort_by_utf16() -> None:
+    # U+1F600 is D83D DE00 in UTF-16, so it sorts before U+FF21 although its code point is higher
+    assert canonical_json({"\uff21": 1, "\U0001f600": 2}) == '{"\U0001f600":2,"\uff21":1}'.encode()
+
+
+def test_lone_surrogates_are_refused() -> None:
+    with pytest.raises(NotCanonicalizable):
+        canonical_json({"x": "\ud800"})
