@@ -181,6 +181,8 @@ class Tendermint:
         )
 
     def _flush(self) -> Ready:
+        # Only what safety needs is persisted: a newly signed message or a new lock or valid
+        # block. Round and step ride along; a restart from an older round only costs time.
         ready, self._ready = self._ready, Ready()
         if self._dirty:
             ready.persist = self.safety_state()
@@ -272,7 +274,6 @@ class Tendermint:
         if self.decided is None:
             raise RuntimeError("advance() without a decision")
         self._reset(self.height + 1)
-        self._dirty = True
         pending, self.future = self.future, []
         self._start_round(0)
         for msg in pending:
@@ -364,7 +365,6 @@ class Tendermint:
 
     def _set_step(self, step: Step) -> None:
         self.step = step
-        self._dirty = True
 
     def _remember_own(self, msg: Message) -> None:
         if isinstance(msg, Proposal):
@@ -394,8 +394,6 @@ class Tendermint:
             self._emit_own((self.round, str(kind)), vote)
 
     def _start_round(self, round_: int) -> None:  # L11
-        if round_ != self.round or self.step != Step.PROPOSE:
-            self._dirty = True
         self.round, self.step = round_, Step.PROPOSE
         has_value = self.valid_block is not None or self.app.pending()
         if round_ == 0 and not has_value and not self.round_senders.get(0):

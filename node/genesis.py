@@ -70,7 +70,7 @@ class NodeConfig:
     peers: dict[str, str] = field(default_factory=dict)
     """Validator name -> base URL of its HTTP API."""
     mempool_size: int = 20_000
-    max_block_txs: int = 500
+    max_block_txs: int = 2_000
 
     def path(self, relative: str) -> Path:
         return (self.base_dir / relative).resolve()

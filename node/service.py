@@ -49,6 +49,7 @@ log = logging.getLogger("shanhe.node")
 MAX_CLOCK_DRIFT_MS = 30_000
 REBROADCAST_SECONDS = 1.0
 SYNC_SECONDS = 1.0
+COSIG_FLUSH_SECONDS = 0.05
 SIGNATURE_ISSUES = {"wrong_chain", "unknown_signer", "bad_signature"}
 
 
@@ -92,6 +93,7 @@ class Node:
         self.state = chainstore.StateCache()
         self.verified: set[tuple[bytes, str]] = set()
         self.pending_cosigs: dict[int, list[tuple[str, str]]] = {}
+        self.cosig_inbox: list[tuple[str, int, str]] = []
         restored = self.wal.load()
         if self.wal.torn_tails_repaired:
             log.warning("the consensus WAL ended in a torn record; it was cut off")
@@ -298,10 +300,12 @@ class Node:
             checkpoint = chainstore.store_block(
                 conn, decision.block, block, decision.certificate, execution, self.genesis.origin
             )
-            if checkpoint is not None:
-                self._add_cosignature(
-                    conn, checkpoint.size, self.signer.name, self._own_line(checkpoint.body())
-                )
+            line = None if checkpoint is None else self._own_line(checkpoint.body())
+            if checkpoint is not None and line is not None:
+                self._add_cosignature(conn, checkpoint.size, self.signer.name, line)
+                early = self.pending_cosigs.pop(checkpoint.size, [])
+                self.cosig_inbox.extend((signer, checkpoint.size, ln) for signer, ln in early)
+            self._flush_cosigs(conn)
             self.frontier = layout.Frontier.load(
                 logstore.tree_size(conn), logstore.hash_reader(conn)
             )
@@ -313,11 +317,8 @@ class Node:
         self.counters["blocks_committed"] += 1
         self.counters["txs_committed"] += len(block.txs)
         if checkpoint is not None:
-            line = self._own_line(checkpoint.body())
             for peer in self.peers:
                 peer.send({"kind": "cosig", "tree_size": checkpoint.size, "line": line})
-            for signer, pending_line in self.pending_cosigs.pop(checkpoint.size, []):
-                self._on_cosig(signer, checkpoint.size, pending_line)
         self.pending_cosigs = {
             s: v for s, v in self.pending_cosigs.items() if s > self.frontier.size
         }
@@ -346,22 +347,37 @@ class Node:
             conn.execute(insert(checkpoint_quorum).values(tree_size=size))
 
     def _on_cosig(self, signer: str, size: int, line: str) -> None:
+        """Queue a peer's checkpoint signature; they are checked and stored in batches, so that
+        each one does not cost a database commit of its own."""
         if size > self.frontier.size:
             buffered = self.pending_cosigs.setdefault(size, [])
             if len(self.pending_cosigs) < 1000 and len(buffered) < self.validators.size:
                 buffered.append((signer, line))
             return
-        key = self.validators.by_name(signer)
-        with self.engine.begin() as conn:
-            note = logstore.checkpoint_note(conn, size)
-            if note is None or key is None:
-                return
-            body = note.split("\n\n", 1)[0] + "\n"
+        self.cosig_inbox.append((signer, size, line))
+        if len(self.cosig_inbox) == 1:
+            asyncio.get_running_loop().call_later(COSIG_FLUSH_SECONDS, self._flush_cosigs_now)
+
+    def _flush_cosigs_now(self) -> None:
+        if self.cosig_inbox:
+            with self.engine.begin() as conn:
+                self._flush_cosigs(conn)
+
+    def _flush_cosigs(self, conn: Any) -> None:
+        bodies: dict[int, str | None] = {}
+        for signer, size, line in self.cosig_inbox:
+            if size not in bodies:
+                note = logstore.checkpoint_note(conn, size)
+                bodies[size] = None if note is None else note.split("\n\n", 1)[0] + "\n"
+            body, key = bodies[size], self.validators.by_name(signer)
+            if body is None or key is None:
+                continue
             opened = open_note(body + "\n" + line, [key])
             if isinstance(opened, NoteError) or opened.valid_signers != (signer,):
                 self.counters["dropped:bad_cosignature"] += 1
-                return
+                continue
             self._add_cosignature(conn, size, signer, line)
+        self.cosig_inbox.clear()
 
     # ------------------------------------------------------------ inbound
     def on_envelope(self, body: bytes, signature: str | None) -> str | None:
