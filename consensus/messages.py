@@ -4,6 +4,7 @@ Every signature covers RFC 8785 bytes that name the chain, height, round and ste
 signature can never be replayed into another chain, height, round or step.
 """
 
+import base64
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -149,7 +150,7 @@ class Proposal:
             "block_hash": self.block_hash.hex(),
             "proposer": self.proposer,
             "signature": self.signature.hex(),
-            "block": self.block.hex(),
+            "block": base64.b64encode(self.block).decode(),
         }
 
     @staticmethod
@@ -162,7 +163,7 @@ class Proposal:
             bytes.fromhex(str(d["block_hash"])),
             str(d["proposer"]),
             bytes.fromhex(str(d["signature"])),
-            bytes.fromhex(str(d.get("block", ""))),
+            base64.b64decode(str(d.get("block", "")), validate=True),
         )
 
 

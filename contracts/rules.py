@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from contracts.state import JSON, Overlay
+from contracts.state import JSON, Overlay, StateView
 from contracts.tx import SignatureCheck, Transaction
 from tlog.note import Verifier
 
@@ -37,7 +37,7 @@ Outcome = Applied | Rejected
 Rule = Callable[[Overlay, Transaction, BlockContext], Outcome]
 
 
-def agency_key(state: Overlay, agency: str) -> Verifier | None:
+def agency_key(state: StateView, agency: str) -> Verifier | None:
     record = state.get(f"agency/{agency}")
     if not isinstance(record, dict) or record.get("status") != "active":
         return None

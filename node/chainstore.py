@@ -156,20 +156,12 @@ def store_block(
             certificate=canonical_json(certificate.to_json()).decode(),
         )
     )
-    if execution.results:
-        conn.execute(
-            insert(tx_results),
-            [
-                {
-                    "tx_hash": r.tx_hash,
-                    "height": block.height,
-                    "leaf_index": r.leaf_index,
-                    "code": r.code,
-                    "message": r.message,
-                }
-                for r in execution.results
-            ],
-        )
+    logstore.bulk_insert(
+        conn,
+        "tx_results",
+        ("tx_hash", "height", "leaf_index", "code", "message"),
+        [(r.tx_hash, block.height, r.leaf_index, r.code, r.message) for r in execution.results],
+    )
     before = logstore.tree_size(conn)
     size, root = logstore.append_leaves(conn, list(execution.leaves))
     if size != block.tree_size:

@@ -44,18 +44,29 @@ def tree_size(conn: Connection) -> int:
     return 0 if last is None else int(last) + 1
 
 
+def bulk_insert(
+    conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[object, ...]]
+) -> None:
+    """executemany straight to the driver: the hot path of every commit, too hot for per-row
+    SQLAlchemy parameter processing. Table and column names are ours, never input."""
+    if not rows:
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    conn.exec_driver_sql(sql, rows)
+
+
 def append_leaves(conn: Connection, leaves: Sequence[bytes]) -> tuple[int, bytes]:
     """Append leaves in order; return the new tree size and root."""
     size = tree_size(conn)
     frontier = layout.Frontier.load(size, hash_reader(conn))
-    leaf_rows: list[dict[str, object]] = []
-    hash_rows: list[dict[str, object]] = []
+    leaf_rows: list[tuple[object, ...]] = []
+    hash_rows: list[tuple[object, ...]] = []
     for offset, data in enumerate(leaves):
-        leaf_rows.append({"leaf_index": size + offset, "data": data})
-        hash_rows.extend({"hash_index": i, "hash": h} for i, h in frontier.append(leaf_hash(data)))
-    if leaf_rows:
-        conn.execute(insert(log_leaves), leaf_rows)
-        conn.execute(insert(log_hashes), hash_rows)
+        leaf_rows.append((size + offset, data))
+        hash_rows.extend(frontier.append(leaf_hash(data)))
+    bulk_insert(conn, "log_leaves", ("leaf_index", "data"), leaf_rows)
+    bulk_insert(conn, "log_hashes", ("hash_index", "hash"), hash_rows)
     return frontier.size, frontier.root() if frontier.size else EMPTY_ROOT
 
 

@@ -27,7 +27,7 @@ from consensus.messages import (
 )
 from contracts.anchor import RULES
 from contracts.rules import BlockContext, agency_key, genesis_writes, read_keys
-from contracts.state import Overlay
+from contracts.state import DictState
 from contracts.tx import MalformedTransaction, Transaction, check_signature
 from node import chainstore, logstore
 from node.blocks import Block
@@ -91,7 +91,7 @@ class Node:
             self.evidence_pending = bool(chainstore.pending_evidence(conn, self.tip.height + 1, 1))
         self.exec_cache: dict[bytes, tuple[Block, Execution]] = {}
         self.state = chainstore.StateCache()
-        self.verified: set[tuple[bytes, str]] = set()
+        self.verified: set[tuple[bytes, bytes]] = set()
         self.pending_cosigs: dict[int, list[tuple[str, str]]] = {}
         self.cosig_inbox: list[tuple[str, int, str]] = []
         restored = self.wal.load()
@@ -160,7 +160,7 @@ class Node:
         return BlockContext(self.chain_id, height, time_ms, self._check_signature)
 
     def _check_signature(self, tx: Transaction, key: Any) -> bool:
-        token = (tx.hash, key.encode())
+        token = (tx.hash, key.public_key)
         if token in self.verified:
             return True
         ok = check_signature(tx, key)
@@ -419,13 +419,18 @@ class Node:
         h = tx.hash
         if h in self.mempool:
             return Submitted(h.hex(), "pending")
-        with self.engine.connect() as conn:
-            result = chainstore.tx_result(conn, h) if gossip else None
+        if gossip:
+            with self.engine.connect() as conn:
+                result = chainstore.tx_result(conn, h)
             if result is not None:
                 return Submitted(h.hex(), "rejected" if result["code"] else "committed")
-            if tx.body["chain_id"] != self.chain_id:
-                raise TxRejected("wrong_chain", f"this node serves chain {self.chain_id}")
-            key = agency_key(Overlay(self.state.view(conn)), tx.signer)
+        if tx.body["chain_id"] != self.chain_id:
+            raise TxRejected("wrong_chain", f"this node serves chain {self.chain_id}")
+        record = f"agency/{tx.signer}"
+        if record not in self.state.values:
+            with self.engine.connect() as conn:
+                self.state.prefetch(conn, [record])
+        key = agency_key(DictState({record: self.state.values.get(record)}), tx.signer)
         if key is None:
             raise TxRejected("unknown_signer", f"{tx.signer} is not an active agency")
         if not self._check_signature(tx, key):
