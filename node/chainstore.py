@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from consensus.messages import CommitCertificate, Evidence
 from contracts.state import GENESIS_STATE_ROOT, JSON, next_state_root
@@ -81,12 +80,11 @@ class CachedView:
 def _upsert(conn: Connection, writes: Mapping[str, JSON]) -> None:
     if not writes:
         return
-    rows = [{"key": k, "value": canonical_json(v).decode()} for k, v in writes.items()]
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(state_kv)
-    conn.execute(
-        stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value}),
-        rows,
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(
+        f"INSERT INTO state_kv (key, value) VALUES ({mark}, {mark}) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [(k, canonical_json(v).decode()) for k, v in writes.items()],
     )
 
 
