@@ -37,11 +37,22 @@ Outcome = Applied | Rejected
 Rule = Callable[[Overlay, Transaction, BlockContext], Outcome]
 
 
-def agency_key(state: StateView, agency: str) -> Verifier | None:
-    record = state.get(f"agency/{agency}")
+def signer_record_key(signer: str) -> str:
+    """Agencies sign as their id; residents as ``resident:<pseudonym>``."""
+    if signer.startswith("resident:"):
+        return f"resident/{signer.removeprefix('resident:')}"
+    return f"agency/{signer}"
+
+
+def signer_key(state: StateView, signer: str) -> Verifier | None:
+    record = state.get(signer_record_key(signer))
     if not isinstance(record, dict) or record.get("status") != "active":
         return None
     return _parse_key(str(record["key"]))
+
+
+def agency_key(state: StateView, agency: str) -> Verifier | None:
+    return None if agency.startswith("resident:") else signer_key(state, agency)
 
 
 @lru_cache(maxsize=4096)
@@ -53,12 +64,16 @@ def common_checks(state: Overlay, tx: Transaction, ctx: BlockContext) -> Rejecte
     """Chain, signer, signature and nonce: what every transaction type shares."""
     if tx.body["chain_id"] != ctx.chain_id:
         return Rejected("wrong_chain", "transaction is for another chain", signature_invalid=True)
-    key = agency_key(state, tx.signer)
+    key = signer_key(state, tx.signer)
     if key is None:
         return Rejected(
-            "unknown_signer", f"{tx.signer} is not an active agency", signature_invalid=True
+            "unknown_signer", f"{tx.signer} is not an active signer", signature_invalid=True
         )
     if not ctx.check_signature(tx, key):
+        record = state.get(signer_record_key(tx.signer))
+        previous = record.get("previous_keys", []) if isinstance(record, dict) else []
+        if any(ctx.check_signature(tx, _parse_key(str(k))) for k in previous):
+            return Rejected("revoked_key", f"{tx.signer} signed with a key it has rotated away")
         return Rejected("bad_signature", "signature does not verify", signature_invalid=True)
     if state.get(nonce_key(tx)) is not None:
         return Rejected("replayed_nonce", f"nonce {tx.body['nonce']} was used by {tx.signer}")
@@ -77,7 +92,7 @@ def read_keys(body: Any) -> list[str]:
     signer, nonce = body.get("signer"), body.get("nonce")
     if not isinstance(signer, str) or not isinstance(nonce, str):
         return []
-    return [f"agency/{signer}", f"nonce/{signer}/{nonce}"]
+    return [signer_record_key(signer), f"nonce/{signer}/{nonce}"]
 
 
 def apply_transaction(

@@ -7,7 +7,6 @@ from typing import Any, Protocol
 from signing.canonical import canonical_json
 
 JSON = Any
-CONTRACT_VERSION = 1
 
 
 class StateView(Protocol):

@@ -25,7 +25,7 @@ from consensus.messages import (
     verify_certificate,
     verify_evidence,
 )
-from contracts.anchor import RULES
+from contracts.registry import RULES
 from contracts.rules import BlockContext, agency_key, genesis_writes, read_keys
 from contracts.state import DictState
 from contracts.tx import MalformedTransaction, Transaction, check_signature

@@ -1,0 +1,158 @@
+"""Health-record sharing between hospitals, only with the resident's separate consent.
+
+REQUESTED (requesting hospital) -> AUTHORIZED (a consent covering it) -> RELEASED (source
+hospital commits to the payload) -> each read is an ACCESSED event. A read outside an active
+consent's scope, period or recipient is refused, and the refusal is recorded too; once the
+consent expires or is withdrawn the case reads as EXPIRED or REVOKED.
+"""
+
+from typing import Any
+
+from contracts.access_log import record_access
+from contracts.consent import HEALTH_CLASSES, consent_allows
+from contracts.fields import agency, choice, guarded, hex64, ident, only, require, text
+from contracts.residents import resident
+from contracts.rules import Applied, BlockContext, Outcome
+from contracts.state import Overlay
+from contracts.tx import Transaction
+
+HOSPITAL = {"hospital"}
+
+
+def _case(state: Overlay, case_id: str) -> dict[str, Any]:
+    record = state.get(f"share/{case_id}")
+    require(isinstance(record, dict), "unknown_case", "no such sharing case")
+    assert isinstance(record, dict)
+    return record
+
+
+def request(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
+    only(tx.body, "case_id", "resident", "source", "data_class", "purpose")
+    agency(state, tx.signer, HOSPITAL)
+    case_id = ident(tx.body, "case_id")
+    who = hex64(tx.body, "resident")
+    source = ident(tx.body, "source")
+    agency(state, source, HOSPITAL)
+    require(source != tx.signer, "bad_field", "a hospital does not request from itself")
+    data_class = choice(tx.body, "data_class", HEALTH_CLASSES)
+    purpose = text(tx.body, "purpose")
+    require(resident(state, who) is not None, "unknown_resident", "resident is not enrolled")
+    require(state.get(f"share/{case_id}") is None, "duplicate_id", "case_id is taken")
+    state.put(
+        f"share/{case_id}",
+        {"case_id": case_id, "status": "REQUESTED", "resident": who, "requester": tx.signer, "source": source,
+         "data_class": data_class, "purpose": purpose, "requested_ms": ctx.time_ms, "reads": 0},
+    )  # fmt: skip
+    return Applied(tx.encode(), ({"type": "share_requested", "case_id": case_id},))
+
+
+def authorize(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
+    """The resident (or a counter, for an assisted consent) ties a consent to the case."""
+    only(tx.body, "case_id", "consent_id")
+    case = _case(state, ident(tx.body, "case_id"))
+    consent_id = ident(tx.body, "consent_id")
+    consent = state.get(f"consent/{consent_id}")
+    resident_signs = tx.signer == f"resident:{case['resident']}"
+    assisted_counter = (
+        isinstance(consent, dict)
+        and consent.get("assisted")
+        and consent.get("granted_by") == tx.signer
+    )
+    require(
+        resident_signs or bool(assisted_counter),
+        "wrong_signer",
+        "the resident, or the counter that took an assisted consent, authorizes",
+    )
+    require(case["status"] == "REQUESTED", "wrong_state", f"case is {case['status']}")
+    require(
+        isinstance(consent, dict) and consent["resident"] == case["resident"],
+        "unknown_consent",
+        "no consent of this resident",
+    )
+    why = consent_allows(
+        consent, ctx.time_ms, case["requester"], case["source"], case["data_class"]
+    )
+    require(why is None, why or "", f"the consent does not cover this case: {why}")
+    state.put(
+        f"share/{case['case_id']}", {**case, "status": "AUTHORIZED", "consent_id": consent_id}
+    )
+    return Applied(tx.encode(), ({"type": "share_authorized", "case_id": case["case_id"]},))
+
+
+def release(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
+    """The source hospital commits to the payload (a salted hash) and says where it lies."""
+    only(tx.body, "case_id", "commitment", "locator")
+    case = _case(state, ident(tx.body, "case_id"))
+    require(tx.signer == case["source"], "wrong_signer", "only the source hospital releases")
+    require(case["status"] == "AUTHORIZED", "wrong_state", f"case is {case['status']}")
+    commitment, locator = hex64(tx.body, "commitment"), text(tx.body, "locator")
+    why = consent_allows(
+        state.get(f"consent/{case['consent_id']}"),
+        ctx.time_ms,
+        case["requester"],
+        case["source"],
+        case["data_class"],
+    )
+    require(why is None, why or "", f"the consent no longer covers this case: {why}")
+    record_access(
+        state, case["resident"], action="E", agent=tx.signer, entity=case["case_id"], data_class=case["data_class"],
+        purpose=case["purpose"], consent_id=case["consent_id"], outcome="granted", reason=None,
+        time_ms=ctx.time_ms, height=ctx.height,
+    )  # fmt: skip
+    state.put(
+        f"share/{case['case_id']}",
+        {**case, "status": "RELEASED", "commitment": commitment, "locator": locator},
+    )
+    return Applied(tx.encode(), ({"type": "share_released", "case_id": case["case_id"]},))
+
+
+def access(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
+    """A read by the requesting hospital: granted or refused, and recorded either way."""
+    only(tx.body, "case_id")
+    case = _case(state, ident(tx.body, "case_id"))
+    why = None
+    if tx.signer != case["requester"]:
+        why = "not_recipient"
+    elif case["status"] != "RELEASED":
+        why = "not_released"
+    else:
+        consent = state.get(f"consent/{case['consent_id']}")
+        why = consent_allows(consent, ctx.time_ms, tx.signer, case["source"], case["data_class"])
+    outcome = "refused" if why else "granted"
+    entry = record_access(
+        state, case["resident"], action="R", agent=tx.signer, entity=case["case_id"], data_class=case["data_class"],
+        purpose=case["purpose"], consent_id=case.get("consent_id"), outcome=outcome, reason=why,
+        time_ms=ctx.time_ms, height=ctx.height,
+    )  # fmt: skip
+    if outcome == "granted":
+        state.put(f"share/{case['case_id']}", {**case, "reads": case["reads"] + 1})
+    return Applied(
+        tx.encode(),
+        (
+            {
+                "type": "share_accessed",
+                "case_id": case["case_id"],
+                "outcome": outcome,
+                "reason": why,
+                "seq": entry["seq"],
+            },
+        ),
+    )
+
+
+def case_status(case: dict[str, Any], consent: Any, now_ms: int) -> str:
+    """REVOKED or EXPIRED once the consent behind an authorized case no longer holds."""
+    if case["status"] in ("AUTHORIZED", "RELEASED") and isinstance(consent, dict):
+        if consent["status"] == "withdrawn":
+            return "REVOKED"
+        if now_ms >= consent["valid_until_ms"]:
+            return "EXPIRED"
+    return str(case["status"])
+
+
+RULES = {
+    "health.request": guarded(request),
+    "health.authorize": guarded(authorize),
+    "health.release": guarded(release),
+    "health.access": guarded(access),
+}

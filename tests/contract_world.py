@@ -1,0 +1,95 @@
+"""A small in-memory world for contract tests: agencies, residents, a clock, blocks of one."""
+
+import hashlib
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts.registry import RULES
+from contracts.rules import Applied, BlockContext, Outcome, apply_transaction, genesis_writes
+from contracts.state import GENESIS_STATE_ROOT, DictState, Overlay, next_state_root
+from contracts.tx import Transaction, check_signature, sign_transaction
+from tlog.note import Signer
+
+CHAIN = "test-chain"
+DAY_MS = 86_400_000
+T0 = 1_779_933_600_000  # Thursday 2026-05-28 10:00 CST
+
+
+def seeded(name: str) -> Signer:
+    return Signer(name, hashlib.sha256(name.encode()).digest())
+
+
+AGENCIES = {
+    "ssb-330825": "social_security_bureau",
+    "ssb-330802": "social_security_bureau",
+    "hosp-330881": "hospital",
+    "hosp-330824": "hospital",
+    "hosp-330802": "hospital",
+    "audit-330800": "auditor",
+}
+
+
+@dataclass
+class World:
+    time_ms: int = T0
+    height: int = 0
+    state: DictState = field(default_factory=DictState)
+    root: bytes = GENESIS_STATE_ROOT
+    log: list[bytes] = field(default_factory=list)
+    outcomes: list[tuple[Transaction, Outcome]] = field(default_factory=list)
+    keys: dict[str, Signer] = field(default_factory=dict)
+    nonces: itertools.count = field(default_factory=itertools.count)  # type: ignore[type-arg]
+
+    def __post_init__(self) -> None:
+        agencies = []
+        for agency_id, kind in AGENCIES.items():
+            self.keys[agency_id] = seeded(agency_id)
+            agencies.append({"id": agency_id, "name": agency_id, "division": agency_id[-6:], "kind": kind,
+                             "roles": [], "key": self.keys[agency_id].verifier().encode()})  # fmt: skip
+        writes = genesis_writes(agencies)
+        self.state.data.update(writes)
+        self.root = next_state_root(GENESIS_STATE_ROOT, 0, writes)
+
+    def resident_key(self, pseudonym: str, generation: int = 0) -> Signer:
+        return seeded(f"resident-{pseudonym[:16]}-{generation}")
+
+    def submit(self, signer: str, body: dict[str, Any], key: Signer | None = None) -> Outcome:
+        full = {"chain_id": CHAIN, "signer": signer, "nonce": f"n{next(self.nonces)}", **body}
+        return self.submit_tx(sign_transaction(full, key or self.keys[signer]))
+
+    def submit_tx(self, tx: Transaction) -> Outcome:
+        """One transaction in its own block at the current time."""
+        self.height += 1
+        overlay = Overlay(self.state)
+        ctx = BlockContext(CHAIN, self.height, self.time_ms, check_signature)
+        outcome = apply_transaction(overlay, tx, ctx, RULES)
+        if isinstance(outcome, Applied):
+            self.log.append(outcome.leaf)
+        self.state.data.update(overlay.writes)
+        self.root = next_state_root(self.root, self.height, overlay.writes)
+        self.outcomes.append((tx, outcome))
+        return outcome
+
+    def enroll(self, pseudonym: str, by: str = "ssb-330825") -> Signer:
+        key = self.resident_key(pseudonym)
+        self.keys[f"resident:{pseudonym}"] = key
+        out = self.submit(
+            by, {"type": "resident.enroll", "pseudonym": pseudonym, "key": key.verifier().encode()}
+        )
+        assert isinstance(out, Applied), out
+        return key
+
+    def get(self, key: str) -> Any:
+        return self.state.get(key)
+
+    def advance(self, days: float) -> None:
+        self.time_ms += int(days * DAY_MS)
+
+
+def pseudonym_of(n: int) -> str:
+    return hashlib.sha256(f"resident {n}".encode()).hexdigest()
+
+
+def h(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

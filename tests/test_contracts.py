@@ -1,0 +1,385 @@
+"""Every transition allowed, and every forbidden one refused with its stable reason."""
+
+from typing import Any
+
+import pytest
+
+from contracts.calendar import cst_date, working_deadline
+from contracts.health import case_status
+from contracts.pension import is_overdue
+from contracts.rules import Applied, Rejected
+from signing.canonical import NotCanonicalizable
+from tests.contract_world import DAY_MS, T0, World, h, pseudonym_of, seeded
+
+P1, P2 = pseudonym_of(1), pseudonym_of(2)
+
+
+def ok(outcome: Any) -> Applied:
+    assert isinstance(outcome, Applied), outcome
+    return outcome
+
+
+def refused(outcome: Any, code: str) -> None:
+    assert isinstance(outcome, Rejected), outcome
+    assert outcome.code == code, outcome
+
+
+@pytest.fixture
+def w() -> World:
+    world = World()
+    world.enroll(P1)
+    world.enroll(P2)
+    return world
+
+
+def consent_body(**change: Any) -> dict[str, Any]:
+    body = {
+        "type": "consent.grant",
+        "consent_id": "c-1",
+        "grantor": {"type": "self"},
+        "basis": {"type": "consent"},
+        "purpose": "continuity of care",
+        "data_classes": ["test_result"],
+        "source": "hosp-330824",
+        "recipient": "hosp-330881",
+        "valid_from_ms": T0,
+        "valid_until_ms": T0 + 30 * DAY_MS,
+    }
+    return {**body, **change}
+
+
+ASSISTED = {
+    "channel": "counter",
+    "operator_id": "op-0042",
+    "verification_method": "second-generation ID card reader",
+    "verification_result": "verified",
+    "form_hash": h("signed paper form"),
+}
+
+
+# -------------------------------------------------------------- residents
+def test_enrollment_rules(w: World) -> None:
+    key = w.resident_key(pseudonym_of(3))
+    body = {"type": "resident.enroll", "pseudonym": pseudonym_of(3), "key": key.verifier().encode()}
+    refused(w.submit("audit-330800", body), "wrong_signer")
+    refused(w.submit("ssb-330825", {**body, "pseudonym": "330825199001011234"}), "bad_field")
+    refused(w.submit("ssb-330825", {**body, "key": "not a key"}), "bad_field")
+    refused(w.submit("ssb-330825", {**body, "name": "张三"}), "bad_field")
+    ok(w.submit("hosp-330881", body))
+    refused(w.submit("ssb-330825", body), "already_enrolled")
+    assert w.get(f"resident/{pseudonym_of(3)}")["enrolled_by"] == "hosp-330881"
+
+
+def test_key_rotation_revokes_the_old_key(w: World) -> None:
+    old = w.keys[f"resident:{P1}"]
+    new = w.resident_key(P1, 1)
+    ok(w.submit(f"resident:{P1}", {"type": "resident.rotate_key", "key": new.verifier().encode()}))
+    refused(w.submit(f"resident:{P1}", consent_body(), key=old), "revoked_key")
+    ok(w.submit(f"resident:{P1}", consent_body(), key=new))
+    refused(
+        w.submit(
+            f"resident:{P1}",
+            {"type": "resident.rotate_key", "key": new.verifier().encode()},
+            key=new,
+        ),
+        "bad_field",
+    )
+
+
+def test_common_rejections(w: World) -> None:
+    refused(
+        w.submit("nobody", {"type": "anchor", "sha256": h("x")}, key=seeded("nobody")),
+        "unknown_signer",
+    )
+    refused(
+        w.submit("ssb-330825", {"type": "anchor", "sha256": h("x")}, key=seeded("mallory")),
+        "bad_signature",
+    )
+    refused(w.submit("ssb-330825", {"type": "no.such.type"}), "unknown_type")
+    tx_body = {
+        "chain_id": "test-chain",
+        "signer": "ssb-330825",
+        "nonce": "fixed",
+        "type": "anchor",
+        "sha256": h("y"),
+    }
+    from contracts.tx import sign_transaction
+
+    ok(w.submit_tx(sign_transaction(tx_body, w.keys["ssb-330825"])))
+    again = {**tx_body, "sha256": h("z")}
+    refused(w.submit_tx(sign_transaction(again, w.keys["ssb-330825"])), "replayed_nonce")
+
+
+# ---------------------------------------------------------------- consent
+def test_consent_grant_and_its_refusals(w: World) -> None:
+    me = f"resident:{P1}"
+    refused(
+        w.submit(me, consent_body(basis={"type": "statutory", "citation": "PIPL art. 13(3)"})),
+        "statutory_basis_not_allowed",
+    )
+    refused(
+        w.submit(me, consent_body(grantor={"type": "proxy", "authorization_hash": h("letter")})),
+        "bad_field",
+    )
+    refused(w.submit(me, consent_body(data_classes=["dna"])), "bad_field")
+    refused(w.submit(me, consent_body(recipient="hosp-999999")), "unknown_agency")
+    refused(w.submit(me, consent_body(valid_until_ms=T0)), "bad_field")
+    refused(w.submit("hosp-330881", consent_body()), "wrong_signer")
+    ok(w.submit(me, consent_body()))
+    refused(w.submit(me, consent_body()), "duplicate_id")
+    pension = consent_body(consent_id="c-p", data_classes=["pension_account"], basis={"type": "statutory", "citation": "PIPL art. 13(3)"},
+                           source="ssb-330825", recipient="ssb-330802")  # fmt: skip
+    ok(w.submit(me, pension))
+    record = w.get("consent/c-1")
+    assert record["status"] == "active" and record["assisted"] is False and record["resident"] == P1
+
+
+def test_assisted_consent_is_marked_and_checked(w: World) -> None:
+    body = consent_body(type="consent.grant_assisted", consent_id="c-a", resident=P2, assisted=ASSISTED,
+                        grantor={"type": "guardian", "authorization_hash": h("guardianship")})  # fmt: skip
+    refused(
+        w.submit(
+            "hosp-330824", {**body, "assisted": {**ASSISTED, "verification_result": "failed"}}
+        ),
+        "identity_not_verified",
+    )
+    refused(
+        w.submit("hosp-330824", {**body, "assisted": {**ASSISTED, "face_template": "AAAA"}}),
+        "bad_field",
+    )
+    refused(w.submit("hosp-330824", {**body, "resident": pseudonym_of(99)}), "unknown_resident")
+    ok(w.submit("hosp-330824", body))
+    record = w.get("consent/c-a")
+    assert record["assisted"] is True and record["assisted_details"]["channel"] == "counter"
+    assert record["grantor"]["type"] == "guardian"
+
+
+def test_withdrawal(w: World) -> None:
+    ok(w.submit(f"resident:{P1}", consent_body()))
+    refused(
+        w.submit(f"resident:{P2}", {"type": "consent.withdraw", "consent_id": "c-1"}),
+        "wrong_signer",
+    )
+    refused(
+        w.submit(f"resident:{P1}", {"type": "consent.withdraw", "consent_id": "nope"}),
+        "unknown_consent",
+    )
+    ok(w.submit(f"resident:{P1}", {"type": "consent.withdraw", "consent_id": "c-1"}))
+    refused(
+        w.submit(f"resident:{P1}", {"type": "consent.withdraw", "consent_id": "c-1"}), "wrong_state"
+    )
+    assert w.get("consent/c-1")["status"] == "withdrawn"
+
+
+# ----------------------------------------------------------------- health
+def share_until_release(w: World, case: str = "s-1", consent: str = "c-1") -> None:
+    ok(w.submit(f"resident:{P1}", consent_body(consent_id=consent)))
+    ok(w.submit("hosp-330881", {"type": "health.request", "case_id": case, "resident": P1, "source": "hosp-330824",
+                                "data_class": "test_result", "purpose": "continuity of care"}))  # fmt: skip
+    ok(
+        w.submit(
+            f"resident:{P1}", {"type": "health.authorize", "case_id": case, "consent_id": consent}
+        )
+    )
+    ok(
+        w.submit(
+            "hosp-330824",
+            {
+                "type": "health.release",
+                "case_id": case,
+                "commitment": h("payload"),
+                "locator": "vault://1",
+            },
+        )
+    )
+
+
+def access_log(w: World, pseudonym: str = P1) -> list[dict[str, Any]]:
+    count = w.get(f"access_count/{pseudonym}") or 0
+    return [w.get(f"access/{pseudonym}/{i:012d}") for i in range(count)]
+
+
+def test_health_sharing_and_access_log(w: World) -> None:
+    share_until_release(w)
+    read = {"type": "health.access", "case_id": "s-1"}
+    assert ok(w.submit("hosp-330881", read)).events[0]["outcome"] == "granted"
+    assert (
+        ok(w.submit("hosp-330802", read)).events[0]["reason"] == "not_recipient"
+    )  # recorded refusal
+    w.advance(31)
+    assert ok(w.submit("hosp-330881", read)).events[0]["reason"] == "consent_expired"
+    assert case_status(w.get("share/s-1"), w.get("consent/c-1"), w.time_ms) == "EXPIRED"
+    log = access_log(w)
+    assert [(e["action"], e["agent"], e["outcome"], e["reason"]) for e in log] == [
+        ("E", "hosp-330824", "granted", None),
+        ("R", "hosp-330881", "granted", None),
+        ("R", "hosp-330802", "refused", "not_recipient"),
+        ("R", "hosp-330881", "refused", "consent_expired"),
+    ]
+    assert all(e["consent_id"] == "c-1" and e["on_behalf_of"] == P1 for e in log)
+    assert w.get("share/s-1")["reads"] == 1
+
+
+def test_withdrawn_consent_stops_later_reads(w: World) -> None:
+    share_until_release(w)
+    read = {"type": "health.access", "case_id": "s-1"}
+    ok(w.submit("hosp-330881", read))
+    ok(w.submit(f"resident:{P1}", {"type": "consent.withdraw", "consent_id": "c-1"}))
+    assert ok(w.submit("hosp-330881", read)).events[0]["reason"] == "consent_withdrawn"
+    assert case_status(w.get("share/s-1"), w.get("consent/c-1"), w.time_ms) == "REVOKED"
+    assert [e["outcome"] for e in access_log(w)] == ["granted", "granted", "refused"]  # past stays
+
+
+def test_health_refusals(w: World) -> None:
+    ok(w.submit(f"resident:{P1}", consent_body(data_classes=["health_file_summary"])))
+    req = {
+        "type": "health.request",
+        "case_id": "s-2",
+        "resident": P1,
+        "source": "hosp-330824",
+        "data_class": "test_result",
+        "purpose": "care",
+    }
+    refused(w.submit("ssb-330825", req), "wrong_signer")
+    refused(w.submit("hosp-330881", {**req, "data_class": "pension_account"}), "bad_field")
+    refused(w.submit("hosp-330881", {**req, "resident": pseudonym_of(9)}), "unknown_resident")
+    ok(w.submit("hosp-330881", req))
+    refused(
+        w.submit(
+            f"resident:{P2}", {"type": "health.authorize", "case_id": "s-2", "consent_id": "c-1"}
+        ),
+        "wrong_signer",
+    )
+    refused(
+        w.submit(
+            f"resident:{P1}", {"type": "health.authorize", "case_id": "s-2", "consent_id": "c-1"}
+        ),
+        "out_of_scope",
+    )
+    refused(
+        w.submit(
+            "hosp-330824",
+            {"type": "health.release", "case_id": "s-2", "commitment": h("p"), "locator": "v"},
+        ),
+        "wrong_state",
+    )
+    assert (
+        ok(w.submit("hosp-330881", {"type": "health.access", "case_id": "s-2"})).events[0]["reason"]
+        == "not_released"
+    )
+
+
+def test_assisted_consent_authorizes_through_the_counter(w: World) -> None:
+    body = consent_body(
+        type="consent.grant_assisted", consent_id="c-a", resident=P2, assisted=ASSISTED
+    )
+    ok(w.submit("hosp-330824", body))
+    ok(w.submit("hosp-330881", {"type": "health.request", "case_id": "s-a", "resident": P2, "source": "hosp-330824",
+                                "data_class": "test_result", "purpose": "care"}))  # fmt: skip
+    refused(
+        w.submit(
+            "hosp-330881", {"type": "health.authorize", "case_id": "s-a", "consent_id": "c-a"}
+        ),
+        "wrong_signer",
+    )
+    ok(w.submit("hosp-330824", {"type": "health.authorize", "case_id": "s-a", "consent_id": "c-a"}))
+
+
+# ---------------------------------------------------------------- pension
+def pension_apply(w: World, case: str = "p-1") -> None:
+    ok(
+        w.submit(
+            f"resident:{P1}",
+            {
+                "type": "pension.apply",
+                "case_id": case,
+                "from_agency": "ssb-330825",
+                "to_agency": "ssb-330802",
+            },
+        )
+    )
+
+
+def test_pension_transfer_with_a_dispute(w: World) -> None:
+    pension_apply(w)
+    case = {"case_id": "p-1"}
+    refused(
+        w.submit(
+            "ssb-330825", {"type": "pension.accept", **case, "letter_commitment": h("letter")}
+        ),
+        "wrong_signer",
+    )
+    ok(w.submit("ssb-330802", {"type": "pension.accept", **case, "letter_commitment": h("letter")}))
+    out = {
+        "type": "pension.transfer_out",
+        **case,
+        "info_commitment": h("info"),
+        "fund_commitment": h("fund"),
+        "amount_fen": 1_234_567,
+    }
+    with pytest.raises(NotCanonicalizable):  # fen are integers: a float cannot even be signed
+        w.submit("ssb-330825", {**out, "amount_fen": 12.5})
+    refused(w.submit("ssb-330825", {**out, "amount_fen": -1}), "bad_field")
+    ok(w.submit("ssb-330825", out))
+    refused(w.submit(f"resident:{P1}", {"type": "pension.withdraw", **case}), "wrong_state")
+    confirm = {**out, "type": "pension.confirm"}
+    ok(w.submit("ssb-330802", {**confirm, "amount_fen": 1_234_000}))
+    assert w.get("pension/p-1")["status"] == "DISPUTED"
+    refused(w.submit("ssb-330802", {"type": "pension.complete", **case}), "wrong_state")
+    ok(w.submit("ssb-330825", out))  # the 转出地 corrects
+    ok(w.submit("ssb-330802", confirm))
+    ok(w.submit("ssb-330802", {"type": "pension.complete", **case}))
+    record = w.get("pension/p-1")
+    assert record["status"] == "COMPLETED" and record["deadline_ms"] is None
+    assert [s["status"] for s in record["history"]] == [
+        "APPLIED", "ACCEPTED", "TRANSFERRED_OUT", "DISPUTED", "TRANSFERRED_OUT", "RECEIVED", "COMPLETED"
+    ]  # fmt: skip
+    assert record["basis"]["type"] == "statutory"
+
+
+def test_pension_reject_withdraw_and_assisted(w: World) -> None:
+    pension_apply(w, "p-2")
+    ok(
+        w.submit(
+            "ssb-330802",
+            {"type": "pension.reject", "case_id": "p-2", "reason": "no contribution record"},
+        )
+    )
+    refused(
+        w.submit(
+            "ssb-330802", {"type": "pension.accept", "case_id": "p-2", "letter_commitment": h("l")}
+        ),
+        "wrong_state",
+    )
+    pension_apply(w, "p-3")
+    refused(
+        w.submit(f"resident:{P2}", {"type": "pension.withdraw", "case_id": "p-3"}), "wrong_signer"
+    )
+    ok(w.submit(f"resident:{P1}", {"type": "pension.withdraw", "case_id": "p-3"}))
+    body = {
+        "type": "pension.apply",
+        "case_id": "p-4",
+        "resident": P2,
+        "from_agency": "ssb-330825",
+        "to_agency": "ssb-330802",
+    }
+    refused(w.submit("hosp-330881", body), "wrong_signer")
+    ok(w.submit("ssb-330825", body))
+    assert w.get("pension/p-4")["assisted"] is True
+    refused(
+        w.submit("ssb-330825", {**body, "case_id": "p-5", "to_agency": "ssb-330825"}), "bad_field"
+    )
+
+
+def test_fifteen_working_days_and_overdue(w: World) -> None:
+    pension_apply(w)
+    case = w.get("pension/p-1")
+    # applied Thursday 2026-05-28: 15 working days later is Thursday 2026-06-18 ... but the 19th
+    # (端午节, a Friday) does not count either way; the deadline is the end of 2026-06-18
+    assert cst_date(case["deadline_ms"] - 1).isoformat() == "2026-06-18"
+    assert not is_overdue(case, case["deadline_ms"])
+    assert is_overdue(case, case["deadline_ms"] + 1)
+    # a start just before the Spring Festival skips the four holidays and the weekends
+    start = 1_771_171_200_000  # 2026-02-16 00:00 CST (除夕)
+    assert cst_date(working_deadline(start, 1) - 1).isoformat() == "2026-02-20"
+    assert cst_date(working_deadline(T0, 1) - 1).isoformat() == "2026-05-29"
