@@ -39,6 +39,7 @@ class World:
     log: list[bytes] = field(default_factory=list)
     outcomes: list[tuple[Transaction, Outcome]] = field(default_factory=list)
     keys: dict[str, Signer] = field(default_factory=dict)
+    history: list[tuple[Transaction, int]] = field(default_factory=list)
     nonces: itertools.count = field(default_factory=itertools.count)  # type: ignore[type-arg]
 
     def __post_init__(self) -> None:
@@ -69,7 +70,16 @@ class World:
         self.state.data.update(overlay.writes)
         self.root = next_state_root(self.root, self.height, overlay.writes)
         self.outcomes.append((tx, outcome))
+        self.history.append((tx, self.time_ms))
         return outcome
+
+    def replay(self) -> "World":
+        """A fresh world fed the same transactions at the same times."""
+        again = World()
+        for tx, time_ms in self.history:
+            again.time_ms = time_ms
+            again.submit_tx(tx)
+        return again
 
     def enroll(self, pseudonym: str, by: str = "ssb-330825") -> Signer:
         key = self.resident_key(pseudonym)
