@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import chain_routes, log_routes, problems, tx_routes
+from api import chain_routes, log_routes, problems, resident_routes, tx_routes
 from node.service import Node
 
 
@@ -26,6 +26,7 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(log_routes.router)
     app.include_router(tx_routes.router)
     app.include_router(tx_routes.p2p)
+    app.include_router(resident_routes.router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

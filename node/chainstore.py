@@ -239,3 +239,16 @@ def all_evidence(conn: Connection) -> list[dict[str, Any]]:
         )
     )
     return [{**json.loads(r.data), "included_height": r.included_height} for r in rows]
+
+
+def state_prefix(
+    conn: Connection, prefix: str, after: str | None = None, limit: int = 100
+) -> list[tuple[str, JSON]]:
+    """State entries whose key starts with ``prefix``, in key order, for cursor pagination."""
+    query = select(state_kv.c.key, state_kv.c.value).where(
+        state_kv.c.key.startswith(prefix, autoescape=True)
+    )
+    if after is not None:
+        query = query.where(state_kv.c.key > after)
+    rows = conn.execute(query.order_by(state_kv.c.key).limit(limit))
+    return [(str(k), json.loads(v)) for k, v in rows]

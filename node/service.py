@@ -26,7 +26,7 @@ from consensus.messages import (
     verify_evidence,
 )
 from contracts.registry import RULES
-from contracts.rules import BlockContext, agency_key, genesis_writes, read_keys
+from contracts.rules import BlockContext, genesis_writes, read_keys, signer_key, signer_record_key
 from contracts.state import DictState
 from contracts.tx import MalformedTransaction, Transaction, check_signature
 from node import chainstore, logstore
@@ -426,13 +426,13 @@ class Node:
                 return Submitted(h.hex(), "rejected" if result["code"] else "committed")
         if tx.body["chain_id"] != self.chain_id:
             raise TxRejected("wrong_chain", f"this node serves chain {self.chain_id}")
-        record = f"agency/{tx.signer}"
+        record = signer_record_key(tx.signer)
         if record not in self.state.values:
             with self.engine.connect() as conn:
                 self.state.prefetch(conn, [record])
-        key = agency_key(DictState({record: self.state.values.get(record)}), tx.signer)
+        key = signer_key(DictState({record: self.state.values.get(record)}), tx.signer)
         if key is None:
-            raise TxRejected("unknown_signer", f"{tx.signer} is not an active agency")
+            raise TxRejected("unknown_signer", f"{tx.signer} is not an active agency or resident")
         if not self._check_signature(tx, key):
             raise TxRejected("bad_signature", "the signature does not verify with the signer's key")
         self.mempool.add(tx)  # raises MempoolFull

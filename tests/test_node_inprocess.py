@@ -181,3 +181,73 @@ def test_honest_validation_refuses_bad_blocks(single: tuple[TestClient, Path]) -
     for why, candidate in bad.items():
         assert not node.validate(height, candidate), why
     node.mempool.remove([good_tx.hash])
+
+
+def test_a_resident_lists_who_accessed_their_records(single: tuple[TestClient, Path]) -> None:
+    client, net = single
+    keys = {
+        a: read_signer(net / "agencies" / f"{a}.key")
+        for a in ("ssb-330825", "hosp-330881", "hosp-330824")
+    }
+    me = Signer.generate("resident-demo")
+    pseudonym = hashlib.sha256(b"not a real id").hexdigest()
+    counter = iter(range(1000))
+
+    def send(signer: Signer, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        full = {
+            "chain_id": "shanhe-quzhou-dev",
+            "signer": name,
+            "nonce": f"r{next(counter)}",
+            **body,
+        }
+        tx = sign_transaction(full, signer)
+        assert client.post("/v1/tx", json=tx.to_json()).status_code == 202
+        return _wait_status(client, tx.hash.hex())
+
+    ssb, hosp_a, hosp_b = keys["ssb-330825"], keys["hosp-330881"], keys["hosp-330824"]
+    assert (
+        send(
+            ssb,
+            ssb.name,
+            {"type": "resident.enroll", "pseudonym": pseudonym, "key": me.verifier().encode()},
+        )["status"]
+        == "committed"
+    )
+    now = int(time.time() * 1000)
+    send(me, f"resident:{pseudonym}", {
+        "type": "consent.grant", "consent_id": "c-1", "grantor": {"type": "self"}, "basis": {"type": "consent"},
+        "purpose": "care", "data_classes": ["test_result"], "source": hosp_b.name, "recipient": hosp_a.name,
+        "valid_from_ms": now - 1000, "valid_until_ms": now + 86_400_000,
+    })  # fmt: skip
+    send(hosp_a, hosp_a.name, {"type": "health.request", "case_id": "s-1", "resident": pseudonym, "source": hosp_b.name,
+                               "data_class": "test_result", "purpose": "care"})  # fmt: skip
+    send(
+        me,
+        f"resident:{pseudonym}",
+        {"type": "health.authorize", "case_id": "s-1", "consent_id": "c-1"},
+    )
+    send(
+        hosp_b,
+        hosp_b.name,
+        {"type": "health.release", "case_id": "s-1", "commitment": "ab" * 32, "locator": "vault:1"},
+    )
+    send(hosp_a, hosp_a.name, {"type": "health.access", "case_id": "s-1"})
+    send(
+        ssb, ssb.name, {"type": "health.access", "case_id": "s-1"}
+    )  # not the recipient: refused, recorded
+
+    page = client.get(f"/v1/residents/{pseudonym}/access").json()
+    assert [(e["action"], e["agent"], e["outcome"]) for e in page["entries"]] == [
+        ("E", hosp_b.name, "granted"), ("R", hosp_a.name, "granted"), ("R", ssb.name, "refused")
+    ]  # fmt: skip
+    first = client.get(f"/v1/residents/{pseudonym}/access", params={"limit": 2}).json()
+    rest = client.get(
+        f"/v1/residents/{pseudonym}/access", params={"cursor": first["next_cursor"]}
+    ).json()
+    assert first["entries"] + rest["entries"] == page["entries"] and rest["next_cursor"] is None
+    assert (
+        client.get("/v1/residents/" + "00" * 32 + "/access")
+        .json()["type"]
+        .endswith("/unknown-resident")
+    )
+    assert client.get("/v1/residents/nope/access").status_code == 400
