@@ -31,6 +31,7 @@ class Execution:
     tree_size: int
     tree_root: str
     state_root: bytes
+    events: tuple[dict[str, object], ...] = ()
     invalid: str | None = None
     """Why an honest validator must refuse the block (a transaction not validly signed)."""
 
@@ -47,6 +48,7 @@ def execute(
     frontier = layout.Frontier(frontier.size, list(frontier.subtrees))
     results: list[TxResult] = []
     leaves: list[bytes] = []
+    events: list[dict[str, object]] = []
     invalid = None
     for raw in txs:
         try:
@@ -58,6 +60,7 @@ def execute(
         if isinstance(outcome, Applied):
             results.append(TxResult(tx.hash, frontier.size, None))
             leaves.append(outcome.leaf)
+            events.extend(outcome.events)
             frontier.append(leaf_hash(outcome.leaf))
         else:
             assert isinstance(outcome, Rejected)
@@ -72,5 +75,6 @@ def execute(
         tree_size=frontier.size,
         tree_root=base64.b64encode(root).decode(),
         state_root=next_state_root(state_root, ctx.height, state.writes),
+        events=tuple(events),
         invalid=invalid,
     )

@@ -65,6 +65,8 @@ class NodeConfig:
     key_file: str = "node.key"
     db_url: str | None = None
     wal_file: str = "consensus.wal"
+    vault_url: str | None = None
+    vault_key_file: str = "vault.key"
     host: str = "127.0.0.1"
     port: int = 8700
     peers: dict[str, str] = field(default_factory=dict)
@@ -79,6 +81,10 @@ class NodeConfig:
     def database_url(self) -> str:
         return self.db_url or f"sqlite+pysqlite:///{self.path('node.db')}"
 
+    @property
+    def vault_database_url(self) -> str:
+        return self.vault_url or f"sqlite+pysqlite:///{self.path('vault.db')}"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -86,6 +92,8 @@ class NodeConfig:
             "key_file": self.key_file,
             "db_url": self.db_url,
             "wal_file": self.wal_file,
+            "vault_url": self.vault_url,
+            "vault_key_file": self.vault_key_file,
             "host": self.host,
             "port": self.port,
             "peers": self.peers,

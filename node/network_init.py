@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from node.genesis import Genesis, NodeConfig
+from node.identity import write_network_secret
 from node.keys import write_signer
 from tlog.note import Signer
 
@@ -104,6 +105,7 @@ def init_network(
         validators=tuple(s.verifier() for s in signers),
         agencies=tuple(agencies),
     )
+    write_network_secret(out / "agencies" / "network-secret")
     (out / "genesis.json").write_text(
         json.dumps(genesis.to_json(), indent=2, ensure_ascii=False) + "\n"
     )

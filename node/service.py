@@ -8,6 +8,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from node.keys import read_signer
 from node.mempool import Mempool
 from node.p2p import Peer, open_envelope
 from node.schema import checkpoint_quorum, log_cosignatures
+from node.vault import Vault
 from node.walfile import WalFile
 from tlog import layout
 from tlog.checkpoint import CheckpointError, parse_checkpoint
@@ -80,6 +82,10 @@ class Node:
         self.engine = open_database(config.database_url)
         self.wal = WalFile(config.path(config.wal_file))
         self.mempool = Mempool(config.mempool_size)
+        self.vault = Vault(
+            open_database(config.vault_database_url, create=False),
+            _vault_key(config.path(config.vault_key_file)),
+        )
         self.counters: Counter[str] = Counter()
         self.genesis_writes = genesis_writes(list(self.genesis.agencies))
         with self.engine.begin() as conn:
@@ -140,6 +146,7 @@ class Node:
             await peer.close()
         self.wal.close()
         self.engine.dispose()
+        self.vault.engine.dispose()
 
     async def _every(self, seconds: float, action: Any) -> None:
         while True:
@@ -314,6 +321,9 @@ class Node:
         self.state.apply(execution.writes)
         self.exec_cache.clear()
         self.mempool.remove([r.tx_hash for r in execution.results])
+        for event in execution.events:
+            if event.get("type") == "resident_erased":
+                self.counters["vault_payloads_erased"] += self.vault.erase(str(event["resident"]))
         self.counters["blocks_committed"] += 1
         self.counters["txs_committed"] += len(block.txs)
         if checkpoint is not None:
@@ -513,3 +523,13 @@ class Node:
             name = line[2:].split(" ", 1)[0]
             if self.validators.by_name(name) is not None:
                 self._on_cosig(name, checkpoint.size, line)
+
+
+def _vault_key(path: Any) -> bytes:
+    """The node's vault master key (wraps every resident data key), created 0600 on first use."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(32))
+    key: bytes = path.read_bytes()
+    return key

@@ -86,6 +86,14 @@ def test_key_rotation_revokes_the_old_key(w: World) -> None:
     )
 
 
+def test_erasure(w: World) -> None:
+    refused(w.submit("hosp-330881", {"type": "resident.erase", "pseudonym": P1}), "wrong_signer")
+    ok(w.submit(f"resident:{P1}", {"type": "resident.erase"}))
+    assert w.get(f"resident/{P1}")["status"] == "erased"
+    refused(w.submit("ssb-330825", {"type": "resident.erase", "pseudonym": P1}), "wrong_state")
+    refused(w.submit(f"resident:{P1}", consent_body()), "unknown_signer")  # its key is gone too
+
+
 def test_common_rejections(w: World) -> None:
     refused(
         w.submit("nobody", {"type": "anchor", "sha256": h("x")}, key=seeded("nobody")),

@@ -1,0 +1,165 @@
+"""The vault keeps documents off the log; erasure shreds them; no personal data reaches the log."""
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from contracts.tx import sign_transaction
+from node.audit import audit_log
+from node.genesis import NodeConfig
+from node.identity import check_digit, pseudonym, valid_id_number
+from node.keys import read_signer
+from node.network_init import init_network
+from node.service import Node
+from node.vault import Unreadable, commitment, open_delivery
+from tlog.note import Signer
+
+# synthetic residents: well-formed ID numbers (GB 11643 check digits), Quzhou region codes
+PEOPLE = [
+    ("王秀英", "330825" + "19480312" + "041", "2型糖尿病 type 2 diabetes", "HbA1c 8.1%"),
+    ("李建国", "330824" + "19391105" + "027", "慢性阻塞性肺病 COPD", "FEV1 52%"),
+    ("陈美华", "330802" + "19750620" + "186", "高血压 hypertension", "BP 162/98"),
+]
+PEOPLE = [(n, i + check_digit(i), d, r) for n, i, d, r in PEOPLE]
+
+
+def test_id_numbers_and_pseudonyms() -> None:
+    assert all(valid_id_number(i) for _, i, _, _ in PEOPLE)
+    assert check_digit("11010519491231002") == "X"  # the standard's own example
+    assert not valid_id_number(
+        PEOPLE[0][1][:17] + "0" if PEOPLE[0][1][17] != "0" else PEOPLE[0][1][:17] + "1"
+    )
+    secret = b"s" * 32
+    assert pseudonym(secret, PEOPLE[0][1]) != pseudonym(b"t" * 32, PEOPLE[0][1])
+    assert pseudonym(secret, PEOPLE[0][1]) != hashlib.sha256(PEOPLE[0][1].encode()).hexdigest()
+    with pytest.raises(ValueError):
+        pseudonym(secret, "330825194803120410")
+
+
+@pytest.fixture
+def node_client(tmp_path: Path) -> Iterator[tuple[TestClient, Node, Path]]:
+    [config_path] = init_network(tmp_path / "net", 1)
+    node = Node(NodeConfig.load(config_path))
+    with TestClient(create_app(node)) as client:
+        yield client, node, tmp_path / "net"
+
+
+def test_scenario_leaves_no_personal_data_outside_the_vault(
+    node_client: tuple[TestClient, Node, Path],
+) -> None:
+    client, node, net = node_client
+    secret = (net / "agencies" / "network-secret").read_bytes()
+    hospital_b = read_signer(net / "agencies" / "hosp-330824.key")  # holds the record
+    hospital_a = read_signer(net / "agencies" / "hosp-330881.key")  # asks for it
+    ssb = read_signer(net / "agencies" / "ssb-330825.key")
+    nonces = iter(range(10_000))
+
+    def send(signer: Signer, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        tx = sign_transaction(
+            {"chain_id": "shanhe-quzhou-dev", "signer": name, "nonce": f"n{next(nonces)}", **body},
+            signer,
+        )
+        assert client.post("/v1/tx", json=tx.to_json()).status_code == 202
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            status: dict[str, Any] = client.get(f"/v1/tx/{tx.hash.hex()}").json()
+            if status["status"] != "pending":
+                assert status["status"] == "committed", status
+                return status
+            time.sleep(0.02)
+        raise TimeoutError
+
+    now = int(time.time() * 1000)
+    stored = {}
+    for n, (name, id_number, diagnosis, result) in enumerate(PEOPLE):
+        # what an agency system does: real-name check, then only the keyed pseudonym leaves it
+        p = pseudonym(secret, id_number)
+        me = Signer.generate(f"resident-{n}")
+        send(
+            ssb,
+            ssb.name,
+            {"type": "resident.enroll", "pseudonym": p, "key": me.verifier().encode()},
+        )
+        send(me, f"resident:{p}", {
+            "type": "consent.grant", "consent_id": f"c{n}", "grantor": {"type": "self"}, "basis": {"type": "consent"},
+            "purpose": "continuity of care", "data_classes": ["test_result"], "source": hospital_b.name,
+            "recipient": hospital_a.name, "valid_from_ms": now - 1000, "valid_until_ms": now + 86_400_000,
+        })  # fmt: skip
+        send(hospital_a, hospital_a.name, {"type": "health.request", "case_id": f"s{n}", "resident": p,
+                                           "source": hospital_b.name, "data_class": "test_result", "purpose": "continuity of care"})  # fmt: skip
+        send(
+            me,
+            f"resident:{p}",
+            {"type": "health.authorize", "case_id": f"s{n}", "consent_id": f"c{n}"},
+        )
+        document = json.dumps(
+            {"name": name, "id_number": id_number, "diagnosis": diagnosis, "result": result},
+            ensure_ascii=False,
+        ).encode()
+        item = node.vault.store(p, document)
+        stored[p] = (item, document)
+        send(
+            hospital_b,
+            hospital_b.name,
+            {
+                "type": "health.release",
+                "case_id": f"s{n}",
+                "commitment": item.commitment,
+                "locator": item.locator,
+            },
+        )
+        send(hospital_a, hospital_a.name, {"type": "health.access", "case_id": f"s{n}"})
+        send(
+            ssb,
+            ssb.name,
+            {
+                "type": "pension.apply",
+                "case_id": f"p{n}",
+                "resident": p,
+                "from_agency": "ssb-330825",
+                "to_agency": "ssb-330802",
+            },
+        )
+
+    # the recipient opens its delivery and checks it against the commitment on the log
+    p0 = pseudonym(secret, PEOPLE[0][1])
+    item, document = stored[p0]
+    payload, salt = open_delivery(
+        node.vault.deliver(item.locator, hospital_a.verifier()), hospital_a
+    )
+    assert payload == document and commitment(salt, payload) == item.commitment
+
+    # every byte of the node's database files (log, blocks, state), none of the vault's
+    node_dir = net / "node-1"
+    haystack = b"".join(p.read_bytes() for p in node_dir.iterdir() if p.name.startswith("node.db"))
+    haystack += b"".join(
+        client.get(f"/v1/entries/{i}").content
+        for i in range(client.get("/v1/status").json()["tree_size"])
+    )
+    assert len(haystack) > 10_000
+    for name, id_number, diagnosis, result in PEOPLE:
+        for secret_text in (name, id_number, id_number[6:14], diagnosis, result):
+            for encoding in ("utf-8", "utf-16-le"):
+                assert secret_text.encode(encoding) not in haystack, secret_text
+    vault_bytes = b"".join(
+        p.read_bytes() for p in node_dir.iterdir() if p.name.startswith("vault.db")
+    )
+    assert PEOPLE[0][0].encode() not in vault_bytes  # the vault holds ciphertext only
+
+    # erasure: the resident asks, the enrolling agency files it; the vault forgets, the log verifies
+    send(ssb, ssb.name, {"type": "resident.erase", "pseudonym": p0})
+    with pytest.raises(Unreadable):
+        node.vault.read(item.locator)
+    assert client.get("/v1/status").json()["counters"]["vault_payloads_erased"] == 1
+    with node.engine.connect() as conn:
+        report = audit_log(conn)
+    assert report.ok, report.message
+    other = pseudonym(secret, PEOPLE[1][1])
+    assert node.vault.read(stored[other][0].locator)[0] == stored[other][1]  # others untouched
