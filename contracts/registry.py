@@ -1,6 +1,6 @@
 """Every transaction type of contract version 1, by name."""
 
-from contracts import anchor, consent, health, pension, residents
+from contracts import anchor, consent, governance, health, pension, residents
 from contracts.rules import Rule
 
 CONTRACT_VERSION = 1
@@ -11,4 +11,5 @@ RULES: dict[str, Rule] = {
     **consent.RULES,
     **health.RULES,
     **pension.RULES,
+    **governance.RULES,
 }

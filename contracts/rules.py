@@ -110,4 +110,8 @@ def apply_transaction(
 
 
 def genesis_writes(agencies: list[dict[str, Any]]) -> dict[str, JSON]:
-    return {f"agency/{a['id']}": {**a, "status": "active"} for a in agencies}
+    writes: dict[str, JSON] = {f"agency/{a['id']}": {**a, "status": "active"} for a in agencies}
+    writes["governance/members"] = sorted(
+        a["id"] for a in agencies if "governance" in a.get("roles", [])
+    )
+    return writes

@@ -20,11 +20,18 @@ DIVISIONS = [
 ]
 
 
-def demo_agencies() -> list[tuple[str, str, str, str, list[str]]]:
-    """(id, name, division, kind, roles) of the demo network's genesis agencies."""
+def demo_agencies(validators: int) -> list[tuple[str, str, str, str, list[str]]]:
+    """(id, name, division, kind, roles) of the demo network's genesis agencies. The bureaus of
+    the divisions that run validators govern the network."""
     out = [
-        (f"ssb-{code}", f"{name} 社会保险事业管理中心", code, "social_security_bureau", ["pension"])
-        for code, name in DIVISIONS
+        (
+            f"ssb-{code}",
+            f"{name} 社会保险事业管理中心",
+            code,
+            "social_security_bureau",
+            ["pension", "governance"] if i < max(validators, 1) else ["pension"],
+        )
+        for i, (code, name) in enumerate(DIVISIONS)
     ]
     out += [
         (
@@ -86,7 +93,7 @@ def init_network(
     names = validator_names(nodes)
     signers = [Signer.generate(name) for name in names]
     agencies = []
-    for agency_id, name, division, kind, roles in demo_agencies():
+    for agency_id, name, division, kind, roles in demo_agencies(nodes):
         signer = Signer.generate(agency_id)
         write_signer(out / "agencies" / f"{agency_id}.key", signer)
         agencies.append(

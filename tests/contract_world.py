@@ -23,6 +23,8 @@ def seeded(name: str) -> Signer:
 AGENCIES = {
     "ssb-330825": "social_security_bureau",
     "ssb-330802": "social_security_bureau",
+    "ssb-330803": "social_security_bureau",
+    "ssb-330822": "social_security_bureau",
     "hosp-330881": "hospital",
     "hosp-330824": "hospital",
     "hosp-330802": "hospital",
@@ -47,7 +49,8 @@ class World:
         for agency_id, kind in AGENCIES.items():
             self.keys[agency_id] = seeded(agency_id)
             agencies.append({"id": agency_id, "name": agency_id, "division": agency_id[-6:], "kind": kind,
-                             "roles": [], "key": self.keys[agency_id].verifier().encode()})  # fmt: skip
+                             "roles": ["governance"] if kind == "social_security_bureau" else [],
+                             "key": self.keys[agency_id].verifier().encode()})  # fmt: skip
         writes = genesis_writes(agencies)
         self.state.data.update(writes)
         self.root = next_state_root(GENESIS_STATE_ROOT, 0, writes)

@@ -391,3 +391,65 @@ def test_fifteen_working_days_and_overdue(w: World) -> None:
     start = 1_771_171_200_000  # 2026-02-16 00:00 CST (除夕)
     assert cst_date(working_deadline(start, 1) - 1).isoformat() == "2026-02-20"
     assert cst_date(working_deadline(T0, 1) - 1).isoformat() == "2026-05-29"
+
+
+# ------------------------------------------------------------- governance
+def test_governance_needs_a_quorum_of_governance_agencies(w: World) -> None:
+    new_key = seeded("hosp-330822").verifier().encode()
+    add: dict[str, Any] = {"type": "governance.propose", "proposal_id": "g-1", "action": "add_agency",
+           "agency": {"id": "hosp-330822", "name": "常山县人民医院", "division": "330822", "kind": "hospital", "roles": [], "key": new_key}}  # fmt: skip
+    refused(w.submit("hosp-330881", add), "wrong_signer")
+    refused(
+        w.submit("ssb-330825", {**add, "agency": {**add["agency"], "roles": ["governance"]}}),
+        "bad_field",
+    )
+    ok(w.submit("ssb-330825", add))  # 1 of 4 members; quorum is 3
+    assert w.get("agency/hosp-330822") is None
+    refused(
+        w.submit("ssb-330825", {"type": "governance.approve", "proposal_id": "g-1"}),
+        "already_approved",
+    )
+    ok(w.submit("ssb-330802", {"type": "governance.approve", "proposal_id": "g-1"}))
+    assert w.get("proposal/g-1")["status"] == "open" and w.get("agency/hosp-330822") is None
+    ok(w.submit("ssb-330803", {"type": "governance.approve", "proposal_id": "g-1"}))
+    assert (
+        w.get("proposal/g-1")["status"] == "applied"
+        and w.get("agency/hosp-330822")["status"] == "active"
+    )
+    refused(
+        w.submit("ssb-330822", {"type": "governance.approve", "proposal_id": "g-1"}), "wrong_state"
+    )
+    w.keys["hosp-330822"] = seeded("hosp-330822")
+    ok(w.submit("hosp-330822", {"type": "anchor", "sha256": h("first act of the new agency")}))
+
+
+def test_governance_removes_and_rotates(w: World) -> None:
+    approve = [("ssb-330802", "g-r"), ("ssb-330803", "g-r")]
+    ok(w.submit("ssb-330825", {"type": "governance.propose", "proposal_id": "g-r", "action": "rotate_agency_key",
+                               "agency": {"id": "hosp-330881", "key": seeded("hosp-330881-v2").verifier().encode()}}))  # fmt: skip
+    for who, pid in approve:
+        ok(w.submit(who, {"type": "governance.approve", "proposal_id": pid}))
+    refused(w.submit("hosp-330881", {"type": "anchor", "sha256": h("old key")}), "revoked_key")
+    ok(
+        w.submit(
+            "hosp-330881", {"type": "anchor", "sha256": h("new key")}, key=seeded("hosp-330881-v2")
+        )
+    )
+    ok(
+        w.submit(
+            "ssb-330825",
+            {
+                "type": "governance.propose",
+                "proposal_id": "g-x",
+                "action": "remove_agency",
+                "agency": {"id": "hosp-330824"},
+            },
+        )
+    )
+    for who in ("ssb-330802", "ssb-330803"):
+        ok(w.submit(who, {"type": "governance.approve", "proposal_id": "g-x"}))
+    refused(w.submit("hosp-330824", {"type": "anchor", "sha256": h("gone")}), "unknown_signer")
+    refused(
+        w.submit("ssb-330825", {"type": "governance.approve", "proposal_id": "nope"}),
+        "unknown_proposal",
+    )

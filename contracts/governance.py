@@ -1,0 +1,130 @@
+"""Changing who takes part: adding or removing an agency and rotating an agency's key take
+effect only when a quorum (more than two thirds) of the governance agencies approve.
+
+Governance agencies are the genesis agencies with the ``governance`` role (those that operate
+validators). Changing the validator set itself is not here yet: it is fixed at genesis.
+"""
+
+from typing import Any
+
+from contracts.fields import BadField, agency, choice, guarded, ident, only, require, text, verifier
+from contracts.rules import Applied, BlockContext, Outcome
+from contracts.state import Overlay
+from contracts.tx import Transaction
+
+ACTIONS = {"add_agency", "remove_agency", "rotate_agency_key"}
+KINDS = {"social_security_bureau", "hospital", "health_commission", "auditor"}
+MEMBERS = "governance/members"
+
+
+def members(state: Overlay) -> list[str]:
+    value = state.get(MEMBERS)
+    return [m for m in value if isinstance(m, str)] if isinstance(value, list) else []
+
+
+def quorum(count: int) -> int:
+    return 2 * count // 3 + 1
+
+
+def _check_member(state: Overlay, signer: str) -> None:
+    require(
+        signer in members(state), "wrong_signer", "only governance agencies propose and approve"
+    )
+    agency(state, signer)
+
+
+def _payload(state: Overlay, action: str, raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise BadField("bad_field", "agency must be an object")
+    agency_id = ident(raw, "id")
+    exists = isinstance(state.get(f"agency/{agency_id}"), dict)
+    if action == "add_agency":
+        require(
+            set(raw) == {"id", "name", "division", "kind", "roles", "key"},
+            "bad_field",
+            "add_agency takes id, name, division, kind, roles, key",
+        )
+        require(not exists, "duplicate_id", f"{agency_id} exists")
+        roles = raw["roles"]
+        require(
+            isinstance(roles, list)
+            and all(isinstance(r, str) for r in roles)
+            and "governance" not in roles,
+            "bad_field",
+            "roles: a list of strings, not governance",
+        )
+        return {"id": agency_id, "name": text(raw, "name"), "division": ident(raw, "division"),
+                "kind": choice(raw, "kind", KINDS), "roles": roles, "key": verifier(raw, "key")}  # fmt: skip
+    agency(state, agency_id)
+    if action == "remove_agency":
+        require(set(raw) == {"id"}, "bad_field", "remove_agency takes id")
+        return {"id": agency_id}
+    require(set(raw) == {"id", "key"}, "bad_field", "rotate_agency_key takes id and key")
+    return {"id": agency_id, "key": verifier(raw, "key")}
+
+
+def _apply(state: Overlay, action: str, payload: dict[str, Any]) -> None:
+    key = f"agency/{payload['id']}"
+    record = state.get(key)
+    if action == "add_agency":
+        state.put(key, {**payload, "status": "active"})
+    elif action == "remove_agency" and isinstance(record, dict):
+        state.put(key, {**record, "status": "removed"})
+        state.put(MEMBERS, [m for m in members(state) if m != payload["id"]])
+    elif isinstance(record, dict):
+        state.put(
+            key,
+            {
+                **record,
+                "key": payload["key"],
+                "previous_keys": [*record.get("previous_keys", []), record["key"]],
+            },
+        )
+
+
+def _approve(state: Overlay, proposal: dict[str, Any], signer: str, tx: Transaction) -> Outcome:
+    approvals = sorted({*proposal["approvals"], signer})
+    status = "applied" if len(approvals) >= quorum(len(members(state))) else "open"
+    if status == "applied":
+        _apply(state, proposal["action"], proposal["agency"])
+    state.put(
+        f"proposal/{proposal['proposal_id']}",
+        {**proposal, "approvals": approvals, "status": status},
+    )
+    return Applied(
+        tx.encode(), ({"type": "governance_" + status, "proposal_id": proposal["proposal_id"]},)
+    )
+
+
+def propose(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
+    only(tx.body, "proposal_id", "action", "agency")
+    _check_member(state, tx.signer)
+    proposal_id = ident(tx.body, "proposal_id")
+    require(state.get(f"proposal/{proposal_id}") is None, "duplicate_id", "proposal_id is taken")
+    action = choice(tx.body, "action", ACTIONS)
+    payload = _payload(state, action, tx.body.get("agency"))
+    proposal = {
+        "proposal_id": proposal_id,
+        "action": action,
+        "agency": payload,
+        "approvals": [],
+        "proposed_by": tx.signer,
+        "height": ctx.height,
+    }
+    return _approve(state, proposal, tx.signer, tx)
+
+
+def approve(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
+    only(tx.body, "proposal_id")
+    _check_member(state, tx.signer)
+    proposal = state.get(f"proposal/{ident(tx.body, 'proposal_id')}")
+    require(isinstance(proposal, dict), "unknown_proposal", "no such proposal")
+    assert isinstance(proposal, dict)
+    require(proposal["status"] == "open", "wrong_state", f"proposal is {proposal['status']}")
+    require(
+        tx.signer not in proposal["approvals"], "already_approved", "this agency already approved"
+    )
+    return _approve(state, proposal, tx.signer, tx)
+
+
+RULES = {"governance.propose": guarded(propose), "governance.approve": guarded(approve)}
