@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import chain_routes, log_routes, problems, resident_routes, tx_routes
+from api import case_routes, chain_routes, log_routes, problems, resident_routes, tx_routes
 from node.service import Node
 
 
@@ -27,6 +27,7 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(tx_routes.router)
     app.include_router(tx_routes.p2p)
     app.include_router(resident_routes.router)
+    app.include_router(case_routes.router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

@@ -145,6 +145,12 @@ def _cmd_tx_anchor(args: argparse.Namespace) -> int:
     return submit_anchor(args.node, Path(args.key), args.sha256, args.nonce)
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from node.demo import run_demo
+
+    return run_demo(Path(args.data_dir), args.node, args.base_port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shanhe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -205,6 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", default="data")
     up.add_argument("--base-port", type=int, default=8700)
     up.set_defaults(func=_cmd_cluster_up)
+
+    demo = commands.add_parser("demo", help="a narrated Quzhou scenario on a local cluster")
+    demo.add_argument("--data-dir", default="demo-data", help="network directory (keys, agencies)")
+    demo.add_argument("--node", help="URL of a running node of that network (default: start one)")
+    demo.add_argument("--base-port", type=int, default=8700)
+    demo.set_defaults(func=_cmd_demo)
 
     tx = commands.add_parser("tx", help="sign and submit transactions")
     tx_commands = tx.add_subparsers(dest="tx_command", required=True)

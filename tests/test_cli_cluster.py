@@ -67,3 +67,22 @@ def test_cluster_up_starts_reuses_and_stops_cleanly(tmp_path: Path) -> None:
         assert proc.returncode == 0, out
         assert f"node-330800: http://127.0.0.1:{port}" in out and "all nodes stopped" in out
         assert ("initialised" in out) == (attempt == 0)  # the second run reuses the network
+
+
+def test_demo_runs_the_quzhou_scenario_and_writes_nothing_identifying(tmp_path: Path) -> None:
+    from node.demo import _id
+
+    data = tmp_path / "demo"
+    port = free_base_port(4)
+    run = subprocess.run(
+        [sys.executable, "-m", "node.cli", "demo", "--data-dir", str(data), "--base-port", str(port)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.count("[ok]") == 16 and "FAILED" not in run.stdout
+    ids = [_id("33082519800214003"), _id("33082419380917002")]
+    for path in data.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            for id_number in ids:
+                assert id_number.encode() not in content, path

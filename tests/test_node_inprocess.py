@@ -251,3 +251,26 @@ def test_a_resident_lists_who_accessed_their_records(single: tuple[TestClient, P
         .endswith("/unknown-resident")
     )
     assert client.get("/v1/residents/nope/access").status_code == 400
+
+
+def test_overdue_pension_cases_are_listed(
+    single: tuple[TestClient, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, net = single
+    ssb = read_signer(net / "agencies" / "ssb-330825.key")
+    me = Signer.generate("resident-late")
+    p = hashlib.sha256(b"late case").hexdigest()
+    for n, body in enumerate([
+        {"type": "resident.enroll", "pseudonym": p, "key": me.verifier().encode()},
+        {"type": "pension.apply", "case_id": "late-1", "resident": p, "from_agency": "ssb-330825", "to_agency": "ssb-330802"},
+    ]):  # fmt: skip
+        tx = sign_transaction(
+            {"chain_id": "shanhe-quzhou-dev", "signer": ssb.name, "nonce": f"o{n}", **body}, ssb
+        )
+        client.post("/v1/tx", json=tx.to_json())
+        assert _wait_status(client, tx.hash.hex())["status"] == "committed"
+    assert client.get("/v1/pension/overdue").json()["cases"] == []
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 40 * 86_400)  # six weeks on, nobody acted
+    [case] = client.get("/v1/pension/overdue").json()["cases"]
+    assert case["case_id"] == "late-1" and case["status"] == "APPLIED"

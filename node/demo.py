@@ -1,0 +1,385 @@
+"""``shanhe demo``: a narrated Quzhou scenario, checked step by step, on a local cluster.
+
+A Longyou resident moves to Kecheng and transfers the pension relation; an elderly Kaihua
+resident gives assisted consent at a counter so that a Jiangshan hospital can read a test
+result, then withdraws it and a later read is refused; the resident lists who accessed the
+records; an auditor verifies a transfer's inclusion proof against the quorum-signed checkpoint.
+Residents are synthetic, with well-formed ID numbers that only agency systems ever see.
+"""
+
+import base64
+import hashlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from contracts.tx import sign_transaction
+from node.identity import check_digit, pseudonym
+from node.keys import read_signer, read_verifiers
+from node.network_init import init_network, is_network
+from tlog.checkpoint import verify_checkpoint
+from tlog.hashing import leaf_hash
+from tlog.note import Signer
+from tlog.verify import verify_inclusion
+
+
+def _id(first17: str) -> str:
+    return first17 + check_digit(first17)
+
+
+class Demo:
+    def __init__(self, net: Path, url: str) -> None:
+        self.net, self.url = net, url.rstrip("/")
+        self.http = httpx.Client(timeout=15)
+        self.chain_id = (
+            self.http.get(f"{self.url}/v1/network").raise_for_status().json()["chain_id"]
+        )
+        self.secret = (net / "agencies" / "network-secret").read_bytes()
+        self.results: list[tuple[str, bool, str]] = []
+
+    def agency(self, agency_id: str) -> Signer:
+        return read_signer(self.net / "agencies" / f"{agency_id}.key")
+
+    def send(self, signer: Signer, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        full = {"chain_id": self.chain_id, "signer": name, "nonce": secrets.token_hex(8), **body}
+        tx = sign_transaction(full, signer)
+        r = self.http.post(f"{self.url}/v1/tx", json=tx.to_json())
+        if r.status_code != 202:
+            return {"status": "refused", "reason": r.json().get("type", "").rsplit("/", 1)[-1]}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status: dict[str, Any] = self.http.get(f"{self.url}/v1/tx/{tx.hash.hex()}").json()
+            if status.get("status") in ("committed", "rejected"):
+                return status
+            time.sleep(0.1)
+        return {"status": "timeout"}
+
+    def step(self, title: str, check: Callable[[], tuple[bool, str]]) -> bool:
+        try:
+            ok, detail = check()
+        except (httpx.HTTPError, KeyError, ValueError, TypeError, AssertionError) as exc:
+            ok, detail = False, f"{type(exc).__name__}: {exc}"
+        self.results.append((title, ok, detail))
+        print(f"[{'ok' if ok else 'FAILED'}] {title}: {detail}", flush=True)
+        return ok
+
+    def run(self) -> bool:
+        now = int(time.time() * 1000)
+        longyou, kecheng = self.agency("ssb-330825"), self.agency("ssb-330802")
+        kaihua_hosp, jiangshan_hosp = self.agency("hosp-330824"), self.agency("hosp-330881")
+
+        # --- a Longyou resident moves to Kecheng
+        worker_id = _id("33082519800214003")
+        worker = pseudonym(self.secret, worker_id)  # computed inside the agency system
+        worker_key = Signer.generate("resident-worker")
+        me = f"resident:{worker}"
+        case = f"pension-{secrets.token_hex(4)}"
+        print(
+            "\nA resident of Longyou (龙游县) has moved to Kecheng (柯城区) and transfers the pension relation."
+        )
+        self.step(
+            "Longyou bureau enrolls the resident (only a keyed pseudonym reaches the log)",
+            lambda: self._committed(
+                self.send(
+                    longyou,
+                    longyou.name,
+                    {
+                        "type": "resident.enroll",
+                        "pseudonym": worker,
+                        "key": worker_key.verifier().encode(),
+                    },
+                )
+            ),
+        )
+        self.step(
+            "the resident applies for the transfer on the phone",
+            lambda: self._committed(
+                self.send(
+                    worker_key,
+                    me,
+                    {
+                        "type": "pension.apply",
+                        "case_id": case,
+                        "from_agency": longyou.name,
+                        "to_agency": kecheng.name,
+                    },
+                )
+            ),
+        )
+        self.step(
+            "Kecheng (转入地) accepts and sends the 联系函 (its hash)",
+            lambda: self._committed(
+                self.send(
+                    kecheng,
+                    kecheng.name,
+                    {"type": "pension.accept", "case_id": case, "letter_commitment": _h("联系函")},
+                )
+            ),
+        )
+        money = {
+            "info_commitment": _h("参保缴费信息表"),
+            "fund_commitment": _h("转移基金 1,234,567 分"),
+            "amount_fen": 1_234_567,
+        }
+        self.step(
+            "Longyou (转出地) transfers out: 信息表 and funds, in integer fen",
+            lambda: self._committed(
+                self.send(
+                    longyou,
+                    longyou.name,
+                    {"type": "pension.transfer_out", "case_id": case, **money},
+                )
+            ),
+        )
+        self.step(
+            "Kecheng confirms that what arrived matches",
+            lambda: self._committed(
+                self.send(
+                    kecheng, kecheng.name, {"type": "pension.confirm", "case_id": case, **money}
+                )
+            ),
+        )
+        completed: dict[str, Any] = {}
+        self.step(
+            "Kecheng completes the transfer",
+            lambda: self._committed(
+                completed.update(
+                    self.send(kecheng, kecheng.name, {"type": "pension.complete", "case_id": case})
+                )
+                or completed
+            ),
+        )
+
+        # --- an elderly Kaihua resident at a service counter
+        elder_id = _id("33082419380917002")
+        elder = pseudonym(self.secret, elder_id)
+        print(
+            "\nAn 87-year-old resident of Kaihua (开化县) without a smartphone comes to the hospital counter."
+        )
+        self.step(
+            "Kaihua hospital enrolls the resident",
+            lambda: self._committed(
+                self.send(
+                    kaihua_hosp,
+                    kaihua_hosp.name,
+                    {
+                        "type": "resident.enroll",
+                        "pseudonym": elder,
+                        "key": Signer.generate("resident-elder").verifier().encode(),
+                    },
+                )
+            ),
+        )
+        assisted = {
+            "channel": "counter",
+            "operator_id": "kh-counter-07",
+            "verification_method": "second-generation ID card reader",
+            "verification_result": "verified",
+            "form_hash": _h("signed paper consent form"),
+        }
+        consent_id, share = f"consent-{secrets.token_hex(4)}", f"share-{secrets.token_hex(4)}"
+        self.step(
+            "assisted consent at the counter, marked as assisted, for Jiangshan hospital to read a test result",
+            lambda: self._committed(
+                self.send(
+                    kaihua_hosp,
+                    kaihua_hosp.name,
+                    {
+                        "type": "consent.grant_assisted",
+                        "consent_id": consent_id,
+                        "resident": elder,
+                        "assisted": assisted,
+                        "grantor": {"type": "self"},
+                        "basis": {"type": "consent"},
+                        "purpose": "continuity of care",
+                        "data_classes": ["test_result"],
+                        "source": kaihua_hosp.name,
+                        "recipient": jiangshan_hosp.name,
+                        "valid_from_ms": now - 60_000,
+                        "valid_until_ms": now + 30 * 86_400_000,
+                    },
+                )
+            ),
+        )
+        self.step(
+            "Jiangshan hospital requests the test result",
+            lambda: self._committed(
+                self.send(
+                    jiangshan_hosp,
+                    jiangshan_hosp.name,
+                    {
+                        "type": "health.request",
+                        "case_id": share,
+                        "resident": elder,
+                        "source": kaihua_hosp.name,
+                        "data_class": "test_result",
+                        "purpose": "continuity of care",
+                    },
+                )
+            ),
+        )
+        self.step(
+            "the counter ties the consent to the request",
+            lambda: self._committed(
+                self.send(
+                    kaihua_hosp,
+                    kaihua_hosp.name,
+                    {"type": "health.authorize", "case_id": share, "consent_id": consent_id},
+                )
+            ),
+        )
+        salt = os.urandom(32)
+        document = "检验报告 / test result".encode()
+        self.step(
+            "Kaihua hospital releases it: only a salted commitment and a locator go on the log",
+            lambda: self._committed(
+                self.send(
+                    kaihua_hosp,
+                    kaihua_hosp.name,
+                    {
+                        "type": "health.release",
+                        "case_id": share,
+                        "commitment": hashlib.sha256(salt + document).hexdigest(),
+                        "locator": f"vault:{share}",
+                    },
+                )
+            ),
+        )
+        self.step(
+            "Jiangshan hospital reads it (granted, recorded)",
+            lambda: self._outcome(
+                self.send(
+                    jiangshan_hosp, jiangshan_hosp.name, {"type": "health.access", "case_id": share}
+                ),
+                "granted",
+                elder,
+            ),
+        )
+        self.step(
+            "the resident withdraws the consent at the counter",
+            lambda: self._committed(
+                self.send(
+                    kaihua_hosp,
+                    kaihua_hosp.name,
+                    {"type": "consent.withdraw", "consent_id": consent_id, "assisted": assisted},
+                )
+            ),
+        )
+        self.step(
+            "a later read is refused, and the refusal is recorded",
+            lambda: self._outcome(
+                self.send(
+                    jiangshan_hosp, jiangshan_hosp.name, {"type": "health.access", "case_id": share}
+                ),
+                "refused",
+                elder,
+            ),
+        )
+        self.step("the resident lists who accessed the records", lambda: self._access_list(elder))
+
+        # --- the auditor
+        print("\nAn auditor, trusting no single node, checks the transfer's completion.")
+        self.step(
+            "inclusion proof against the quorum-signed checkpoint",
+            lambda: self._audit(int(completed["leaf_index"])),
+        )
+
+        print("\n| step | result |\n| --- | --- |")
+        for title, ok, _ in self.results:
+            print(f"| {title} | {'ok' if ok else 'FAILED'} |")
+        return all(ok for _, ok, _ in self.results)
+
+    @staticmethod
+    def _committed(status: dict[str, Any]) -> tuple[bool, str]:
+        return status.get(
+            "status"
+        ) == "committed", f"{status.get('status')} at height {status.get('height')}" + (
+            f" ({status.get('reason')})" if status.get("reason") else ""
+        )
+
+    def _outcome(self, status: dict[str, Any], want: str, resident: str) -> tuple[bool, str]:
+        """A read is always committed; whether it was granted is in the resident's access log."""
+        if status.get("status") != "committed":
+            return False, str(status)
+        last = self.http.get(f"{self.url}/v1/residents/{resident}/access").json()["entries"][-1]
+        reason = f" ({last['reason']})" if last["reason"] else ""
+        return last[
+            "outcome"
+        ] == want, f"{last['outcome']}{reason}, on the log at leaf {status['leaf_index']}"
+
+    def _access_list(self, resident: str) -> tuple[bool, str]:
+        entries = self.http.get(f"{self.url}/v1/residents/{resident}/access").json()["entries"]
+        seen = [(e["action"], e["agent"], e["outcome"]) for e in entries]
+        want = [
+            ("E", "hosp-330824", "granted"),
+            ("R", "hosp-330881", "granted"),
+            ("R", "hosp-330881", "refused"),
+        ]
+        return seen == want, "; ".join(f"{a} by {g}: {o}" for a, g, o in seen)
+
+    def _audit(self, leaf_index: int) -> tuple[bool, str]:
+        keys = read_verifiers(self.net / "verifier-keys.txt")
+        network = self.http.get(f"{self.url}/v1/network").json()
+        deadline = time.monotonic() + 20
+        while True:
+            note = self.http.get(f"{self.url}/v1/checkpoint").text
+            result = verify_checkpoint(note, keys, int(network["quorum"]))
+            if isinstance(result, tuple) and result[0].size > leaf_index:
+                break
+            if time.monotonic() > deadline:
+                return False, f"no quorum checkpoint covering leaf {leaf_index}: {result}"
+            time.sleep(0.2)
+        checkpoint, opened = result
+        proof = self.http.get(
+            f"{self.url}/v1/proof/inclusion",
+            params={"leaf_index": leaf_index, "tree_size": checkpoint.size},
+        ).json()
+        data = base64.b64decode(self.http.get(f"{self.url}/v1/entries/{leaf_index}").json()["data"])
+        err = verify_inclusion(
+            leaf_index,
+            checkpoint.size,
+            leaf_hash(data),
+            [base64.b64decode(x) for x in proof["hashes"]],
+            checkpoint.root,
+        )
+        return (
+            err is None,
+            f"leaf {leaf_index} in tree {checkpoint.size}, cosigned by {len(opened.valid_signers)} validators"
+            + (f": {err}" if err else ""),
+        )
+
+
+def _h(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_demo(data_dir: Path, node_url: str | None, base_port: int = 8700) -> int:
+    proc = None
+    if node_url is None:
+        if not is_network(data_dir):
+            init_network(data_dir, 4, base_port=base_port)
+        proc = subprocess.Popen([sys.executable, "-m", "node.cli", "cluster", "up", "--data-dir", str(data_dir)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
+        node_url = f"http://127.0.0.1:{base_port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{node_url}/healthz", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+    try:
+        demo = Demo(data_dir, node_url)
+        return 0 if demo.run() else 1
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(30)
