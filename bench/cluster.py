@@ -138,7 +138,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--latency-seconds", type=float, default=30)
-    parser.add_argument("--prepare", type=int, default=60_000, help="transactions to pre-sign")
+    parser.add_argument("--prepare", type=int, default=90_000, help="transactions to pre-sign")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         c = Cluster(Path(tmp) / "net").start_all()

@@ -7,7 +7,7 @@ signature can never be replayed into another chain, height, round or step.
 import base64
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -61,10 +61,7 @@ class Vote:
         )
 
     def signed(self, signer: Signer) -> "Vote":
-        return Vote(*self._fields(), signer.sign(self.sign_bytes()))
-
-    def _fields(self) -> tuple[str, VoteType, int, int, bytes | None, str]:
-        return (self.chain_id, self.type, self.height, self.round, self.block_hash, self.validator)
+        return replace(self, signature=signer.sign(self.sign_bytes()))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -117,28 +114,10 @@ class Proposal:
         )
 
     def signed(self, signer: Signer) -> "Proposal":
-        s = signer.sign(self.sign_bytes())
-        return Proposal(
-            self.chain_id,
-            self.height,
-            self.round,
-            self.pol_round,
-            self.block_hash,
-            self.proposer,
-            s,
-            self.block,
-        )
+        return replace(self, signature=signer.sign(self.sign_bytes()))
 
     def without_block(self) -> "Proposal":
-        return Proposal(
-            self.chain_id,
-            self.height,
-            self.round,
-            self.pol_round,
-            self.block_hash,
-            self.proposer,
-            self.signature,
-        )
+        return replace(self, block=b"")
 
     def to_json(self) -> dict[str, Any]:
         return {
