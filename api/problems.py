@@ -53,7 +53,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        kinds = {400: "malformed-body", 404: "not-found", 405: "method-not-allowed"}
+        kind = kinds.get(exc.status_code, "http-error")
         return problem_response(exc.status_code, kind, str(exc.detail))
 
     @app.exception_handler(Exception)

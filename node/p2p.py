@@ -46,7 +46,7 @@ def open_envelope(
     try:
         envelope = json.loads(body)
         sig = bytes.fromhex(signature or "")
-    except ValueError:
+    except (ValueError, RecursionError):
         return "malformed"
     if not isinstance(envelope, dict) or not isinstance(envelope.get("items"), list):
         return "malformed"

@@ -274,3 +274,19 @@ def test_overdue_pension_cases_are_listed(
     monkeypatch.setattr(time, "time", lambda: real() + 40 * 86_400)  # six weeks on, nobody acted
     [case] = client.get("/v1/pension/overdue").json()["cases"]
     assert case["case_id"] == "late-1" and case["status"] == "APPLIED"
+
+
+@pytest.mark.parametrize("path", ["/v1/tx", "/v1/p2p"])
+def test_hostile_bodies_get_problem_json_not_500(
+    single: tuple[TestClient, Path], path: str
+) -> None:
+    client, _ = single
+    deep = '{"body":' + '{"a":' * 100_000 + "1" + "}" * 100_000 + ',"signature":"00"}'
+    for body in (deep, "[" * 50_000, '{"body": {"type": "x"', "\ud800", "null"):
+        r = client.post(
+            path,
+            content=body.encode("utf-8", "surrogatepass"),
+            headers={"content-type": "application/json"},
+        )
+        assert 400 <= r.status_code < 500, (body[:20], r.status_code, r.text[:200])
+        assert r.headers["content-type"] == "application/problem+json"
