@@ -8,6 +8,7 @@ import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from tlog.errors import Invalid
 from tlog.hashing import HASH_SIZE
 from tlog.note import NoteError, OpenedNote, Verifier, verify_note
 
@@ -24,13 +25,8 @@ class Checkpoint:
         return "".join(line + "\n" for line in (*lines, *self.extensions))
 
 
-@dataclass(frozen=True)
-class CheckpointError:
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
+CheckpointError = Invalid
+"""Why a checkpoint does not hold (the log's shared error value)."""
 
 
 def parse_checkpoint(body: str) -> Checkpoint | CheckpointError:

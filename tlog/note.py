@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
+from tlog.errors import Invalid
+
 ALG_ED25519 = 1
 SIG_PREFIX = "— "
 MAX_SIGNATURES = 100
@@ -132,13 +134,8 @@ def sign_note(text: str, signers: Sequence[Signer]) -> str:
     return text + "\n" + "".join(signature_line(text, s) for s in signers)
 
 
-@dataclass(frozen=True)
-class NoteError:
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
+NoteError = Invalid
+"""Why a note does not hold (the log's shared error value)."""
 
 
 @dataclass(frozen=True)

@@ -5,18 +5,12 @@ function returns ``None`` when the proof holds, or a ``ProofError`` with a stabl
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from tlog.errors import Invalid
 from tlog.hashing import HASH_SIZE, node_hash
 
-
-@dataclass(frozen=True)
-class ProofError:
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
+ProofError = Invalid
+"""Why a proof does not hold (the log's shared error value)."""
 
 
 def _bad_hashes(**named: bytes | Sequence[bytes]) -> ProofError | None:
