@@ -123,7 +123,7 @@ class Tendermint:
         self.validators = validators
         self.app = app
         self.signer = signer
-        self.me = signer.name if signer and validators.by_name(signer.name) else None
+        self.me = self._me()
         self.config = timeouts or TimeoutConfig()
         self.future: list[Message] = []
         self._reset(height)
@@ -134,6 +134,12 @@ class Tendermint:
             self._restore(restored)
 
     # ----------------------------------------------------------------- state
+    def _me(self) -> str | None:
+        """Our validator name, or None while we only follow (not in the set)."""
+        if self.signer is not None and self.validators.by_name(self.signer.name) is not None:
+            return self.signer.name
+        return None
+
     def _reset(self, height: int) -> None:
         self.height = height
         self.round = 0
@@ -269,10 +275,14 @@ class Tendermint:
                 self._ready.decision = self.decided
         return self._flush()
 
-    def advance(self) -> Ready:
-        """The driver stored the decision: move to the next height."""
+    def advance(self, validators: ValidatorSet | None = None) -> Ready:
+        """The driver stored the decision: move to the next height, with ``validators`` if the
+        decided block changed the set (it takes effect at the very next height)."""
         if self.decided is None:
             raise RuntimeError("advance() without a decision")
+        if validators is not None:
+            self.validators = validators
+            self.me = self._me()
         self._reset(self.height + 1)
         pending, self.future = self.future, []
         self._start_round(0)

@@ -2,7 +2,8 @@
 effect only when a quorum (more than two thirds) of the governance agencies approve.
 
 Governance agencies are the genesis agencies with the ``governance`` role (those that operate
-validators). Changing the validator set itself is not here yet: it is fixed at genesis.
+validators). The same quorum adds or removes a validator ({name, key, url}); the new set signs
+from the height after the block that applied the change.
 """
 
 from typing import Any
@@ -12,7 +13,8 @@ from contracts.rules import Applied, BlockContext, Outcome
 from contracts.state import Overlay
 from contracts.tx import Transaction
 
-ACTIONS = {"add_agency", "remove_agency", "rotate_agency_key"}
+ACTIONS = {"add_agency", "remove_agency", "rotate_agency_key", "add_validator", "remove_validator"}
+VALIDATORS = "validators"
 KINDS = {"social_security_bureau", "hospital", "health_commission", "auditor"}
 MEMBERS = "governance/members"
 
@@ -33,9 +35,35 @@ def _check_member(state: Overlay, signer: str) -> None:
     agency(state, signer)
 
 
+def validators(state: Overlay) -> list[dict[str, str]]:
+    value = state.get(VALIDATORS)
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _validator_payload(state: Overlay, action: str, raw: dict[str, Any]) -> dict[str, Any]:
+    name = ident(raw, "name")
+    current = {v["name"] for v in validators(state)}
+    if action == "add_validator":
+        require(
+            set(raw) == {"name", "key", "url"}, "bad_field", "add_validator takes name, key and url"
+        )
+        require(name not in current, "duplicate_id", f"{name} is a validator")
+        key = verifier(raw, "key")
+        require(
+            key.split("+", 1)[0] == name, "bad_field", "the key must carry the validator's name"
+        )
+        return {"name": name, "key": key, "url": text(raw, "url")}
+    require(set(raw) == {"name"}, "bad_field", "remove_validator takes name")
+    require(name in current, "unknown_validator", f"{name} is not a validator")
+    require(len(current) > 1, "wrong_state", "the last validator cannot be removed")
+    return {"name": name}
+
+
 def _payload(state: Overlay, action: str, raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
-        raise BadField("bad_field", "agency must be an object")
+        raise BadField("bad_field", "the proposal's subject must be an object")
+    if action in ("add_validator", "remove_validator"):
+        return _validator_payload(state, action, raw)
     agency_id = ident(raw, "id")
     exists = isinstance(state.get(f"agency/{agency_id}"), dict)
     if action == "add_agency":
@@ -64,6 +92,12 @@ def _payload(state: Overlay, action: str, raw: Any) -> dict[str, Any]:
 
 
 def _apply(state: Overlay, action: str, payload: dict[str, Any]) -> None:
+    if action == "add_validator":
+        state.put(VALIDATORS, [*validators(state), payload])
+        return
+    if action == "remove_validator":
+        state.put(VALIDATORS, [v for v in validators(state) if v["name"] != payload["name"]])
+        return
     key = f"agency/{payload['id']}"
     record = state.get(key)
     if action == "add_agency":
@@ -97,12 +131,13 @@ def _approve(state: Overlay, proposal: dict[str, Any], signer: str, tx: Transact
 
 
 def propose(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
-    only(tx.body, "proposal_id", "action", "agency")
+    action = choice(tx.body, "action", ACTIONS)
+    subject = "validator" if action in ("add_validator", "remove_validator") else "agency"
+    only(tx.body, "proposal_id", "action", subject)
     _check_member(state, tx.signer)
     proposal_id = ident(tx.body, "proposal_id")
     require(state.get(f"proposal/{proposal_id}") is None, "duplicate_id", "proposal_id is taken")
-    action = choice(tx.body, "action", ACTIONS)
-    payload = _payload(state, action, tx.body.get("agency"))
+    payload = _payload(state, action, tx.body.get(subject))
     proposal = {
         "proposal_id": proposal_id,
         "action": action,

@@ -109,8 +109,13 @@ def apply_transaction(
     return outcome
 
 
-def genesis_writes(agencies: list[dict[str, Any]]) -> dict[str, JSON]:
+def genesis_writes(
+    agencies: list[dict[str, Any]], validators: list[dict[str, str]] | None = None
+) -> dict[str, JSON]:
+    """The state before block 1: agencies, the governance members and the validator set."""
     writes: dict[str, JSON] = {f"agency/{a['id']}": {**a, "status": "active"} for a in agencies}
+    if validators is not None:
+        writes["validators"] = validators
     writes["governance/members"] = sorted(
         a["id"] for a in agencies if "governance" in a.get("roles", [])
     )

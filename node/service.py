@@ -26,6 +26,7 @@ from consensus.messages import (
     verify_certificate,
     verify_evidence,
 )
+from consensus.validators import ValidatorSet
 from contracts.registry import RULES
 from contracts.rules import BlockContext, genesis_writes, read_keys, signer_key, signer_record_key
 from contracts.state import DictState
@@ -44,7 +45,7 @@ from node.vault import Vault
 from node.walfile import WalFile
 from tlog import layout
 from tlog.checkpoint import CheckpointError, parse_checkpoint
-from tlog.note import NoteError, open_note, signature_line
+from tlog.note import NoteError, Verifier, open_note, signature_line
 
 log = logging.getLogger("shanhe.node")
 
@@ -87,10 +88,16 @@ class Node:
             _vault_key(config.path(config.vault_key_file)),
         )
         self.counters: Counter[str] = Counter()
-        self.genesis_writes = genesis_writes(list(self.genesis.agencies))
+        # genesis validators' URLs live in each node's config, so the state holds none for them
+        genesis_set = [
+            {"name": v.name, "key": v.encode(), "url": ""} for v in self.genesis.validators
+        ]
+        self.genesis_writes = genesis_writes(list(self.genesis.agencies), genesis_set)
         with self.engine.begin() as conn:
             chainstore.ensure_genesis(conn, self.genesis_writes)
             self.tip = chainstore.tip(conn, self._genesis_tip())
+            current = _validator_set(chainstore.DBState(conn).get("validators"))
+            self.validators = current or self.validators
             self.frontier = layout.Frontier.load(
                 logstore.tree_size(conn), logstore.hash_reader(conn)
             )
@@ -113,13 +120,11 @@ class Node:
             self.genesis.timeouts,
             restored,
         )
-        self.peers = [
-            Peer(name, url, self.signer, self.chain_id)
-            for name, url in sorted(config.peers.items())
-        ]
+        self.started = False
+        self.peers: list[Peer] = []
+        self._sync_peers({})
         self.tasks: list[asyncio.Task[None]] = []
         self.sync_now = asyncio.Event()
-        self.started = False
 
     def _genesis_tip(self) -> Tip:
         return chainstore.genesis_tip(self.genesis_writes, self.genesis.genesis_time_ms)
@@ -291,13 +296,14 @@ class Node:
         if ready.behind is not None:  # 6.
             self.sync_now.set()
         if ready.decision is not None:  # 4.
-            self._commit(ready.decision)
-            self.handle(self.sm.advance())
+            changed = self._commit(ready.decision)
+            self.handle(self.sm.advance(changed))
 
     def _on_timeout(self, t: Timeout) -> None:
         self.handle(self.sm.timeout(t))
 
-    def _commit(self, decision: Decision) -> None:
+    def _commit(self, decision: Decision) -> ValidatorSet | None:
+        """Store the decided block; return the new validator set if the block changed it."""
         h = decision.certificate.block_hash
         cached = self.exec_cache.get(h)
         if cached is None:  # decided without our validation (cannot happen: validity is checked)
@@ -332,6 +338,30 @@ class Node:
         self.pending_cosigs = {
             s: v for s, v in self.pending_cosigs.items() if s > self.frontier.size
         }
+        changed = _validator_set(execution.writes.get("validators"))
+        if changed is not None:
+            names = [v.name for v in changed.validators]
+            log.warning("validator set changed at height %d: %s", block.height, names)
+            self.validators = changed
+            new = execution.writes["validators"]
+            self._sync_peers({v["name"]: v["url"] for v in new if isinstance(v, dict)})
+        return changed
+
+    def _sync_peers(self, urls: dict[str, str]) -> None:
+        """One sender per other validator: new ones start, removed ones stop."""
+        wanted = {v.name for v in self.validators.validators} - {self.signer.name}
+        for peer in [p for p in self.peers if p.name not in wanted]:
+            self.peers.remove(peer)
+            if self.started:
+                asyncio.get_running_loop().create_task(peer.close())
+        known = {p.name for p in self.peers}
+        for name in sorted(wanted - known):
+            url = self.config.peers.get(name) or urls.get(name)
+            if url:
+                peer = Peer(name, url, self.signer, self.chain_id)
+                self.peers.append(peer)
+                if self.started:
+                    peer.start()
 
     def _own_line(self, body: str) -> str:
         return signature_line(body, self.signer)
@@ -533,3 +563,9 @@ def _vault_key(path: Any) -> bytes:
             f.write(os.urandom(32))
     key: bytes = path.read_bytes()
     return key
+
+
+def _validator_set(value: Any) -> ValidatorSet | None:
+    if not isinstance(value, list) or not value:
+        return None
+    return ValidatorSet(tuple(Verifier.parse(str(v["key"])) for v in value))

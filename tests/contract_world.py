@@ -51,7 +51,11 @@ class World:
             agencies.append({"id": agency_id, "name": agency_id, "division": agency_id[-6:], "kind": kind,
                              "roles": ["governance"] if kind == "social_security_bureau" else [],
                              "key": self.keys[agency_id].verifier().encode()})  # fmt: skip
-        writes = genesis_writes(agencies)
+        validators = [
+            {"name": f"node-{i}", "key": seeded(f"node-{i}").verifier().encode(), "url": ""}
+            for i in range(4)
+        ]
+        writes = genesis_writes(agencies, validators)
         self.state.data.update(writes)
         self.root = next_state_root(GENESIS_STATE_ROOT, 0, writes)
 

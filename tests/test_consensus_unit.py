@@ -222,3 +222,18 @@ def test_wal_detects_a_corrupted_record(payload: bytes, where: int) -> None:
     stream[pos] ^= 0xFF
     decoded = decode_records(bytes(stream))
     assert decoded.records == [b"first"] and decoded.torn
+
+
+def test_a_new_validator_set_takes_effect_at_the_next_height() -> None:
+    machines = [machine(i) for i in range(4)]
+    assert all(r.decision is None or r.decision.height == 1 for r in run_network(machines))
+    assert all(m.decided is not None for m in machines)
+    fifth = Signer("v4", hashlib.sha256(b"v4").digest())
+    grown = machines[0]
+    grown.advance(ValidatorSet((*VALIDATORS.validators, fifth.verifier())))
+    assert grown.height == 2 and grown.validators.quorum == 4
+    vote = Vote(CHAIN, VoteType.PREVOTE, 2, 0, None, "v4").signed(fifth)
+    assert grown.receive(vote).dropped == []  # the newcomer's votes now count
+    leaving = machines[1]
+    leaving.advance(ValidatorSet((VALIDATORS.validators[0], *VALIDATORS.validators[2:])))
+    assert leaving.me is None  # v1 left the set: it follows without voting

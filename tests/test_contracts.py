@@ -453,3 +453,38 @@ def test_governance_removes_and_rotates(w: World) -> None:
         w.submit("ssb-330825", {"type": "governance.approve", "proposal_id": "nope"}),
         "unknown_proposal",
     )
+
+
+def test_governance_changes_the_validator_set(w: World) -> None:
+    newcomer = seeded("node-330881").verifier().encode()
+    add: dict[str, Any] = {"type": "governance.propose", "proposal_id": "v-1", "action": "add_validator",
+           "validator": {"name": "node-330881", "key": newcomer, "url": "http://10.0.0.7:8700"}}  # fmt: skip
+    refused(w.submit("ssb-330825", {**add, "agency": add["validator"]}), "bad_field")
+    refused(
+        w.submit("ssb-330825", {**add, "validator": {**add["validator"], "name": "node-x"}}),
+        "bad_field",
+    )
+    ok(w.submit("ssb-330825", add))
+    for who in ("ssb-330802", "ssb-330803"):
+        ok(w.submit(who, {"type": "governance.approve", "proposal_id": "v-1"}))
+    assert [v["name"] for v in w.get("validators")] == [
+        "node-0",
+        "node-1",
+        "node-2",
+        "node-3",
+        "node-330881",
+    ]
+    remove = {
+        "type": "governance.propose",
+        "proposal_id": "v-2",
+        "action": "remove_validator",
+        "validator": {"name": "node-0"},
+    }
+    ok(w.submit("ssb-330825", remove))
+    refused(
+        w.submit("ssb-330825", {**remove, "proposal_id": "v-3", "validator": {"name": "node-9"}}),
+        "unknown_validator",
+    )
+    for who in ("ssb-330802", "ssb-330803"):
+        ok(w.submit(who, {"type": "governance.approve", "proposal_id": "v-2"}))
+    assert "node-0" not in [v["name"] for v in w.get("validators")]

@@ -290,3 +290,26 @@ def test_hostile_bodies_get_problem_json_not_500(
         )
         assert 400 <= r.status_code < 500, (body[:20], r.status_code, r.text[:200])
         assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_governance_adds_a_validator_and_the_node_follows(single: tuple[TestClient, Path]) -> None:
+    client, net = single
+    ssb = read_signer(
+        net / "agencies" / "ssb-330800.key"
+    )  # the one governance agency of a 1-node network
+    newcomer = Signer.generate("node-330802")
+    body = {"type": "governance.propose", "proposal_id": "v-1", "action": "add_validator",
+            "validator": {"name": newcomer.name, "key": newcomer.verifier().encode(), "url": "http://127.0.0.1:1"}}  # fmt: skip
+    tx = sign_transaction(
+        {"chain_id": "shanhe-quzhou-dev", "signer": ssb.name, "nonce": "v1", **body}, ssb
+    )
+    client.post("/v1/tx", json=tx.to_json())
+    assert _wait_status(client, tx.hash.hex())["status"] == "committed"
+    network = client.get("/v1/network").json()
+    assert [v["name"] for v in network["validators"]] == ["node-330800", "node-330802"]
+    assert network["quorum"] == 2
+    # with two validators and only one running, nothing more commits: the change took effect
+    later = _anchor(net, "after")
+    client.post("/v1/tx", json=later.to_json())
+    time.sleep(2)
+    assert client.get(f"/v1/tx/{later.hash.hex()}").json()["status"] == "pending"
