@@ -1,28 +1,23 @@
 """Working days in China Standard Time, for the 15-working-day limits of 国办发〔2009〕66号.
 
-Weekends are non-working. ``HOLIDAYS`` and ``WORKDAYS`` are data: the statutory festival days
-of 2026 below, to be completed each year from the State Council's notice on holiday
-arrangements (observed days, and the weekend days made working days). Changing them changes
-deadlines, so they are versioned with the contracts.
+Weekends are non-working. Holidays and make-up working days are the data file
+``contracts/data/holidays.json`` (today the statutory festival days of 2026; complete it each year
+from the State Council's notice on holiday arrangements). It ships inside the package and is
+read once at import, so every node computes the same deadlines; changing it changes deadlines,
+so it is versioned with the contracts.
 """
 
 import datetime as dt
+import json
+from importlib import resources
 
 CST = dt.timezone(dt.timedelta(hours=8))
 
-HOLIDAYS: frozenset[dt.date] = frozenset(
-    dt.date.fromisoformat(d)
-    for d in [
-        "2026-01-01",  # 元旦
-        "2026-02-16", "2026-02-17", "2026-02-18", "2026-02-19",  # 春节 (除夕 and 初一 to 初三)
-        "2026-04-05",  # 清明节
-        "2026-05-01", "2026-05-02",  # 劳动节
-        "2026-06-19",  # 端午节
-        "2026-09-25",  # 中秋节
-        "2026-10-01", "2026-10-02", "2026-10-03",  # 国庆节
-    ]
-)  # fmt: skip
-WORKDAYS: frozenset[dt.date] = frozenset()
+_DATA = json.loads(
+    resources.files("contracts").joinpath("data/holidays.json").read_text(encoding="utf-8")
+)
+HOLIDAYS: frozenset[dt.date] = frozenset(dt.date.fromisoformat(d) for d in _DATA["holidays"])
+WORKDAYS: frozenset[dt.date] = frozenset(dt.date.fromisoformat(d) for d in _DATA["workdays"])
 """Weekend days declared working days (调休)."""
 
 

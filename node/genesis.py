@@ -19,6 +19,7 @@ class Genesis:
     agencies: tuple[dict[str, Any], ...]
     timeouts: TimeoutConfig = field(default_factory=TimeoutConfig)
     genesis_time_ms: int = 0
+    contract_version: int = 1
 
     @property
     def validator_set(self) -> ValidatorSet:
@@ -29,6 +30,7 @@ class Genesis:
             "chain_id": self.chain_id,
             "origin": self.origin,
             "genesis_time_ms": self.genesis_time_ms,
+            "contract_version": self.contract_version,
             "quorum": self.validator_set.quorum,
             "validators": [{"name": v.name, "verifier_key": v.encode()} for v in self.validators],
             "agencies": list(self.agencies),
@@ -50,6 +52,7 @@ class Genesis:
             agencies=tuple(d.get("agencies", [])),
             timeouts=TimeoutConfig(**{k: float(v) for k, v in t.items()}),
             genesis_time_ms=int(d.get("genesis_time_ms", 0)),
+            contract_version=int(d.get("contract_version", 1)),
         )
 
     @staticmethod

@@ -27,7 +27,7 @@ from consensus.messages import (
     verify_evidence,
 )
 from consensus.validators import ValidatorSet
-from contracts.registry import RULES
+from contracts.registry import CONTRACT_VERSION, RULES
 from contracts.rules import BlockContext, genesis_writes, read_keys, signer_key, signer_record_key
 from contracts.state import DictState
 from contracts.tx import MalformedTransaction, Transaction, check_signature
@@ -77,6 +77,11 @@ class Node:
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
         self.genesis = Genesis.load(config.path(config.genesis_file))
+        if self.genesis.contract_version != CONTRACT_VERSION:
+            raise ValueError(
+                f"genesis wants contract version {self.genesis.contract_version}, "
+                f"this node runs {CONTRACT_VERSION}"
+            )
         self.validators = self.genesis.validator_set
         self.chain_id = self.genesis.chain_id
         self.signer = read_signer(config.path(config.key_file))

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -86,3 +87,13 @@ def test_demo_runs_the_quzhou_scenario_and_writes_nothing_identifying(tmp_path: 
             content = path.read_bytes()
             for id_number in ids:
                 assert id_number.encode() not in content, path
+
+
+def test_a_node_refuses_a_genesis_for_other_contracts(tmp_path: Path, capsys: Any) -> None:
+    out = tmp_path / "net"
+    main(["init", "--nodes", "1", "--out", str(out)])
+    genesis = json.loads((out / "genesis.json").read_text())
+    assert genesis["contract_version"] == 1
+    (out / "genesis.json").write_text(json.dumps({**genesis, "contract_version": 2}))
+    assert main(["node", "run", "--config", str(out / "node-1" / "config.json")]) == 2
+    assert "contract version 2" in capsys.readouterr().err
