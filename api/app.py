@@ -5,7 +5,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import case_routes, chain_routes, log_routes, problems, resident_routes, tx_routes
+from api import (
+    case_routes,
+    chain_routes,
+    log_routes,
+    operations,
+    problems,
+    resident_routes,
+    tx_routes,
+)
 from node.service import Node
 
 
@@ -28,9 +36,6 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(tx_routes.p2p)
     app.include_router(resident_routes.router)
     app.include_router(case_routes.router)
-
-    @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    operations.install(app)
 
     return app

@@ -32,7 +32,9 @@ def problem_response(
     if detail:
         body["detail"] = detail
     body.update(extra)
-    headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else None
+    headers = {"X-Problem-Type": kind}
+    if "retry_after" in extra:
+        headers["Retry-After"] = str(extra["retry_after"])
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 

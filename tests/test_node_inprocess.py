@@ -313,3 +313,21 @@ def test_governance_adds_a_validator_and_the_node_follows(single: tuple[TestClie
     client.post("/v1/tx", json=later.to_json())
     time.sleep(2)
     assert client.get(f"/v1/tx/{later.hash.hex()}").json()["status"] == "pending"
+
+
+def test_operations_endpoints(single: tuple[TestClient, Path]) -> None:
+    client, net = single
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").text == "ready\n"
+    tx = _anchor(net, "m-1")
+    client.post("/v1/tx", json=tx.to_json())
+    _wait_status(client, tx.hash.hex())
+    client.get("/v1/tx/zz")  # a refused request, counted by its problem type
+    text = client.get("/metrics").text
+    assert "shanhe_committed_height 1" in text and "shanhe_mempool_transactions 0" in text
+    assert 'shanhe_request_duration_seconds_count{route="/v1/tx"} 1' in text
+    assert 'shanhe_rejected_requests_total{status="400",type="bad-tx-hash"} 1' in text
+    big = client.post(
+        "/v1/tx", content=b"x" * (1024 * 1024 + 1), headers={"content-type": "application/json"}
+    )
+    assert big.status_code == 413 and big.json()["type"].endswith("/body-too-large")

@@ -1,0 +1,124 @@
+"""Operations endpoints: liveness, readiness and Prometheus metrics, plus request accounting."""
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
+
+from api.problems import problem_response
+from node import logstore
+from node.service import Node
+
+router = APIRouter(tags=["operations"])
+MAX_BODY_BYTES = 1024 * 1024
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class RequestStats:
+    def __init__(self) -> None:
+        self.buckets: Counter[tuple[str, float]] = Counter()
+        self.count: Counter[str] = Counter()
+        self.total: defaultdict[str, float] = defaultdict(float)
+        self.rejected: Counter[tuple[int, str]] = Counter()
+
+    def observe(self, route: str, seconds: float, status: int, problem: str | None) -> None:
+        self.count[route] += 1
+        self.total[route] += seconds
+        for bound in LATENCY_BUCKETS:
+            if seconds <= bound:
+                self.buckets[(route, bound)] += 1
+        if status >= 400:
+            self.rejected[(status, problem or "")] += 1
+
+
+def install(app: FastAPI) -> None:
+    stats = RequestStats()
+    app.state.request_stats = stats
+
+    @app.middleware("http")
+    async def account(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return problem_response(
+                413, "body-too-large", "Request body too large", f"at most {MAX_BODY_BYTES} bytes"
+            )
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        stats.observe(
+            path,
+            time.perf_counter() - start,
+            response.status_code,
+            response.headers.get("x-problem-type"),
+        )
+        return response
+
+    app.include_router(router)
+
+
+def _node(request: Request) -> Node:
+    node: Node = request.app.state.node
+    return node
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "not ready (problem+json)"}})
+def readyz(request: Request) -> Response:
+    """Ready when the database answers and the consensus driver runs."""
+    node = _node(request)
+    try:
+        with node.engine.connect() as conn:
+            logstore.tree_size(conn)
+    except Exception:  # any database failure means not ready
+        return problem_response(503, "not-ready", "Database unavailable")
+    if not node.started:
+        return problem_response(503, "not-ready", "Consensus not running yet")
+    return PlainTextResponse("ready\n")
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+def metrics(request: Request) -> PlainTextResponse:
+    """Prometheus text exposition."""
+    node = _node(request)
+    stats: RequestStats = request.app.state.request_stats
+    lines = [
+        "# TYPE shanhe_committed_height gauge",
+        f"shanhe_committed_height {node.tip.height}",
+        "# TYPE shanhe_mempool_transactions gauge",
+        f"shanhe_mempool_transactions {len(node.mempool)}",
+        "# TYPE shanhe_peers gauge",
+        f"shanhe_peers {len(node.peers)}",
+        "# TYPE shanhe_node_events_total counter",
+    ]
+    lines += [
+        f'shanhe_node_events_total{{event="{k}"}} {v}' for k, v in sorted(node.counters.items())
+    ]
+    lines.append("# TYPE shanhe_request_duration_seconds histogram")
+    for route in sorted(stats.count):
+        for bound in LATENCY_BUCKETS:
+            lines.append(
+                f'shanhe_request_duration_seconds_bucket{{route="{route}",le="{bound}"}} {stats.buckets[(route, bound)]}'
+            )
+        lines.append(
+            f'shanhe_request_duration_seconds_bucket{{route="{route}",le="+Inf"}} {stats.count[route]}'
+        )
+        lines.append(
+            f'shanhe_request_duration_seconds_sum{{route="{route}"}} {stats.total[route]:.6f}'
+        )
+        lines.append(
+            f'shanhe_request_duration_seconds_count{{route="{route}"}} {stats.count[route]}'
+        )
+    lines.append("# TYPE shanhe_rejected_requests_total counter")
+    for (status, problem), n in sorted(stats.rejected.items()):
+        lines.append(f'shanhe_rejected_requests_total{{status="{status}",type="{problem}"}} {n}')
+    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
