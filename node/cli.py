@@ -145,6 +145,18 @@ def _cmd_tx_anchor(args: argparse.Namespace) -> int:
     return submit_anchor(args.node, Path(args.key), args.sha256, args.nonce)
 
 
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from api.audit import run_audit
+
+    try:
+        keys = read_verifiers(Path(args.keys))
+    except KeyFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    quorum = args.quorum or 2 * len(keys) // 3 + 1
+    return run_audit(args.node, keys, quorum, Path(args.state))
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from node.demo import run_demo
 
@@ -211,6 +223,17 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", default="data")
     up.add_argument("--base-port", type=int, default=8700)
     up.set_defaults(func=_cmd_cluster_up)
+
+    auditor = commands.add_parser(
+        "audit", help="check every node's checkpoint, consistency and forks"
+    )
+    auditor.add_argument(
+        "--node", action="append", required=True, help="node URL (repeat for each)"
+    )
+    auditor.add_argument("--keys", required=True, help="validators' verifier keys, one a line")
+    auditor.add_argument("--quorum", type=int, help="default: more than two thirds of the keys")
+    auditor.add_argument("--state", default="shanhe-audit.json", help="last audited head")
+    auditor.set_defaults(func=_cmd_audit)
 
     demo = commands.add_parser("demo", help="a narrated Quzhou scenario on a local cluster")
     demo.add_argument("--data-dir", default="demo-data", help="network directory (keys, agencies)")

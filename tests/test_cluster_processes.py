@@ -1,6 +1,7 @@
 """Real node processes on loopback: commit everywhere, kill -9, catch-up, loss of quorum."""
 
 import base64
+import json
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ import pytest
 
 from consensus.messages import Vote, VoteType
 from consensus.wal import encode_record
+from node.cli import main
 from node.keys import read_signer
 from node.p2p import seal
 from tests.cluster import Cluster
@@ -175,3 +177,26 @@ def test_cluster_commits_survives_crashes_and_loses_nothing(
     counters = c.status(0)["counters"]
     assert counters["dropped_envelope:bad_signature"] == 1
     assert counters["dropped_envelope:unknown_sender"] == 1
+
+    # an auditor compares every node, then checks that the log only grew since its last audit
+    state = tmp_path / "audit.json"
+    audit = [
+        "audit",
+        *[arg for u in c.urls for arg in ("--node", u)],
+        "--keys",
+        str(c.dir / "verifier-keys.txt"),
+        "--state",
+        str(state),
+    ]
+    assert main(audit) == 0
+    last = json.loads(state.read_text())
+    more = c.anchor("after the audit")
+    c.submit(0, more)
+    c.wait_for(lambda: c.committed_everywhere(everyone, more.hash.hex()), what="one more")
+    c.wait_for(
+        lambda: len({c.status(i)["checkpoint_size"] for i in everyone}) == 1, what="same head again"
+    )
+    assert main(audit) == 0 and json.loads(state.read_text())["size"] > last["size"]
+    forged = {**last, "root": base64.b64encode(b"\x07" * 32).decode()}
+    state.write_text(json.dumps(forged))  # a head this log never had: reported, not accepted
+    assert main(audit) == 1

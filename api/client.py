@@ -1,0 +1,104 @@
+"""Client SDK: build, sign and submit transactions, and fetch proofs and checkpoints that it
+verifies itself, so that agency systems and auditors need not hand-roll any cryptography."""
+
+import base64
+import secrets
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from contracts.tx import Transaction, sign_transaction
+from tlog.checkpoint import Checkpoint, verify_checkpoint
+from tlog.errors import Invalid
+from tlog.hashing import leaf_hash
+from tlog.note import Signer, Verifier
+from tlog.verify import verify_consistency, verify_inclusion
+
+
+class ApiError(Exception):
+    """The node answered with a problem (RFC 9457)."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        super().__init__(
+            f"{status} {problem.get('type', '')}: {problem.get('detail') or problem.get('title')}"
+        )
+        self.status, self.problem = status, problem
+
+
+class NotVerified(Exception):
+    """What the node served does not verify: never trust it."""
+
+
+class ShanheClient:
+    def __init__(self, base_url: str = "", http: httpx.Client | None = None) -> None:
+        self.http = http or httpx.Client(base_url=base_url.rstrip("/"), timeout=15)
+
+    def _get(self, path: str, **params: Any) -> httpx.Response:
+        r = self.http.get(path, params=params or None)
+        if r.status_code >= 400:
+            raise ApiError(
+                r.status_code, r.json() if "json" in r.headers.get("content-type", "") else {}
+            )
+        return r
+
+    def network(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._get("/v1/network").json()
+        return result
+
+    # ------------------------------------------------------------ agencies
+    def sign(self, signer: Signer, body: dict[str, Any], as_name: str | None = None) -> Transaction:
+        full = {"chain_id": self.network()["chain_id"], "signer": as_name or signer.name,
+                "nonce": secrets.token_hex(16), **body}  # fmt: skip
+        return sign_transaction(full, signer)
+
+    def submit(self, tx: Transaction) -> str:
+        r = self.http.post("/v1/tx", json=tx.to_json())
+        if r.status_code != 202:
+            raise ApiError(r.status_code, r.json())
+        return str(r.json()["tx_hash"])
+
+    def wait(self, tx_hash: str, timeout: float = 30) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            status: dict[str, Any] = self._get(f"/v1/tx/{tx_hash}").json()
+            if status["status"] != "pending" or time.monotonic() > deadline:
+                return status
+            time.sleep(0.1)
+
+    # ------------------------------------------------------------ auditors
+    def checkpoint(
+        self, keys: Sequence[Verifier], quorum: int, tree_size: int | None = None
+    ) -> tuple[Checkpoint, str]:
+        params = {} if tree_size is None else {"tree_size": tree_size}
+        note = self._get("/v1/checkpoint", **params).text
+        result = verify_checkpoint(note, keys, quorum)
+        if isinstance(result, Invalid):
+            raise NotVerified(f"checkpoint: {result}")
+        return result[0], note
+
+    def entry(self, leaf_index: int, checkpoint: Checkpoint) -> bytes:
+        """The leaf bytes, returned only if they are proven to be in the checkpoint's tree."""
+        data = base64.b64decode(self._get(f"/v1/entries/{leaf_index}").json()["data"])
+        proof = self._get(
+            "/v1/proof/inclusion", leaf_index=leaf_index, tree_size=checkpoint.size
+        ).json()
+        hashes = [base64.b64decode(h) for h in proof["hashes"]]
+        err = verify_inclusion(
+            leaf_index, checkpoint.size, leaf_hash(data), hashes, checkpoint.root
+        )
+        if err is not None:
+            raise NotVerified(f"inclusion of leaf {leaf_index}: {err}")
+        return data
+
+    def consistent(self, old: Checkpoint, new: Checkpoint) -> None:
+        if old.size == new.size:
+            if old.root != new.root:
+                raise NotVerified(f"fork: two roots for tree size {old.size}")
+            return
+        proof = self._get("/v1/proof/consistency", first=old.size, second=new.size).json()
+        hashes = [base64.b64decode(h) for h in proof["hashes"]]
+        err = verify_consistency(old.size, new.size, old.root, new.root, hashes)
+        if err is not None:
+            raise NotVerified(f"consistency {old.size} -> {new.size}: {err}")
