@@ -14,6 +14,7 @@ from api import (
     resident_routes,
     tx_routes,
 )
+from api.auth import NonceCache
 from node.service import Node
 
 
@@ -29,6 +30,7 @@ def create_app(node: Node) -> FastAPI:
     app = FastAPI(title=f"Shanhe node {node.signer.name}", version="0.1.0", lifespan=lifespan)
     app.state.node = node
     app.state.engine = node.engine
+    app.state.nonces = NonceCache()
     problems.install(app)
     app.include_router(chain_routes.router)
     app.include_router(log_routes.router)

@@ -1,7 +1,6 @@
-"""What a resident can see of their own records: consents, cases and who accessed what.
+"""What a resident can see of their own records: who accessed what.
 
-Pseudonymous, but personal: the API issue puts RFC 9421 request signatures in front of these
-(a resident sees only their own); until then they are served to anyone who knows the pseudonym.
+Personal data: every request carries an RFC 9421 signature by the resident's own key.
 """
 
 import re
@@ -10,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
+from api.auth import verify_request
 from api.problems import Problem
 from node import chainstore
 from node.service import Node
@@ -35,6 +35,12 @@ def list_access(
     if not _PSEUDONYM.match(pseudonym):
         raise Problem(400, "bad-pseudonym", "A pseudonym is 64 lowercase hex digits")
     node: Node = request.app.state.node
+    keyid = verify_request(
+        request.method, request.url.path, request.url.query, b"", dict(request.headers),
+        node.key_of, request.app.state.nonces,
+    )  # fmt: skip
+    if keyid != f"resident:{pseudonym}":
+        raise Problem(403, "forbidden", "A resident's access log is shown to that resident only")
     prefix = f"access/{pseudonym}/"
     after = None if cursor is None else prefix + cursor
     with node.engine.connect() as conn:

@@ -158,7 +158,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from node.demo import run_demo
+    from api.demo import run_demo
 
     return run_demo(Path(args.data_dir), args.node, args.base_port)
 

@@ -471,11 +471,7 @@ class Node:
                 return Submitted(h.hex(), "rejected" if result["code"] else "committed")
         if tx.body["chain_id"] != self.chain_id:
             raise TxRejected("wrong_chain", f"this node serves chain {self.chain_id}")
-        record = signer_record_key(tx.signer)
-        if record not in self.state.values:
-            with self.engine.connect() as conn:
-                self.state.prefetch(conn, [record])
-        key = signer_key(DictState({record: self.state.values.get(record)}), tx.signer)
+        key = self.key_of(tx.signer)
         if key is None:
             raise TxRejected("unknown_signer", f"{tx.signer} is not an active agency or resident")
         if not self._check_signature(tx, key):
@@ -486,6 +482,14 @@ class Node:
                 peer.send({"kind": "tx", "tx": tx.to_json()})
         self.handle(self.sm.txs_available())
         return Submitted(h.hex(), "pending")
+
+    def key_of(self, signer: str) -> Verifier | None:
+        """The active key registered on the ledger for an agency id or ``resident:<pseudonym>``."""
+        record = signer_record_key(signer)
+        if record not in self.state.values:
+            with self.engine.connect() as conn:
+                self.state.prefetch(conn, [record])
+        return signer_key(DictState({record: self.state.values.get(record)}), signer)
 
     def tx_status(self, tx_hash: bytes) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

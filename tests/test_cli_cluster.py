@@ -71,7 +71,7 @@ def test_cluster_up_starts_reuses_and_stops_cleanly(tmp_path: Path) -> None:
 
 
 def test_demo_runs_the_quzhou_scenario_and_writes_nothing_identifying(tmp_path: Path) -> None:
-    from node.demo import _id
+    from api.demo import _id
 
     data = tmp_path / "demo"
     port = free_base_port(4)

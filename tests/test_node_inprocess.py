@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.auth import sign_request
 from contracts.tx import Transaction, sign_transaction
 from node.blocks import Block
 from node.genesis import NodeConfig
@@ -236,20 +237,35 @@ def test_a_resident_lists_who_accessed_their_records(single: tuple[TestClient, P
         ssb, ssb.name, {"type": "health.access", "case_id": "s-1"}
     )  # not the recipient: refused, recorded
 
-    page = client.get(f"/v1/residents/{pseudonym}/access").json()
+    def signed_get(
+        path: str, query: str = "", signer: Signer = me, keyid: str = f"resident:{pseudonym}"
+    ) -> Any:
+        headers = sign_request(signer, keyid, "GET", path, query)
+        return client.get(path + (f"?{query}" if query else ""), headers=headers)
+
+    mine = f"/v1/residents/{pseudonym}/access"
+    page = signed_get(mine).json()
     assert [(e["action"], e["agent"], e["outcome"]) for e in page["entries"]] == [
         ("E", hosp_b.name, "granted"), ("R", hosp_a.name, "granted"), ("R", ssb.name, "refused")
     ]  # fmt: skip
-    first = client.get(f"/v1/residents/{pseudonym}/access", params={"limit": 2}).json()
-    rest = client.get(
-        f"/v1/residents/{pseudonym}/access", params={"cursor": first["next_cursor"]}
-    ).json()
+    first = signed_get(mine, "limit=2").json()
+    rest = signed_get(mine, f"cursor={first['next_cursor']}").json()
     assert first["entries"] + rest["entries"] == page["entries"] and rest["next_cursor"] is None
-    assert (
-        client.get("/v1/residents/" + "00" * 32 + "/access")
-        .json()["type"]
-        .endswith("/unknown-resident")
-    )
+
+    # only the resident, with a fresh signature by the key on the ledger, sees it
+    def problem(r: Any) -> str:
+        return str(r.json()["type"]).rsplit("/", 1)[-1]
+
+    assert problem(client.get(mine)) == "signature-required"
+    assert problem(signed_get(mine, signer=Signer.generate("x"))) == "signature-invalid"
+    assert problem(signed_get(mine, signer=hosp_a, keyid=hosp_a.name)) == "forbidden"
+    assert problem(signed_get(mine, keyid="resident:" + "11" * 32)) == "unknown-key"
+    headers = sign_request(me, f"resident:{pseudonym}", "GET", mine, "limit=2")
+    assert client.get(mine + "?limit=2", headers=headers).status_code == 200
+    assert problem(client.get(mine + "?limit=2", headers=headers)) == "signature-replayed"
+    headers = sign_request(me, f"resident:{pseudonym}", "GET", mine, "limit=2")
+    assert problem(client.get(mine + "?limit=3", headers=headers)) == "signature-invalid"
+    assert problem(signed_get("/v1/residents/" + "00" * 32 + "/access")) == "forbidden"
     assert client.get("/v1/residents/nope/access").status_code == 400
 
 

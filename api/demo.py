@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from api.auth import sign_request
 from contracts.tx import sign_transaction
 from node.identity import check_digit, pseudonym
 from node.keys import read_signer, read_verifiers
@@ -44,6 +45,7 @@ class Demo:
         )
         self.secret = (net / "agencies" / "network-secret").read_bytes()
         self.results: list[tuple[str, bool, str]] = []
+        self.elder_key = Signer.generate("resident-elder")  # kept by the resident's own card
 
     def agency(self, agency_id: str) -> Signer:
         return read_signer(self.net / "agencies" / f"{agency_id}.key")
@@ -173,7 +175,7 @@ class Demo:
                     {
                         "type": "resident.enroll",
                         "pseudonym": elder,
-                        "key": Signer.generate("resident-elder").verifier().encode(),
+                        "key": self.elder_key.verifier().encode(),
                     },
                 )
             ),
@@ -309,14 +311,23 @@ class Demo:
         """A read is always committed; whether it was granted is in the resident's access log."""
         if status.get("status") != "committed":
             return False, str(status)
-        last = self.http.get(f"{self.url}/v1/residents/{resident}/access").json()["entries"][-1]
+        last = self._access(resident)[-1]
         reason = f" ({last['reason']})" if last["reason"] else ""
         return last[
             "outcome"
         ] == want, f"{last['outcome']}{reason}, on the log at leaf {status['leaf_index']}"
 
+    def _access(self, resident: str) -> list[dict[str, Any]]:
+        """The resident's own view, signed with the resident's key (RFC 9421)."""
+        path = f"/v1/residents/{resident}/access"
+        headers = sign_request(self.elder_key, f"resident:{resident}", "GET", path)
+        entries: list[dict[str, Any]] = self.http.get(f"{self.url}{path}", headers=headers).json()[
+            "entries"
+        ]
+        return entries
+
     def _access_list(self, resident: str) -> tuple[bool, str]:
-        entries = self.http.get(f"{self.url}/v1/residents/{resident}/access").json()["entries"]
+        entries = self._access(resident)
         seen = [(e["action"], e["agent"], e["outcome"]) for e in entries]
         want = [
             ("E", "hosp-330824", "granted"),
