@@ -8,7 +8,8 @@ from pydantic import BaseModel, Field
 from api.problems import Problem
 from node.mempool import MempoolFull
 from node.p2p import SIGNATURE_HEADER
-from node.service import Node, TxRejected
+from node.ratelimit import retry_after
+from node.service import Node, RateLimited, TxRejected
 
 router = APIRouter(prefix="/v1", tags=["agency"])
 
@@ -41,6 +42,10 @@ async def post_tx(request: Request, tx: TransactionIn) -> TxAccepted:
         submitted = node.submit(tx.model_dump())
     except TxRejected as exc:
         raise Problem(400, exc.code.replace("_", "-"), "Transaction refused", str(exc)) from exc
+    except RateLimited as exc:
+        raise Problem(
+            429, "rate-limited", "Too many requests", str(exc), retry_after=retry_after(exc.wait)
+        ) from exc
     except MempoolFull as exc:
         raise Problem(503, "mempool-full", "Mempool is full", str(exc), retry_after=1) from exc
     return TxAccepted(tx_hash=submitted.tx_hash, status=submitted.status)

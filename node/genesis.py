@@ -76,6 +76,8 @@ class NodeConfig:
     """Validator name -> base URL of its HTTP API."""
     mempool_size: int = 20_000
     max_block_txs: int = 2_000
+    rate_per_signer: float = 2_000.0
+    """Transactions a second one signer may submit to this node (burst: two seconds' worth)."""
 
     def path(self, relative: str) -> Path:
         return (self.base_dir / relative).resolve()
@@ -102,6 +104,7 @@ class NodeConfig:
             "peers": self.peers,
             "mempool_size": self.mempool_size,
             "max_block_txs": self.max_block_txs,
+            "rate_per_signer": self.rate_per_signer,
         }
 
     @staticmethod

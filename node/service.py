@@ -40,6 +40,7 @@ from node.genesis import Genesis, NodeConfig
 from node.keys import read_signer
 from node.mempool import Mempool
 from node.p2p import Peer, open_envelope
+from node.ratelimit import RateLimiter
 from node.schema import checkpoint_quorum, log_cosignatures
 from node.vault import Vault
 from node.walfile import WalFile
@@ -69,6 +70,12 @@ class TxRejected(Exception):
         self.code = code
 
 
+class RateLimited(Exception):
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"too many transactions from this signer; retry in {wait:.2f} s")
+        self.wait = wait
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -88,6 +95,7 @@ class Node:
         self.engine = open_database(config.database_url)
         self.wal = WalFile(config.path(config.wal_file))
         self.mempool = Mempool(config.mempool_size)
+        self.limiter = RateLimiter(config.rate_per_signer, max(1, int(2 * config.rate_per_signer)))
         self.vault = Vault(
             open_database(config.vault_database_url, create=False),
             _vault_key(config.path(config.vault_key_file)),
@@ -476,6 +484,8 @@ class Node:
             raise TxRejected("unknown_signer", f"{tx.signer} is not an active agency or resident")
         if not self._check_signature(tx, key):
             raise TxRejected("bad_signature", "the signature does not verify with the signer's key")
+        if gossip and (wait := self.limiter.take(tx.signer, time.monotonic())):
+            raise RateLimited(wait)
         self.mempool.add(tx)  # raises MempoolFull
         if gossip:
             for peer in self.peers:

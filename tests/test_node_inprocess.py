@@ -347,3 +347,42 @@ def test_operations_endpoints(single: tuple[TestClient, Path]) -> None:
         "/v1/tx", content=b"x" * (1024 * 1024 + 1), headers={"content-type": "application/json"}
     )
     assert big.status_code == 413 and big.json()["type"].endswith("/body-too-large")
+
+
+def test_per_signer_rate_limit(tmp_path: Path) -> None:
+    [config_path] = init_network(tmp_path / "net", 1)
+    data = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps({**data, "rate_per_signer": 1.0}))  # burst of 2
+    node = Node(NodeConfig.load(config_path))
+    with TestClient(create_app(node)) as client:
+        codes = [
+            client.post("/v1/tx", json=_anchor(tmp_path / "net", f"rl-{i}").to_json())
+            for i in range(3)
+        ]
+        assert [r.status_code for r in codes] == [202, 202, 429]
+        assert codes[2].headers["retry-after"] == "1" and codes[2].json()["type"].endswith(
+            "/rate-limited"
+        )
+        other = read_signer(
+            tmp_path / "net" / "agencies" / "ssb-330825.key"
+        )  # another key is not limited
+        body = {
+            "type": "anchor",
+            "chain_id": "shanhe-quzhou-dev",
+            "signer": other.name,
+            "nonce": "x",
+            "sha256": "ab" * 32,
+        }
+        assert (
+            client.post("/v1/tx", json=sign_transaction(body, other).to_json()).status_code == 202
+        )
+
+
+def test_token_bucket_refills() -> None:
+    from node.ratelimit import RateLimiter
+
+    limiter = RateLimiter(rate=2.0, burst=2)
+    assert limiter.take("a", 0.0) == 0 and limiter.take("a", 0.0) == 0
+    assert limiter.take("a", 0.0) == pytest.approx(0.5)
+    assert limiter.take("a", 0.5) == 0  # one token back after half a second
+    assert limiter.take("b", 0.5) == 0
