@@ -4,7 +4,7 @@ import base64
 import hashlib
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from api.problems import Problem
@@ -107,8 +107,18 @@ def get_block(request: Request, height: int) -> BlockOut:
     )
 
 
-@router.get("/evidence")
-def get_evidence(request: Request) -> list[dict[str, Any]]:
+class EvidencePage(BaseModel):
+    evidence: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+@router.get("/evidence", response_model=EvidencePage)
+def get_evidence(
+    request: Request, cursor: str | None = None, limit: int = Query(100, ge=1, le=500)
+) -> EvidencePage:
     """Conflicting signed messages seen from validators, and the block that recorded them."""
     with _node(request).engine.connect() as conn:
-        return chainstore.all_evidence(conn)
+        rows = chainstore.evidence_page(conn, cursor, limit)
+    return EvidencePage(
+        evidence=[e for _, e in rows], next_cursor=rows[-1][0] if len(rows) == limit else None
+    )

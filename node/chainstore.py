@@ -232,13 +232,17 @@ def evidence_included(conn: Connection, ev: Evidence) -> bool:
     return row is not None and row.included_height is not None
 
 
-def all_evidence(conn: Connection) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        select(evidence.c.data, evidence.c.included_height).order_by(
-            evidence.c.height, evidence.c.key
-        )
-    )
-    return [{**json.loads(r.data), "included_height": r.included_height} for r in rows]
+def evidence_page(
+    conn: Connection, after: str | None, limit: int
+) -> list[tuple[str, dict[str, Any]]]:
+    """(key, evidence with the height of the block that recorded it), in key order."""
+    query = select(evidence.c.key, evidence.c.data, evidence.c.included_height)
+    if after is not None:
+        query = query.where(evidence.c.key > after)
+    rows = conn.execute(query.order_by(evidence.c.key).limit(limit))
+    return [
+        (str(r.key), {**json.loads(r.data), "included_height": r.included_height}) for r in rows
+    ]
 
 
 def state_prefix(

@@ -151,13 +151,19 @@ def test_cluster_commits_survives_crashes_and_loses_nothing(
         assert (
             c.client.post(f"{c.urls[i]}/v1/p2p", content=body, headers=headers).status_code == 204
         )
-    c.wait_for(lambda: len(c.get(0, "/v1/evidence").json()) == 1, what="evidence kept")
+    c.wait_for(lambda: len(c.get(0, "/v1/evidence").json()["evidence"]) == 1, what="evidence kept")
     assert c.submit(0, c.anchor("after the equivocation")).status_code == 202
     c.wait_for(
-        lambda: c.get(1, "/v1/evidence").json()[0]["included_height"] is not None,
+        lambda: c.get(1, "/v1/evidence").json()["evidence"][0]["included_height"] is not None,
         what="evidence in a block",
     )
-    [ev] = c.get(1, "/v1/evidence").json()
+    [ev] = c.get(1, "/v1/evidence").json()["evidence"]
+    page = c.get(1, "/v1/evidence", limit=1).json()
+    assert page["evidence"] == [ev] and page["next_cursor"] is not None
+    assert c.get(1, "/v1/evidence", cursor=page["next_cursor"]).json() == {
+        "evidence": [],
+        "next_cursor": None,
+    }
     assert ev["offender"] == byzantine.name
     recorded = c.get(1, f"/v1/blocks/{ev['included_height']}").json()
     assert recorded["evidence"][0]["offender"] == byzantine.name
