@@ -36,7 +36,8 @@ class WalFile:
     def _compact(self, payload: bytes) -> None:
         """Replace the file by its last record, atomically."""
         tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "wb") as f:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
             f.write(encode_record(payload))
             f.flush()
             os.fsync(f.fileno())
