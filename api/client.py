@@ -9,11 +9,12 @@ from typing import Any
 
 import httpx
 
+from api.auth import sign_request
 from contracts.tx import Transaction, sign_transaction
 from tlog.checkpoint import Checkpoint, verify_checkpoint
 from tlog.errors import Invalid
 from tlog.hashing import leaf_hash
-from tlog.note import Signer, Verifier
+from tlog.note import OpenedNote, Signer, Verifier
 from tlog.verify import verify_consistency, verify_inclusion
 
 
@@ -34,6 +35,7 @@ class NotVerified(Exception):
 class ShanheClient:
     def __init__(self, base_url: str = "", http: httpx.Client | None = None) -> None:
         self.http = http or httpx.Client(base_url=base_url.rstrip("/"), timeout=15)
+        self._chain_id: str | None = None
 
     def _get(self, path: str, **params: Any) -> httpx.Response:
         r = self.http.get(path, params=params or None)
@@ -47,9 +49,15 @@ class ShanheClient:
         result: dict[str, Any] = self._get("/v1/network").json()
         return result
 
+    @property
+    def chain_id(self) -> str:
+        if self._chain_id is None:
+            self._chain_id = str(self.network()["chain_id"])
+        return self._chain_id
+
     # ------------------------------------------------------------ agencies
     def sign(self, signer: Signer, body: dict[str, Any], as_name: str | None = None) -> Transaction:
-        full = {"chain_id": self.network()["chain_id"], "signer": as_name or signer.name,
+        full = {"chain_id": self.chain_id, "signer": as_name or signer.name,
                 "nonce": secrets.token_hex(16), **body}  # fmt: skip
         return sign_transaction(full, signer)
 
@@ -67,16 +75,28 @@ class ShanheClient:
                 return status
             time.sleep(0.1)
 
+    # ----------------------------------------------------------- residents
+    def access_log(self, pseudonym: str, key: Signer) -> list[dict[str, Any]]:
+        """The resident's own access log, the request signed with the resident's key (RFC 9421)."""
+        path = f"/v1/residents/{pseudonym}/access"
+        headers = sign_request(key, f"resident:{pseudonym}", "GET", path)
+        r = self.http.get(path, headers=headers)
+        if r.status_code >= 400:
+            raise ApiError(r.status_code, r.json())
+        entries: list[dict[str, Any]] = r.json()["entries"]
+        return entries
+
     # ------------------------------------------------------------ auditors
     def checkpoint(
         self, keys: Sequence[Verifier], quorum: int, tree_size: int | None = None
-    ) -> tuple[Checkpoint, str]:
+    ) -> tuple[Checkpoint, OpenedNote]:
+        """The checkpoint and which known keys signed it, only if a quorum of them did."""
         params = {} if tree_size is None else {"tree_size": tree_size}
         note = self._get("/v1/checkpoint", **params).text
         result = verify_checkpoint(note, keys, quorum)
         if isinstance(result, Invalid):
             raise NotVerified(f"checkpoint: {result}")
-        return result[0], note
+        return result
 
     def entry(self, leaf_index: int, checkpoint: Checkpoint) -> bytes:
         """The leaf bytes, returned only if they are proven to be in the checkpoint's tree."""

@@ -7,7 +7,6 @@ records; an auditor verifies a transfer's inclusion proof against the quorum-sig
 Residents are synthetic, with well-formed ID numbers that only agency systems ever see.
 """
 
-import base64
 import hashlib
 import os
 import secrets
@@ -21,15 +20,11 @@ from typing import Any
 
 import httpx
 
-from api.auth import sign_request
-from contracts.tx import sign_transaction
+from api.client import ApiError, NotVerified, ShanheClient
 from node.identity import check_digit, pseudonym
 from node.keys import read_signer, read_verifiers
 from node.network_init import init_network, is_network
-from tlog.checkpoint import verify_checkpoint
-from tlog.hashing import leaf_hash
 from tlog.note import Signer
-from tlog.verify import verify_inclusion
 
 
 def _id(first17: str) -> str:
@@ -39,10 +34,7 @@ def _id(first17: str) -> str:
 class Demo:
     def __init__(self, net: Path, url: str) -> None:
         self.net, self.url = net, url.rstrip("/")
-        self.http = httpx.Client(timeout=15)
-        self.chain_id = (
-            self.http.get(f"{self.url}/v1/network").raise_for_status().json()["chain_id"]
-        )
+        self.client = ShanheClient(self.url)
         self.secret = (net / "agencies" / "network-secret").read_bytes()
         self.results: list[tuple[str, bool, str]] = []
         self.elder_key = Signer.generate("resident-elder")  # kept by the resident's own card
@@ -51,23 +43,19 @@ class Demo:
         return read_signer(self.net / "agencies" / f"{agency_id}.key")
 
     def send(self, signer: Signer, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        full = {"chain_id": self.chain_id, "signer": name, "nonce": secrets.token_hex(8), **body}
-        tx = sign_transaction(full, signer)
-        r = self.http.post(f"{self.url}/v1/tx", json=tx.to_json())
-        if r.status_code != 202:
-            return {"status": "refused", "reason": r.json().get("type", "").rsplit("/", 1)[-1]}
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            status: dict[str, Any] = self.http.get(f"{self.url}/v1/tx/{tx.hash.hex()}").json()
-            if status.get("status") in ("committed", "rejected"):
-                return status
-            time.sleep(0.1)
-        return {"status": "timeout"}
+        try:
+            tx_hash = self.client.submit(self.client.sign(signer, body, as_name=name))
+        except ApiError as exc:
+            return {
+                "status": "refused",
+                "reason": str(exc.problem.get("type", "")).rsplit("/", 1)[-1],
+            }
+        return self.client.wait(tx_hash)
 
     def step(self, title: str, check: Callable[[], tuple[bool, str]]) -> bool:
         try:
             ok, detail = check()
-        except (httpx.HTTPError, KeyError, ValueError, TypeError, AssertionError) as exc:
+        except (httpx.HTTPError, ApiError, NotVerified, KeyError, ValueError, TypeError) as exc:
             ok, detail = False, f"{type(exc).__name__}: {exc}"
         self.results.append((title, ok, detail))
         print(f"[{'ok' if ok else 'FAILED'}] {title}: {detail}", flush=True)
@@ -318,13 +306,7 @@ class Demo:
         ] == want, f"{last['outcome']}{reason}, on the log at leaf {status['leaf_index']}"
 
     def _access(self, resident: str) -> list[dict[str, Any]]:
-        """The resident's own view, signed with the resident's key (RFC 9421)."""
-        path = f"/v1/residents/{resident}/access"
-        headers = sign_request(self.elder_key, f"resident:{resident}", "GET", path)
-        entries: list[dict[str, Any]] = self.http.get(f"{self.url}{path}", headers=headers).json()[
-            "entries"
-        ]
-        return entries
+        return self.client.access_log(resident, self.elder_key)
 
     def _access_list(self, resident: str) -> tuple[bool, str]:
         entries = self._access(resident)
@@ -338,33 +320,19 @@ class Demo:
 
     def _audit(self, leaf_index: int) -> tuple[bool, str]:
         keys = read_verifiers(self.net / "verifier-keys.txt")
-        network = self.http.get(f"{self.url}/v1/network").json()
+        quorum = int(self.client.network()["quorum"])
         deadline = time.monotonic() + 20
-        while True:
-            note = self.http.get(f"{self.url}/v1/checkpoint").text
-            result = verify_checkpoint(note, keys, int(network["quorum"]))
-            if isinstance(result, tuple) and result[0].size > leaf_index:
-                break
+        checkpoint, opened = self.client.checkpoint(keys, quorum)
+        while checkpoint.size <= leaf_index:  # cosignatures of the newest head may still travel
             if time.monotonic() > deadline:
-                return False, f"no quorum checkpoint covering leaf {leaf_index}: {result}"
+                return False, f"no quorum checkpoint covering leaf {leaf_index}"
             time.sleep(0.2)
-        checkpoint, opened = result
-        proof = self.http.get(
-            f"{self.url}/v1/proof/inclusion",
-            params={"leaf_index": leaf_index, "tree_size": checkpoint.size},
-        ).json()
-        data = base64.b64decode(self.http.get(f"{self.url}/v1/entries/{leaf_index}").json()["data"])
-        err = verify_inclusion(
-            leaf_index,
-            checkpoint.size,
-            leaf_hash(data),
-            [base64.b64decode(x) for x in proof["hashes"]],
-            checkpoint.root,
-        )
+            checkpoint, opened = self.client.checkpoint(keys, quorum)
+        self.client.entry(leaf_index, checkpoint)  # raises NotVerified unless the proof holds
+        signers = len(opened.valid_signers)
         return (
-            err is None,
-            f"leaf {leaf_index} in tree {checkpoint.size}, cosigned by {len(opened.valid_signers)} validators"
-            + (f": {err}" if err else ""),
+            True,
+            f"leaf {leaf_index} in tree {checkpoint.size}, cosigned by {signers} validators",
         )
 
 
