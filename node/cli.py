@@ -140,7 +140,7 @@ def _cmd_cluster_up(args: argparse.Namespace) -> int:
 
 
 def _cmd_tx_anchor(args: argparse.Namespace) -> int:
-    from node.client_cli import submit_anchor
+    from api.tx_cli import submit_anchor
 
     return submit_anchor(args.node, Path(args.key), args.sha256, args.nonce)
 

@@ -206,3 +206,8 @@ def test_cluster_commits_survives_crashes_and_loses_nothing(
     forged = {**last, "root": base64.b64encode(b"\x07" * 32).decode()}
     state.write_text(json.dumps(forged))  # a head this log never had: reported, not accepted
     assert main(audit) == 1
+
+    # the operator's CLI signs and submits through the SDK
+    key = str(c.dir / "agencies" / "ssb-330825.key")
+    assert main(["tx", "anchor", "--node", c.urls[2], "--key", key, "--sha256", "cd" * 32]) == 0
+    assert main(["tx", "anchor", "--node", c.urls[2], "--key", key, "--sha256", "CD"]) == 2
