@@ -2,10 +2,10 @@
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem_response
 from node import logstore
@@ -33,31 +33,45 @@ class RequestStats:
             self.rejected[(status, problem or "")] += 1
 
 
+class Accounting:
+    """Pure ASGI middleware (Starlette's ``@app.middleware`` costs too much on the hot path):
+    refuses oversize bodies and times every request by route and problem type."""
+
+    def __init__(self, app: ASGIApp, stats: RequestStats) -> None:
+        self.app, self.stats = app, stats
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"0")
+        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+            response = problem_response(
+                413, "body-too-large", "Request body too large", f"at most {MAX_BODY_BYTES} bytes"
+            )
+            await response(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status, problem = 500, None
+
+        async def watch(message: Message) -> None:
+            nonlocal status, problem
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                problem = (
+                    dict(message.get("headers", [])).get(b"x-problem-type", b"").decode() or None
+                )
+            await send(message)
+
+        await self.app(scope, receive, watch)
+        path = getattr(scope.get("route"), "path", "unmatched")
+        self.stats.observe(path, time.perf_counter() - start, status, problem)
+
+
 def install(app: FastAPI) -> None:
     stats = RequestStats()
     app.state.request_stats = stats
-
-    @app.middleware("http")
-    async def account(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return problem_response(
-                413, "body-too-large", "Request body too large", f"at most {MAX_BODY_BYTES} bytes"
-            )
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        stats.observe(
-            path,
-            time.perf_counter() - start,
-            response.status_code,
-            response.headers.get("x-problem-type"),
-        )
-        return response
-
+    app.add_middleware(Accounting, stats=stats)
     app.include_router(router)
 
 
