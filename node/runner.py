@@ -26,5 +26,12 @@ def run_node(config_path: Path) -> int:
     # The CLI is the composition root: only here does the node meet the HTTP layer.
     from api.app import create_app
 
-    uvicorn.run(create_app(node), host=config.host, port=config.port, log_level="warning")
+    uvicorn.run(
+        create_app(node),
+        host=config.host,
+        port=config.port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+    )
     return 0
