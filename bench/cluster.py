@@ -25,6 +25,17 @@ from contracts.tx import Transaction, check_signature
 from tests.cluster import Cluster
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to report CPU spent per transaction:
+    on a shared 2-core machine that is steadier than transactions per second."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(c: Cluster) -> list[float]:
+    return [cpu_seconds(p.pid) for p in c.procs if p is not None] + [cpu_seconds(os.getpid())]
+
+
 def ed25519_verifications_per_second(
     samples: list[Transaction], key: object, seconds: float = 2.0
 ) -> float:
@@ -156,9 +167,15 @@ def main() -> int:
                 f"Ed25519 verify: {verifies:,.0f}/s per core; bound {verifies:,.0f} x {cores} cores / 4 nodes = {bound:,.0f} tx/s"
             )
 
+            cpu_before = cpu_of(c)
             committed, window = asyncio.run(flood(c, txs[: args.prepare], args.seconds))
+            cpu = [after - before for before, after in zip(cpu_before, cpu_of(c), strict=True)]
             print(
                 f"sustained: {committed:,} transactions committed in {window:.1f} s = {committed / window:,.0f} tx/s ({committed / window / bound:.3f} of the bound)"
+            )
+            print(
+                f"CPU during the flood: nodes {' + '.join(f'{s:.1f}' for s in cpu[:-1])} s, load generator {cpu[-1]:.1f} s; "
+                f"{sum(cpu[:-1]) / max(1, committed) * 1e3:.2f} ms of node CPU per committed transaction"
             )
             c.wait_for(
                 lambda: all(c.status(i)["mempool"] == 0 for i in range(4)),

@@ -181,14 +181,19 @@ def store_block(
 
 
 def tx_result(conn: Connection, tx_hash: bytes) -> dict[str, Any] | None:
-    row = conn.execute(select(tx_results).where(tx_results.c.tx_hash == tx_hash)).first()
+    row = logstore.driver_fetchone(
+        conn,
+        "SELECT height, leaf_index, code, message FROM tx_results WHERE tx_hash = ?",
+        (tx_hash,),
+    )
     if row is None:
         return None
+    height, leaf_index, code, message = row
     return {
-        "height": int(row.height),
-        "leaf_index": None if row.leaf_index is None else int(row.leaf_index),
-        "code": row.code,
-        "message": row.message,
+        "height": int(height),
+        "leaf_index": None if leaf_index is None else int(leaf_index),
+        "code": code,
+        "message": message,
     }
 
 

@@ -7,6 +7,7 @@ loads all leaves or rebuilds the tree.
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select
 
@@ -54,6 +55,20 @@ def bulk_insert(
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
     conn.exec_driver_sql(sql, rows)
+
+
+def driver_fetchone(conn: Connection, sql: str, params: tuple[object, ...]) -> Any:
+    """One row straight from the driver's cursor, for point reads on a request's hot path
+    (SQLAlchemy's statement compilation costs several times the lookup). ``sql`` uses ``?``
+    placeholders and is ours, never input."""
+    if conn.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+    finally:
+        cursor.close()
 
 
 def append_leaves(conn: Connection, leaves: Sequence[bytes]) -> tuple[int, bytes]:

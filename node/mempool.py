@@ -1,5 +1,7 @@
 """Transactions waiting for a block: deduplicated by hash, bounded, in arrival order."""
 
+from itertools import islice
+
 from contracts.tx import Transaction
 
 
@@ -8,9 +10,12 @@ class MempoolFull(Exception):
 
 
 class Mempool:
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
+    def __init__(self, capacity: int, remember: int = 100_000) -> None:
+        self.capacity, self.remember = capacity, remember
         self._txs: dict[bytes, Transaction] = {}
+        self._committed: dict[bytes, None] = {}
+        """Recently committed hashes, oldest first: gossip that arrives after the block (a
+        peer's backlog under load) must not fill the pool with work already done."""
 
     def __len__(self) -> int:
         return len(self._txs)
@@ -21,7 +26,7 @@ class Mempool:
     def add(self, tx: Transaction) -> bool:
         """True if new, False if already waiting; ``MempoolFull`` when at capacity."""
         h = tx.hash
-        if h in self._txs:
+        if h in self._txs or h in self._committed:
             return False
         if len(self._txs) >= self.capacity:
             raise MempoolFull(f"mempool holds {self.capacity} transactions; try again later")
@@ -40,3 +45,11 @@ class Mempool:
     def remove(self, hashes: list[bytes]) -> None:
         for h in hashes:
             self._txs.pop(h, None)
+
+    def committed(self, hashes: list[bytes]) -> None:
+        """Remove what a block committed, and keep refusing it for a while."""
+        self.remove(hashes)
+        self._committed.update(dict.fromkeys(hashes))
+        excess = len(self._committed) - self.remember
+        for old in list(islice(self._committed, max(0, excess))):
+            del self._committed[old]

@@ -11,11 +11,14 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
 from consensus.validators import ValidatorSet
+from contracts.tx import Transaction
 from tlog.note import Signer
 
 log = logging.getLogger("shanhe.p2p")
@@ -27,11 +30,23 @@ QUEUE_LIMIT = 10_000
 SIGNATURE_HEADER = "x-shanhe-signature"
 
 
+def encode_item(item: dict[str, Any]) -> bytes:
+    """An item's JSON, encoded once however many peers it goes to."""
+    return json.dumps(item, separators=(",", ":")).encode()
+
+
+def tx_item(tx: Transaction) -> bytes:
+    """A gossiped transaction: its RFC 8785 bytes are already at hand, so nothing is encoded."""
+    return b'{"kind":"tx","tx":' + tx.encode() + b"}"
+
+
 def seal(
-    signer: Signer, chain_id: str, items: list[dict[str, Any]]
+    signer: Signer, chain_id: str, items: Sequence[dict[str, Any] | bytes]
 ) -> tuple[bytes, dict[str, str]]:
     """The envelope's exact body bytes and the headers that authenticate them."""
-    body = json.dumps({"chain_id": chain_id, "from": signer.name, "items": items}).encode()
+    parts = [i if isinstance(i, bytes) else encode_item(i) for i in items]
+    head = encode_item({"chain_id": chain_id, "from": signer.name})[:-1]
+    body = head + b',"items":[' + b",".join(parts) + b"]}"
     signature = signer.sign(DOMAIN + body).hex()
     return body, {"content-type": "application/json", SIGNATURE_HEADER: signature}
 
@@ -66,28 +81,51 @@ def open_envelope(
 
 
 class Peer:
-    """Sends batches of items to one peer; drops on failure (consensus re-sends)."""
+    """Sends batches of items to one peer; drops on failure (consensus re-sends).
+
+    Two queues, as CometBFT gives its channels priorities: consensus messages and
+    cosignatures go first in every batch, so a vote never waits behind a backlog of gossiped
+    transactions (under load that backlog is thousands deep and would stretch every round).
+    """
 
     def __init__(self, name: str, url: str, signer: Signer, chain_id: str) -> None:
         self.name, self.url = name, url.rstrip("/")
         self.signer, self.chain_id = signer, chain_id
-        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
+        self.urgent: deque[bytes] = deque(maxlen=QUEUE_LIMIT)
+        self.gossip: deque[bytes] = deque()
+        self.ready = asyncio.Event()
         self.client = httpx.AsyncClient(timeout=5.0)
         self.task: asyncio.Task[None] | None = None
         self.failures = 0
 
-    def send(self, item: dict[str, Any]) -> None:
-        with contextlib.suppress(asyncio.QueueFull):
-            self.queue.put_nowait(item)
+    def send(self, item: bytes, *, gossip: bool = False) -> None:
+        """Queue an encoded item; ``gossip`` (transactions) yields to everything else."""
+        if gossip:
+            if len(self.gossip) >= QUEUE_LIMIT:
+                return  # the peer will get it in a proposal or from another node
+            self.gossip.append(item)
+        else:
+            self.urgent.append(item)  # a full deque drops the oldest: consensus re-sends
+        self.ready.set()
+
+    def next_batch(self) -> list[bytes]:
+        items: list[bytes] = []
+        for queue in (self.urgent, self.gossip):
+            while queue and len(items) < MAX_BATCH:
+                items.append(queue.popleft())
+        if not self.urgent and not self.gossip:
+            self.ready.clear()
+        return items
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._run(), name=f"peer-{self.name}")
 
     async def _run(self) -> None:
         while True:
-            items = [await self.queue.get()]
-            while not self.queue.empty() and len(items) < MAX_BATCH:
-                items.append(self.queue.get_nowait())
+            await self.ready.wait()
+            items = self.next_batch()
+            if not items:
+                continue
             body, headers = seal(self.signer, self.chain_id, items)
             try:
                 r = await self.client.post(f"{self.url}/v1/p2p", content=body, headers=headers)

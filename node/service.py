@@ -38,8 +38,8 @@ from node.db import open_database
 from node.executor import Execution, execute
 from node.genesis import Genesis, NodeConfig
 from node.keys import read_signer
-from node.mempool import Mempool
-from node.p2p import Peer, open_envelope
+from node.mempool import Mempool, MempoolFull
+from node.p2p import Peer, encode_item, open_envelope, tx_item
 from node.ratelimit import RateLimiter
 from node.schema import checkpoint_quorum, log_cosignatures
 from node.vault import Vault
@@ -138,6 +138,7 @@ class Node:
         self._sync_peers({})
         self.tasks: list[asyncio.Task[None]] = []
         self.sync_now = asyncio.Event()
+        self.progress_mark: tuple[int, int, int] = (-1, -1, -1)
 
     def _genesis_tip(self) -> Tip:
         return chainstore.genesis_tip(self.genesis_writes, self.genesis.genesis_time_ms)
@@ -175,7 +176,13 @@ class Node:
                 log.exception("periodic %s failed", action)
 
     def _rebroadcast(self) -> None:
-        self.handle(self.sm.rebroadcast())
+        """Re-send our messages only when consensus made no progress for a whole interval. A
+        height that is merely slow (large blocks under load) must not be sent its proposal,
+        hundreds of kilobytes, again and again: that load made it slower still."""
+        mark = (self.sm.height, self.sm.round, self.sm.step)
+        if mark == self.progress_mark:
+            self.handle(self.sm.rebroadcast())
+        self.progress_mark = mark
 
     # ------------------------------------------------ Application (consensus)
     def pending(self) -> bool:
@@ -242,13 +249,23 @@ class Node:
         return data
 
     def validate(self, height: int, data: bytes) -> bool:
+        _t = time.monotonic()
         why = self._invalid_reason(height, data)
+        log.warning(
+            "TIMING validate h=%d %.3f dur=%.3f bytes=%d",
+            height,
+            _t,
+            time.monotonic() - _t,
+            len(data),
+        )
         if why is not None:
             self.counters[f"invalid_block:{why.split(':')[0]}"] += 1
             log.warning("refusing block at height %d: %s", height, why)
         return why is None
 
     def _invalid_reason(self, height: int, data: bytes) -> str | None:
+        if block_id(data) in self.exec_cache:
+            return None  # our own proposal (or one already checked): executed against this tip
         try:
             block = Block.decode(data)
         except ValueError as exc:
@@ -293,9 +310,12 @@ class Node:
         if ready.persist is not None:
             self.wal.append(ready.persist)  # 1. durable before anything is sent
         if ready.messages:  # 2.
+            items = [
+                encode_item({"kind": "consensus", "message": m.to_json()}) for m in ready.messages
+            ]
             for peer in self.peers:
-                for msg in ready.messages:
-                    peer.send({"kind": "consensus", "message": msg.to_json()})
+                for item in items:
+                    peer.send(item)
         loop = asyncio.get_running_loop()
         for t in ready.timeouts:  # 3.
             loop.call_later(t.delay, self._on_timeout, t)
@@ -309,7 +329,11 @@ class Node:
         if ready.behind is not None:  # 6.
             self.sync_now.set()
         if ready.decision is not None:  # 4.
+            _t = time.monotonic()
             changed = self._commit(ready.decision)
+            log.warning(
+                "TIMING commit h=%d %.3f dur=%.3f", self.tip.height, _t, time.monotonic() - _t
+            )
             self.handle(self.sm.advance(changed))
 
     def _on_timeout(self, t: Timeout) -> None:
@@ -339,15 +363,16 @@ class Node:
         self.tip = Tip(block.height, h.hex(), block.time_ms, execution.state_root)
         self.state.apply(execution.writes)
         self.exec_cache.clear()
-        self.mempool.remove([r.tx_hash for r in execution.results])
+        self.mempool.committed([r.tx_hash for r in execution.results])
         for event in execution.events:
             if event.get("type") == "resident_erased":
                 self.counters["vault_payloads_erased"] += self.vault.erase(str(event["resident"]))
         self.counters["blocks_committed"] += 1
         self.counters["txs_committed"] += len(block.txs)
         if checkpoint is not None:
+            item = encode_item({"kind": "cosig", "tree_size": checkpoint.size, "line": line})
             for peer in self.peers:
-                peer.send({"kind": "cosig", "tree_size": checkpoint.size, "line": line})
+                peer.send(item)
         self.pending_cosigs = {
             s: v for s, v in self.pending_cosigs.items() if s > self.frontier.size
         }
@@ -440,6 +465,19 @@ class Node:
             self.counters[f"dropped_envelope:{opened}"] += 1
             return opened
         sender, items = opened
+        log.warning(
+            "TIMING envelope from=%s items=%d bytes=%d kinds=%s",
+            sender,
+            len(items),
+            len(body),
+            sorted(
+                {
+                    (i.get("kind"), (i.get("message") or {}).get("type", ""))
+                    for i in items
+                    if i.get("kind") != "tx"
+                }
+            ),
+        )
         messages = []
         for item in items:
             try:
@@ -452,6 +490,8 @@ class Node:
                     self._on_cosig(sender, int(item["tree_size"]), str(item["line"]))
             except (KeyError, TypeError, ValueError, TxRejected):
                 self.counters["dropped:malformed_item"] += 1
+            except MempoolFull:  # the rest of the envelope (votes above all) still counts
+                self.counters["dropped:mempool_full"] += 1
         if messages:
             self.handle(self.sm.receive_many(messages))
         return None
@@ -488,8 +528,9 @@ class Node:
             raise RateLimited(wait)
         self.mempool.add(tx)  # raises MempoolFull
         if gossip:
+            item = tx_item(tx)
             for peer in self.peers:
-                peer.send({"kind": "tx", "tx": tx.to_json()})
+                peer.send(item, gossip=True)
         self.handle(self.sm.txs_available())
         return Submitted(h.hex(), "pending")
 

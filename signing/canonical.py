@@ -47,10 +47,41 @@ def _check(value: Any, path: str) -> bool:
     raise NotCanonicalizable(f"{path}: {type(value).__name__} is not JSON")
 
 
+def _needs_utf16_order(value: Any) -> bool:
+    """``_check`` without building paths (the common case: nothing to refuse); raises a bare
+    NotCanonicalizable, which the caller replaces by ``_check``'s precise one."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return False
+    if kind is int:
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            return False
+        raise NotCanonicalizable
+    if kind is dict:
+        slow = False
+        for key, item in value.items():
+            if type(key) is not str:
+                raise NotCanonicalizable
+            if not key.isascii():
+                slow |= any(ord(ch) > 0xFFFF for ch in key)
+            slow |= _needs_utf16_order(item)
+        return slow
+    if kind is list or kind is tuple:
+        slow = False
+        for item in value:
+            slow |= _needs_utf16_order(item)
+        return slow
+    raise NotCanonicalizable
+
+
 def canonical_json(value: Any) -> bytes:
     """The RFC 8785 bytes of ``value``; raises ``NotCanonicalizable`` for what cannot be signed."""
     try:
-        if _check(value, "$"):
+        try:
+            slow = _needs_utf16_order(value)
+        except NotCanonicalizable:
+            slow = _check(value, "$")  # raises with the path to the offending value
+        if slow:
             return bytes(rfc8785.dumps(value))
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     except UnicodeEncodeError as exc:

@@ -61,3 +61,18 @@ def test_keys_beyond_the_bmp_sort_by_utf16() -> None:
 def test_lone_surrogates_are_refused() -> None:
     with pytest.raises(NotCanonicalizable):
         canonical_json({"x": "\ud800"})
+
+
+def test_refusals_name_the_offending_path() -> None:
+    with pytest.raises(NotCanonicalizable, match=r"\$\.a\[1\]\.b: floats"):
+        canonical_json({"a": [0, {"b": 0.5}]})
+
+
+@given(st.dictionaries(any_text, wide_values, max_size=5), st.binary(min_size=64, max_size=64))
+def test_a_transactions_envelope_bytes_are_its_rfc8785_encoding(
+    body: dict[str, object], signature: bytes
+) -> None:
+    from contracts.tx import Transaction
+
+    tx = Transaction(body, signature)
+    assert tx.encode() == canonical_json(tx.to_json())

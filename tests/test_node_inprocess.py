@@ -153,6 +153,23 @@ def test_mempool_is_bounded_and_deduplicated() -> None:
     assert pool.take(5) == [txs[1]] and len(pool) == 1
 
 
+def test_mempool_refuses_recently_committed_transactions_for_a_while() -> None:
+    signer = Signer.generate("a")
+    txs = [
+        sign_transaction(
+            {"type": "anchor", "chain_id": "c", "signer": "a", "nonce": str(i)}, signer
+        )
+        for i in range(4)
+    ]
+    pool = Mempool(10, remember=2)
+    pool.add(txs[0])
+    pool.committed([txs[0].hash, txs[1].hash])
+    assert len(pool) == 0
+    assert not pool.add(txs[0]) and not pool.add(txs[1])  # late gossip of committed work
+    pool.committed([txs[2].hash, txs[3].hash])  # the oldest memories make room
+    assert pool.add(txs[0]) and not pool.add(txs[3])
+
+
 def test_honest_validation_refuses_bad_blocks(single: tuple[TestClient, Path]) -> None:
     client, net = single
     node: Node = client.app.state.node  # type: ignore[attr-defined]
@@ -386,3 +403,19 @@ def test_token_bucket_refills() -> None:
     assert limiter.take("a", 0.0) == pytest.approx(0.5)
     assert limiter.take("a", 0.5) == 0  # one token back after half a second
     assert limiter.take("b", 0.5) == 0
+
+
+def test_a_full_mempool_does_not_swallow_the_rest_of_a_peer_envelope(
+    single: tuple[TestClient, Path],
+) -> None:
+    from node.p2p import seal, tx_item
+
+    client, net = single
+    node: Node = client.app.state.node  # type: ignore[attr-defined]
+    node.mempool = Mempool(0)
+    items: list[dict[str, Any] | bytes] = [tx_item(_anchor(net, f"full-{i}")) for i in range(2)]
+    items.append({"kind": "cosig", "tree_size": "not a number", "line": "x"})
+    body, headers = seal(node.signer, node.chain_id, items)
+    assert client.post("/v1/p2p", content=body, headers=headers).status_code == 204
+    assert node.counters["dropped:mempool_full"] == 2
+    assert node.counters["dropped:malformed_item"] == 1  # the item after the overflow was read
