@@ -18,5 +18,7 @@
    ``ready.behind`` is a height others have reached: fetch the missing blocks, verify their
    certificates and feed them through ``commit_certificate``.
 
-Call ``rebroadcast`` periodically: the protocol assumes messages are eventually delivered.
+Call ``rebroadcast`` when consensus has made no progress (height, round, step) for a while:
+the protocol assumes messages are eventually delivered. Calling it on a fixed tick regardless
+re-sends large proposals to peers that already hold them and slows a loaded network down.
 """
