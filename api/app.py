@@ -38,6 +38,6 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(tx_routes.p2p)
     app.include_router(resident_routes.router)
     app.include_router(case_routes.router)
-    operations.install(app)
+    operations.install(app, node.config.reads_per_client)
 
     return app

@@ -1,5 +1,7 @@
-"""Operations endpoints: liveness, readiness and Prometheus metrics, plus request accounting."""
+"""Operations endpoints: liveness, readiness and Prometheus metrics, plus request accounting
+and the limits every request meets before any route sees it (body size, JSON depth, reads)."""
 
+import re
 import time
 from collections import Counter, defaultdict
 
@@ -9,10 +11,30 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem_response
 from node import logstore
+from node.ratelimit import RateLimiter, retry_after
 from node.service import Node
 
 router = APIRouter(tags=["operations"])
 MAX_BODY_BYTES = 1024 * 1024
+MAX_JSON_DEPTH = 32
+PEER_PATH = "/v1/p2p"
+"""Peer envelopes are signed by validators and may be large (a proposal): no depth scan."""
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def json_depth(body: bytes) -> int:
+    """Deepest nesting of arrays and objects, outside strings (the scan runs at C speed over
+    strings; Python sees only the brackets)."""
+    depth = deepest = 0
+    for token in _JSON_TOKEN.findall(body):
+        if token in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -33,23 +55,44 @@ class RequestStats:
             self.rejected[(status, problem or "")] += 1
 
 
+def _too_large() -> Response:
+    return problem_response(
+        413, "body-too-large", "Request body too large", f"at most {MAX_BODY_BYTES} bytes"
+    )
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole body, or None past the limit: a chunked body has no Content-Length to trust."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
 class Accounting:
     """Pure ASGI middleware (Starlette's ``@app.middleware`` costs too much on the hot path):
-    refuses oversize bodies and times every request by route and problem type."""
+    enforces the limits, and times every request by route and problem type."""
 
-    def __init__(self, app: ASGIApp, stats: RequestStats) -> None:
-        self.app, self.stats = app, stats
+    def __init__(self, app: ASGIApp, stats: RequestStats, reads: RateLimiter) -> None:
+        self.app, self.stats, self.reads = app, stats, reads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = dict(scope["headers"]).get(b"content-length", b"0")
-        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
-            response = problem_response(
-                413, "body-too-large", "Request body too large", f"at most {MAX_BODY_BYTES} bytes"
-            )
-            await response(scope, receive, send)
+        refusal, receive = await self._limits(scope, receive)
+        if refusal is not None:
+            await refusal(scope, receive, send)
             return
         start = time.perf_counter()
         status, problem = 500, None
@@ -67,11 +110,45 @@ class Accounting:
         path = getattr(scope.get("route"), "path", "unmatched")
         self.stats.observe(path, time.perf_counter() - start, status, problem)
 
+    async def _limits(self, scope: Scope, receive: Receive) -> tuple[Response | None, Receive]:
+        """A refusal, or None and the receive channel for the app (replaying a read body)."""
+        headers = dict(scope["headers"])
+        if scope["method"] in ("GET", "HEAD"):
+            client = scope.get("client") or ("unknown", 0)
+            if wait := self.reads.take(str(client[0]), time.monotonic()):
+                return problem_response(
+                    429, "rate-limited", "Too many requests", "reads from this address",
+                    retry_after=retry_after(wait),
+                ), receive  # fmt: skip
+            return None, receive
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return _too_large(), receive
+        body = await _read_body(receive)
+        if body is None:
+            return _too_large(), receive
+        json_body = b"json" in headers.get(b"content-type", b"")
+        if json_body and scope["path"] != PEER_PATH and json_depth(body) > MAX_JSON_DEPTH:
+            return problem_response(
+                400, "json-too-deep", "JSON nested too deeply", f"at most {MAX_JSON_DEPTH} levels"
+            ), receive
+        sent = False
 
-def install(app: FastAPI) -> None:
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()  # the disconnect, when it comes
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return None, replay
+
+
+def install(app: FastAPI, reads_per_client: float) -> None:
     stats = RequestStats()
     app.state.request_stats = stats
-    app.add_middleware(Accounting, stats=stats)
+    reads = RateLimiter(reads_per_client, max(1, int(2 * reads_per_client)))
+    app.add_middleware(Accounting, stats=stats, reads=reads)
     app.include_router(router)
 
 

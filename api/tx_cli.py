@@ -1,33 +1,115 @@
-"""``shanhe tx ...``: build, sign and submit transactions through the client SDK."""
+"""``shanhe keygen`` and ``shanhe tx ...``: make keys, build, sign and submit transactions
+through the client SDK (one subcommand per registered transaction type)."""
 
+import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from api.client import ApiError, ShanheClient
-from node.keys import KeyFileError, read_signer
+from node.keys import KeyFileError, read_signer, write_signer
+from tlog.note import Signer
 
 
-def submit_anchor(node_url: str, key_path: Path, sha256: str, nonce: str | None) -> int:
-    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
-        print("error: --sha256 takes 64 lowercase hex digits", file=sys.stderr)
+class FieldError(ValueError):
+    pass
+
+
+def keygen(name: str, out: Path) -> int:
+    """A new Ed25519 key (file mode 0600, never overwritten); prints the verifier key, which
+    is what ``resident.enroll``, ``governance.*`` and auditors' key files take."""
+    try:
+        signer = Signer.generate(name)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        write_signer(out, signer)
+    except FileExistsError:
+        print(f"error: {out} exists; keys are never overwritten", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot write {out}: {exc.strerror}", file=sys.stderr)
+        return 2
+    print(signer.verifier().encode())
+    return 0
+
+
+def fields(strings: list[str], json_values: list[str]) -> dict[str, Any]:
+    """``--set k=v`` gives strings; ``--set-json k=<JSON>`` gives numbers, lists, objects."""
+    out: dict[str, Any] = {}
+    for pair in strings:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise FieldError(f"--set takes key=value, got {pair!r}")
+        out[key] = value
+    for pair in json_values:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise FieldError(f"--set-json takes key=<JSON>, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise FieldError(f"--set-json {key}: not JSON: {exc.msg}") from exc
+    return out
+
+
+def submit(
+    node_url: str, key_path: Path, body: dict[str, Any], as_name: str | None, wait: bool
+) -> int:
+    """Sign ``body`` (type and fields; chain id, signer and nonce are added) and submit it.
+    Prints the transaction hash last on stdout; with ``wait``, its final status before it."""
     try:
         signer = read_signer(key_path)
     except KeyFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     client = ShanheClient(node_url)
-    body = {"type": "anchor", "sha256": sha256, **({"nonce": nonce} if nonce else {})}
     try:
-        tx_hash = client.submit(client.sign(signer, body))
+        tx_hash = client.submit(client.sign(signer, body, as_name))
+        status = client.wait(tx_hash) if wait else None
     except ApiError as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 1
     except httpx.HTTPError as exc:
         print(f"error: cannot reach {node_url}: {exc}", file=sys.stderr)
         return 1
+    if status is not None:
+        print(json.dumps(status))
+        if status["status"] != "committed":
+            print(f"submitted, tx {tx_hash}")
+            return 1
     print(f"submitted, tx {tx_hash}")
     return 0
+
+
+def submit_anchor(node_url: str, key_path: Path, sha256: str, nonce: str | None) -> int:
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        print("error: --sha256 takes 64 lowercase hex digits", file=sys.stderr)
+        return 2
+    body = {"type": "anchor", "sha256": sha256, **({"nonce": nonce} if nonce else {})}
+    return submit(node_url, key_path, body, None, wait=False)
+
+
+def submit_typed(
+    node_url: str,
+    key_path: Path,
+    tx_type: str,
+    strings: list[str],
+    json_values: list[str],
+    as_name: str | None,
+    wait: bool,
+) -> int:
+    try:
+        body = fields(strings, json_values)
+    except FieldError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    reserved = {"type", "chain_id", "signer"} & body.keys()
+    if reserved:
+        print(f"error: {', '.join(sorted(reserved))} are set by the CLI", file=sys.stderr)
+        return 2
+    return submit(node_url, key_path, {"type": tx_type, **body}, as_name, wait)

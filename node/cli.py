@@ -145,6 +145,20 @@ def _cmd_tx_anchor(args: argparse.Namespace) -> int:
     return submit_anchor(args.node, Path(args.key), args.sha256, args.nonce)
 
 
+def _cmd_tx_typed(args: argparse.Namespace) -> int:
+    from api.tx_cli import submit_typed
+
+    return submit_typed(
+        args.node, Path(args.key), args.tx_type, args.set, args.set_json, args.as_name, args.wait
+    )
+
+
+def _cmd_keygen(args: argparse.Namespace) -> int:
+    from api.tx_cli import keygen
+
+    return keygen(args.name, Path(args.out))
+
+
 def _cmd_audit(args: argparse.Namespace) -> int:
     from api.audit import run_audit
 
@@ -249,6 +263,26 @@ def build_parser() -> argparse.ArgumentParser:
     anchor.add_argument("--sha256", required=True, help="hex SHA-256 of the document")
     anchor.add_argument("--nonce", help="unique per agency (default: random)")
     anchor.set_defaults(func=_cmd_tx_anchor)
+    from contracts.registry import RULES  # the CLI offers exactly the types the contracts know
+
+    for tx_type in sorted(set(RULES) - {"anchor"}):
+        typed = tx_commands.add_parser(
+            tx_type, help=f"sign and submit a {tx_type} transaction (fields: docs/domain.md)"
+        )
+        typed.add_argument("--node", required=True, help="base URL of any node")
+        typed.add_argument("--key", required=True, help="key file of the signer")
+        typed.add_argument(
+            "--as", dest="as_name", help="signer name if not the key's (resident:<pseudonym>)"
+        )
+        typed.add_argument("--set", action="append", default=[], metavar="FIELD=TEXT")
+        typed.add_argument("--set-json", action="append", default=[], metavar="FIELD=JSON")
+        typed.add_argument("--wait", action="store_true", help="wait for the outcome, print it")
+        typed.set_defaults(func=_cmd_tx_typed, tx_type=tx_type)
+
+    keygen = commands.add_parser("keygen", help="a new Ed25519 signing key (file mode 0600)")
+    keygen.add_argument("--name", required=True, help="key name (agency id, resident:<p>, ...)")
+    keygen.add_argument("--out", required=True, help="key file to create")
+    keygen.set_defaults(func=_cmd_keygen)
     return parser
 
 

@@ -78,6 +78,8 @@ class NodeConfig:
     max_block_txs: int = 2_000
     rate_per_signer: float = 2_000.0
     """Transactions a second one signer may submit to this node (burst: two seconds' worth)."""
+    reads_per_client: float = 1_000.0
+    """GET requests a second one client address may make (burst: two seconds' worth)."""
 
     def path(self, relative: str) -> Path:
         return (self.base_dir / relative).resolve()
@@ -105,6 +107,7 @@ class NodeConfig:
             "mempool_size": self.mempool_size,
             "max_block_txs": self.max_block_txs,
             "rate_per_signer": self.rate_per_signer,
+            "reads_per_client": self.reads_per_client,
         }
 
     @staticmethod

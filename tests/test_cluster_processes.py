@@ -1,6 +1,7 @@
 """Real node processes on loopback: commit everywhere, kill -9, catch-up, loss of quorum."""
 
 import base64
+import hashlib
 import json
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def _checkpoint(c: Cluster, i: int) -> tuple[Checkpoint, str]:
 
 
 def test_cluster_commits_survives_crashes_and_loses_nothing(
-    cluster: Cluster, tmp_path: Path
+    cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     c = cluster
     everyone = [0, 1, 2, 3]
@@ -211,3 +212,16 @@ def test_cluster_commits_survives_crashes_and_loses_nothing(
     key = str(c.dir / "agencies" / "ssb-330825.key")
     assert main(["tx", "anchor", "--node", c.urls[2], "--key", key, "--sha256", "cd" * 32]) == 0
     assert main(["tx", "anchor", "--node", c.urls[2], "--key", key, "--sha256", "CD"]) == 2
+    # ... and every other type, here a resident enrolled with a key made by `shanhe keygen`
+    pseudonym = hashlib.sha256(b"cli resident").hexdigest()
+    resident_key = c.dir / "resident.key"
+    assert main(["keygen", "--name", f"resident:{pseudonym}", "--out", str(resident_key)]) == 0
+    verifier = capsys.readouterr().out.strip().splitlines()[-1]
+    enroll = ["tx", "resident.enroll", "--node", c.urls[1], "--key", key, "--wait"]
+    enroll += ["--set", f"pseudonym={pseudonym}", "--set", f"key={verifier}"]
+    assert main(enroll) == 0
+    assert '"status": "committed"' in capsys.readouterr().out
+    assert main(enroll) == 1  # the same resident twice: committed as rejected, exit 1
+    assert '"reason": "' in capsys.readouterr().out
+    assert main(["keygen", "--name", "x", "--out", str(resident_key)]) == 2  # never overwrites
+    assert main([*enroll[:-4], "--set", "chain_id=other"]) == 2

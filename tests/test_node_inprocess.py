@@ -325,6 +325,45 @@ def test_hostile_bodies_get_problem_json_not_500(
         assert r.headers["content-type"] == "application/problem+json"
 
 
+def test_json_nested_past_the_limit_is_refused_as_such(single: tuple[TestClient, Path]) -> None:
+    from api.operations import MAX_JSON_DEPTH
+
+    client, net = single
+    tx = _anchor(net, "deep").to_json()
+    nested: Any = "x"
+    for _ in range(MAX_JSON_DEPTH):
+        nested = [nested]
+    tx["body"]["extra"] = nested  # 2 + 32 levels
+    r = client.post("/v1/tx", json=tx)
+    assert r.status_code == 400 and r.json()["type"].endswith("/json-too-deep")
+    brackets_in_strings = _anchor(net, "shallow", note="[" * 100).to_json()
+    assert client.post("/v1/tx", json=brackets_in_strings).status_code == 202
+
+
+def test_a_chunked_body_past_the_limit_is_refused(single: tuple[TestClient, Path]) -> None:
+    from api.operations import MAX_BODY_BYTES
+
+    client, _ = single
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: transfer-encoding chunked
+        for _ in range(MAX_BODY_BYTES // 65_536 + 2):
+            yield b" " * 65_536
+
+    r = client.post("/v1/tx", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["type"].endswith("/body-too-large")
+
+
+def test_reads_are_rate_limited_per_client(tmp_path: Path) -> None:
+    [config_path] = init_network(tmp_path / "net", 1)
+    data = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps({**data, "reads_per_client": 1.0}))  # burst of 2
+    with TestClient(create_app(Node(NodeConfig.load(config_path)))) as client:
+        codes = [client.get("/v1/network") for _ in range(3)]
+        assert [r.status_code for r in codes] == [200, 200, 429]
+        assert codes[2].headers["retry-after"] == "1"
+        assert codes[2].json()["type"].endswith("/rate-limited")
+
+
 def test_governance_adds_a_validator_and_the_node_follows(single: tuple[TestClient, Path]) -> None:
     client, net = single
     ssb = read_signer(
