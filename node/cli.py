@@ -116,8 +116,10 @@ def _cmd_init(args: argparse.Namespace) -> int:
     from node.network_init import init_network
 
     try:
-        configs = init_network(Path(args.out), args.nodes, args.chain_id, args.base_port, args.host)
-    except (FileExistsError, ValueError) as exc:
+        configs = init_network(
+            Path(args.out), args.nodes, args.chain_id, args.base_port, args.host, args.peer_url
+        )
+    except (FileExistsError, ValueError, KeyError, IndexError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"network {args.chain_id} with {args.nodes} validators in {args.out}")
@@ -130,7 +132,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
 def _cmd_node_run(args: argparse.Namespace) -> int:
     from node.runner import run_node
 
-    return run_node(Path(args.config))
+    return run_node(Path(args.config), args.db_url)
 
 
 def _cmd_cluster_up(args: argparse.Namespace) -> int:
@@ -221,13 +223,19 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--out", required=True)
     init.add_argument("--chain-id", default="shanhe-quzhou-dev")
     init.add_argument("--base-port", type=int, default=8700)
-    init.add_argument("--host", default="127.0.0.1")
+    init.add_argument("--host", default="127.0.0.1", help="address each node listens on")
+    init.add_argument(
+        "--peer-url",
+        default="http://{host}:{port}",
+        help="how nodes reach each other; {host}, {port}, {i} are filled in",
+    )
     init.set_defaults(func=_cmd_init)
 
     node = commands.add_parser("node", help="run one validator node")
     node_commands = node.add_subparsers(dest="node_command", required=True)
     run = node_commands.add_parser("run", help="run the node of a config file")
     run.add_argument("--config", required=True)
+    run.add_argument("--db-url", help="SQLAlchemy URL of the node database (overrides config)")
     run.set_defaults(func=_cmd_node_run)
 
     cluster = commands.add_parser("cluster", help="a local cluster of node processes")

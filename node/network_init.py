@@ -83,8 +83,14 @@ def init_network(
     chain_id: str = "shanhe-quzhou-dev",
     base_port: int = 8700,
     host: str = "127.0.0.1",
+    peer_url: str = "http://{host}:{port}",
 ) -> list[Path]:
-    """Write the network into ``out``; return the node config paths (node i at base_port+i-1)."""
+    """Write the network into ``out``; return the node config paths (node i at base_port+i-1).
+
+    ``peer_url`` is how the nodes reach each other: ``{host}``, ``{port}`` and ``{i}`` (1-based)
+    are filled in; docker-compose uses ``http://node-{i}:{port}`` (service names)."""
+    if not peer_url.startswith(("http://", "https://")):
+        raise ValueError("--peer-url must be an http(s) URL template")
     if nodes < 1:
         raise ValueError("a network needs at least one node")
     if is_network(out):
@@ -117,7 +123,10 @@ def init_network(
         json.dumps(genesis.to_json(), indent=2, ensure_ascii=False) + "\n"
     )
     (out / "verifier-keys.txt").write_text("".join(s.verifier().encode() + "\n" for s in signers))
-    urls = {name: f"http://{host}:{base_port + i}" for i, name in enumerate(names)}
+    urls = {
+        name: peer_url.format(host=host, port=base_port + i, i=i + 1)
+        for i, name in enumerate(names)
+    }
     configs = []
     for i, signer in enumerate(signers):
         node_dir = out / f"node-{i + 1}"
