@@ -5,16 +5,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import (
-    case_routes,
-    chain_routes,
-    log_routes,
-    operations,
-    problems,
-    resident_routes,
-    tx_routes,
-)
+from api import operations, problems
 from api.auth import NonceCache
+from api.routers import admin, agency, auditor, peers, resident
 from node.service import Node
 
 
@@ -32,12 +25,8 @@ def create_app(node: Node) -> FastAPI:
     app.state.engine = node.engine
     app.state.nonces = NonceCache()
     problems.install(app)
-    app.include_router(chain_routes.router)
-    app.include_router(log_routes.router)
-    app.include_router(tx_routes.router)
-    app.include_router(tx_routes.p2p)
-    app.include_router(resident_routes.router)
-    app.include_router(case_routes.router)
+    for router in (agency.router, resident.router, auditor.router, admin.router, peers.router):
+        app.include_router(router)
     operations.install(app, node.config.reads_per_client)
 
     return app

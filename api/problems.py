@@ -5,10 +5,31 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_BASE = "https://shanhe.example/problems/"
 MEDIA_TYPE = "application/problem+json"
+
+
+class ProblemDoc(BaseModel):
+    """RFC 9457 problem details, as every error is answered (``application/problem+json``)."""
+
+    type: str = Field(examples=["https://shanhe.example/problems/forbidden"])
+    title: str = Field(examples=["Not allowed"])
+    status: int = Field(examples=[403])
+    detail: str | None = Field(default=None, examples=["not_party"])
+
+
+SIGNED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ProblemDoc, "description": text, "content": {MEDIA_TYPE: {}}}
+    for status, text in (
+        (401, "no valid, fresh, unused RFC 9421 signature by a registered key"),
+        (403, "the authorization matrix refuses it (recorded in the access log)"),
+        (404, "no such record"),
+    )
+}
+"""The refusals every signed read may answer."""
 
 
 class Problem(Exception):

@@ -6,7 +6,11 @@ the resident's pseudonym, so the resident can list who accessed what, why, and o
 
 from typing import Any
 
+from contracts.fields import guarded, hex64, ident, only, require, text
+from contracts.residents import resident as enrolled
+from contracts.rules import Applied, BlockContext, Outcome, Rule
 from contracts.state import Overlay
+from contracts.tx import Transaction
 
 
 def record_access(
@@ -43,3 +47,21 @@ def record_access(
     state.put(f"access/{resident}/{count:012d}", entry)
     state.put(f"access_count/{resident}", count + 1)
     return entry
+
+
+def refused(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
+    """A validator node refused a read of a resident's data at its API (no consent, not a
+    party): the refusal goes into the resident's access log like any other."""
+    only(tx.body, "resident", "agent", "entity", "data_class", "purpose", "reason")
+    who = hex64(tx.body, "resident")
+    require(enrolled(state, who) is not None, "unknown_resident", "resident is not enrolled")
+    entry = record_access(
+        state, who, action="R", agent=text(tx.body, "agent"), entity=ident(tx.body, "entity"),
+        data_class=text(tx.body, "data_class"), purpose=text(tx.body, "purpose"),
+        consent_id=None, outcome="refused", reason=ident(tx.body, "reason"),
+        time_ms=ctx.time_ms, height=ctx.height,
+    )  # fmt: skip
+    return Applied(tx.encode(), ({"type": "access_refused", "resident": who, "seq": entry["seq"]},))
+
+
+RULES: dict[str, Rule] = {"access.refused": guarded(refused)}

@@ -1,9 +1,10 @@
-"""Every transaction type of contract version 1, by name."""
+"""Every transaction type of the current contract version, by name."""
 
-from contracts import anchor, consent, governance, health, pension, residents
+from contracts import access_log, anchor, consent, governance, health, pension, residents
 from contracts.rules import Rule
 
-CONTRACT_VERSION = 1
+CONTRACT_VERSION = 2
+"""2: validator nodes record the reads they refuse at their API (``access.refused``)."""
 
 RULES: dict[str, Rule] = {
     **anchor.RULES,
@@ -12,4 +13,5 @@ RULES: dict[str, Rule] = {
     **health.RULES,
     **pension.RULES,
     **governance.RULES,
+    **access_log.RULES,
 }

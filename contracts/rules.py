@@ -37,14 +37,29 @@ Outcome = Applied | Rejected
 Rule = Callable[[Overlay, Transaction, BlockContext], Outcome]
 
 
+NODE_PREFIX = "node:"
+NODE_TYPES = frozenset({"access.refused"})
+"""What a validator node may sign itself: the record of a read it refused at its API."""
+
+
 def signer_record_key(signer: str) -> str:
-    """Agencies sign as their id; residents as ``resident:<pseudonym>``."""
+    """Agencies sign as their id; residents as ``resident:<pseudonym>``; validator nodes as
+    ``node:<name>``, with the key the current validator set holds."""
     if signer.startswith("resident:"):
         return f"resident/{signer.removeprefix('resident:')}"
+    if signer.startswith(NODE_PREFIX):
+        return "validators"
     return f"agency/{signer}"
 
 
 def signer_key(state: StateView, signer: str) -> Verifier | None:
+    if signer.startswith(NODE_PREFIX):
+        members = state.get("validators")
+        name = signer.removeprefix(NODE_PREFIX)
+        for v in members if isinstance(members, list) else []:
+            if isinstance(v, dict) and v.get("name") == name:
+                return _parse_key(str(v["key"]))
+        return None
     record = state.get(signer_record_key(signer))
     if not isinstance(record, dict) or record.get("status") != "active":
         return None
@@ -77,6 +92,8 @@ def common_checks(state: Overlay, tx: Transaction, ctx: BlockContext) -> Rejecte
         return Rejected("bad_signature", "signature does not verify", signature_invalid=True)
     if state.get(nonce_key(tx)) is not None:
         return Rejected("replayed_nonce", f"nonce {tx.body['nonce']} was used by {tx.signer}")
+    if tx.signer.startswith(NODE_PREFIX) != (tx.type in NODE_TYPES):
+        return Rejected("wrong_signer", f"{tx.type} is not signed by {tx.signer.split(':')[0]}")
     return None
 
 

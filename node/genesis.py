@@ -19,7 +19,7 @@ class Genesis:
     agencies: tuple[dict[str, Any], ...]
     timeouts: TimeoutConfig = field(default_factory=TimeoutConfig)
     genesis_time_ms: int = 0
-    contract_version: int = 1
+    contract_version: int = 2
 
     @property
     def validator_set(self) -> ValidatorSet:

@@ -9,6 +9,7 @@ import base64
 import contextlib
 import logging
 import os
+import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from consensus.validators import ValidatorSet
 from contracts.registry import CONTRACT_VERSION, RULES
 from contracts.rules import BlockContext, genesis_writes, read_keys, signer_key, signer_record_key
 from contracts.state import DictState
-from contracts.tx import MalformedTransaction, Transaction, check_signature
+from contracts.tx import MalformedTransaction, Transaction, check_signature, sign_transaction
 from node import chainstore, logstore
 from node.blocks import Block
 from node.chainstore import Tip
@@ -533,6 +534,22 @@ class Node:
                 peer.send(item, gossip=True)
         self.handle(self.sm.txs_available())
         return Submitted(h.hex(), "pending")
+
+    def record_refusal(
+        self, resident: str, agent: str, entity: str, data_class: str, purpose: str, reason: str
+    ) -> None:
+        """Put a read refused at this node's API into the resident's access log: a transaction
+        signed by this validator (``access.refused``), committed like any other."""
+        body = {"type": "access.refused", "chain_id": self.chain_id,
+                "signer": f"node:{self.signer.name}", "nonce": secrets.token_hex(16),
+                "resident": resident, "agent": agent, "entity": entity,
+                "data_class": data_class, "purpose": purpose, "reason": reason}  # fmt: skip
+        try:
+            self._admit(sign_transaction(body, self.signer), gossip=True)
+            self.counters["refusals_recorded"] += 1
+        except (TxRejected, RateLimited, MempoolFull):
+            self.counters["refusals_unrecorded"] += 1
+            log.warning("could not record a refused read of %s by %s", resident[:12], agent)
 
     def key_of(self, signer: str) -> Verifier | None:
         """The active key registered on the ledger for an agency id or ``resident:<pseudonym>``."""

@@ -488,3 +488,20 @@ def test_governance_changes_the_validator_set(w: World) -> None:
     for who in ("ssb-330802", "ssb-330803"):
         ok(w.submit(who, {"type": "governance.approve", "proposal_id": "v-2"}))
     assert "node-0" not in [v["name"] for v in w.get("validators")]
+
+
+def test_a_validator_node_records_the_reads_it_refused(w: World) -> None:
+    node, node_key = "node:node-1", seeded("node-1")
+    refusal = {"type": "access.refused", "resident": P1, "agent": "hosp-330881",
+               "entity": "share-9", "data_class": "test_result", "purpose": "api read",
+               "reason": "not_party"}  # fmt: skip
+    ok(w.submit(node, refusal, node_key))
+    [entry] = [v for k, v in w.state.data.items() if k.startswith(f"access/{P1}/")]
+    assert entry["outcome"] == "refused" and entry["agent"] == "hosp-330881"
+    assert entry["reason"] == "not_party" and entry["action"] == "R"
+    # only validators sign it, and they sign nothing else
+    refused(w.submit("hosp-330881", refusal), "wrong_signer")
+    refused(w.submit(node, {"type": "anchor", "sha256": h("x")}, node_key), "wrong_signer")
+    refused(w.submit("node:node-9", refusal, seeded("node-9")), "unknown_signer")
+    refused(w.submit(node, {**refusal, "resident": P1[::-1]}, node_key), "unknown_resident")
+    refused(w.submit(node, {**refusal, "extra": 1}, node_key), "bad_field")

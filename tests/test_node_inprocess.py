@@ -302,11 +302,20 @@ def test_overdue_pension_cases_are_listed(
         )
         client.post("/v1/tx", json=tx.to_json())
         assert _wait_status(client, tx.hash.hex())["status"] == "committed"
-    assert client.get("/v1/pension/overdue").json()["cases"] == []
+
+    def overdue(agency: str) -> Any:
+        signer = read_signer(net / "agencies" / f"{agency}.key")
+        headers = sign_request(signer, agency, "GET", "/v1/pension/overdue", "")
+        return client.get("/v1/pension/overdue", headers=headers).json()
+
+    assert overdue("ssb-330825")["cases"] == []
     real = time.time
     monkeypatch.setattr(time, "time", lambda: real() + 40 * 86_400)  # six weeks on, nobody acted
-    [case] = client.get("/v1/pension/overdue").json()["cases"]
+    [case] = overdue("ssb-330825")["cases"]
     assert case["case_id"] == "late-1" and case["status"] == "APPLIED"
+    assert overdue("ssb-330802")["cases"] == [case]  # the receiving side sees it too
+    assert overdue("ssb-330803")["cases"] == []  # an agency not party to it does not
+    assert client.get("/v1/pension/overdue").status_code == 401
 
 
 @pytest.mark.parametrize("path", ["/v1/tx", "/v1/p2p"])

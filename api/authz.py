@@ -1,0 +1,129 @@
+"""Who may read what, in one place: the authorization matrix of every non-public endpoint.
+
+Callers authenticate with an RFC 9421 signature (``api/auth.py``) by a key registered on the
+ledger; the key id names them: ``resident:<pseudonym>``, an agency id, or ``node:<validator>``
+(this node's own key is its operator's: the admin role). Unsigned callers are the public, who
+reach only the auditor endpoints. ``decide`` is a pure function of the action, the caller and
+the parties of the data asked for; ``require`` is its HTTP edge, which also has every refusal of
+an authenticated caller recorded in the resident's access log (a node-signed ``access.refused``).
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from fastapi import Request
+
+from api.auth import verify_request
+from api.problems import Problem
+from node.service import Node
+
+
+class Role(StrEnum):
+    RESIDENT = "resident"
+    AGENCY = "agency"
+    ADMIN = "admin"
+    PEER = "peer"
+    """Another validator node: it talks to us over /v1/p2p only."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    role: Role
+    id: str
+    """The signer name: ``resident:<p>``, an agency id, or ``node:<name>``."""
+
+
+@dataclass(frozen=True)
+class Parties:
+    """Whose data a request touches."""
+
+    resident: str | None = None
+    agencies: frozenset[str] = frozenset()
+    """Agencies party to the case (either side of a transfer, requester and source hospital)."""
+    recipient: str | None = None
+    """The one agency the data may be delivered to (a sharing case's requester)."""
+    source: str | None = None
+    """The one agency that may deposit the data (a sharing case's source hospital)."""
+
+
+class Action(StrEnum):
+    ACCESS_LOG = "resident.access_log"
+    CONSENTS = "resident.consents"
+    PENSION_CASE = "pension.case"
+    PENSION_OVERDUE = "pension.overdue"
+    HEALTH_CASE = "health.case"
+    PAYLOAD_READ = "health.payload.read"
+    PAYLOAD_WRITE = "health.payload.write"
+    ADMIN = "admin"
+
+
+# Action -> (roles allowed, which of the parties the caller must be). "own": the resident
+# themself; "party": the resident or an agency party to the case; "recipient"/"source": that
+# agency only; "any": no ownership (the list is filtered to the caller's cases instead).
+MATRIX: dict[Action, tuple[frozenset[Role], str]] = {
+    Action.ACCESS_LOG: (frozenset({Role.RESIDENT}), "own"),
+    Action.CONSENTS: (frozenset({Role.RESIDENT}), "own"),
+    Action.PENSION_CASE: (frozenset({Role.RESIDENT, Role.AGENCY}), "party"),
+    Action.PENSION_OVERDUE: (frozenset({Role.AGENCY}), "any"),
+    Action.HEALTH_CASE: (frozenset({Role.RESIDENT, Role.AGENCY}), "party"),
+    Action.PAYLOAD_READ: (frozenset({Role.AGENCY}), "recipient"),
+    Action.PAYLOAD_WRITE: (frozenset({Role.AGENCY}), "source"),
+    Action.ADMIN: (frozenset({Role.ADMIN}), "any"),
+}
+
+
+def decide(action: Action, caller: Caller, parties: Parties) -> str | None:
+    """None if allowed, else the reason (a stable code) it is refused."""
+    roles, ownership = MATRIX[action]
+    if caller.role not in roles:
+        return "role_not_allowed"
+    own_resident = parties.resident is not None and caller.id == f"resident:{parties.resident}"
+    if ownership == "own" and not own_resident:
+        return "not_own_data"
+    if ownership == "party" and not (own_resident or caller.id in parties.agencies):
+        return "not_party"
+    if ownership == "recipient" and caller.id != parties.recipient:
+        return "not_recipient"
+    if ownership == "source" and caller.id != parties.source:
+        return "not_source"
+    return None
+
+
+def role_of(signer: str, node_name: str) -> Role:
+    if signer.startswith("resident:"):
+        return Role.RESIDENT
+    if signer.startswith("node:"):
+        return Role.ADMIN if signer == f"node:{node_name}" else Role.PEER
+    return Role.AGENCY
+
+
+async def caller_of(request: Request) -> Caller:
+    """The verified caller; 401 problem+json without a valid, fresh, unused signature."""
+    node: Node = request.app.state.node
+    keyid = verify_request(
+        request.method, request.url.path, request.url.query, await request.body(),
+        dict(request.headers), node.key_of, request.app.state.nonces,
+    )  # fmt: skip
+    return Caller(role_of(keyid, node.signer.name), keyid)
+
+
+def require(
+    request: Request,
+    action: Action,
+    caller: Caller,
+    parties: Parties,
+    *,
+    entity: str = "",
+    data_class: str = "",
+) -> None:
+    """Raise 403 when ``decide`` refuses; a refused read of a resident's data is recorded."""
+    why = decide(action, caller, parties)
+    if why is None:
+        return
+    if parties.resident is not None:
+        node: Node = request.app.state.node
+        node.record_refusal(
+            parties.resident, caller.id, entity or action.value, data_class or "-",
+            f"api {action.value}", why,
+        )  # fmt: skip
+    raise Problem(403, "forbidden", "Not allowed", why, reason=why)

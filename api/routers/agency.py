@@ -1,0 +1,243 @@
+"""What agency systems call: submit signed transactions, follow them, read the case files
+they are party to, deposit and fetch health-record payloads (residents may read their own
+case files here too). Every read is a signed request; ``api/authz.py`` decides."""
+
+import base64
+import time
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from api.authz import Action, Parties, caller_of, require
+from api.problems import SIGNED_RESPONSES, Problem
+from contracts.consent import consent_allows
+from contracts.pension import is_overdue
+from node import chainstore
+from node.mempool import MempoolFull
+from node.ratelimit import retry_after
+from node.service import Node, RateLimited, TxRejected
+from node.vault import Unreadable
+
+router = APIRouter(prefix="/v1", tags=["agency"])
+
+
+class TransactionIn(BaseModel):
+    body: dict[str, Any] = Field(description="type, chain_id, signer, nonce and the type's fields")
+    signature: str = Field(
+        description="hex Ed25519 signature over b'shanhe-tx-v1\\n' + RFC 8785(body)"
+    )
+
+
+class TxAccepted(BaseModel):
+    tx_hash: str
+    status: str
+
+
+class TxStatus(BaseModel):
+    tx_hash: str
+    status: str
+    height: int | None = None
+    leaf_index: int | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
+@router.post("/tx", response_model=TxAccepted, status_code=202)
+async def post_tx(request: Request, tx: TransactionIn) -> TxAccepted:
+    node: Node = request.app.state.node
+    try:
+        submitted = node.submit(tx.model_dump())
+    except TxRejected as exc:
+        raise Problem(400, exc.code.replace("_", "-"), "Transaction refused", str(exc)) from exc
+    except RateLimited as exc:
+        raise Problem(
+            429, "rate-limited", "Too many requests", str(exc), retry_after=retry_after(exc.wait)
+        ) from exc
+    except MempoolFull as exc:
+        raise Problem(503, "mempool-full", "Mempool is full", str(exc), retry_after=1) from exc
+    return TxAccepted(tx_hash=submitted.tx_hash, status=submitted.status)
+
+
+@router.get("/tx/{tx_hash}", response_model=TxStatus, response_model_exclude_none=True)
+async def get_tx(request: Request, tx_hash: str) -> TxStatus:
+    try:
+        raw = bytes.fromhex(tx_hash)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise Problem(400, "bad-tx-hash", "A transaction hash is 64 hex digits")
+    node: Node = request.app.state.node
+    status = node.tx_status(raw)
+    if status is None:
+        raise Problem(404, "no-tx", "No such transaction on this node")
+    return TxStatus(**status)
+
+
+# ------------------------------------------------------------------ case files (signed reads)
+class CasePage(BaseModel):
+    as_of_ms: int
+    cases: list[dict[str, Any]] = Field(description="pension transfer cases (docs/domain.md)")
+    next_cursor: str | None
+
+
+def _state(node: Node, key: str) -> Any:
+    with node.engine.connect() as conn:
+        return chainstore.DBState(conn).get(key)
+
+
+@router.get("/pension/overdue", response_model=CasePage, responses=SIGNED_RESPONSES)
+async def list_overdue(
+    request: Request, cursor: str | None = None, limit: int = Query(100, ge=1, le=500)
+) -> CasePage:
+    """Open transfer cases of the calling agency (either side) whose current stage is past its
+    deadline (weekends and holidays excluded). Scans ``limit`` cases a page. Signed request."""
+    caller = await caller_of(request)
+    require(request, Action.PENSION_OVERDUE, caller, Parties())
+    node: Node = request.app.state.node
+    now = int(time.time() * 1000)
+    with node.engine.connect() as conn:
+        rows = chainstore.state_prefix(
+            conn, "pension/", None if cursor is None else "pension/" + cursor, limit
+        )
+    cases = [
+        case
+        for _, case in rows
+        if isinstance(case, dict)
+        and caller.id in (case.get("from_agency"), case.get("to_agency"))
+        and is_overdue(case, now)
+    ]
+    next_cursor = rows[-1][0].removeprefix("pension/") if len(rows) == limit else None
+    return CasePage(as_of_ms=now, cases=cases, next_cursor=next_cursor)
+
+
+def _case(node: Node, key: str) -> dict[str, Any]:
+    case = _state(node, key)
+    if not isinstance(case, dict):
+        raise Problem(404, "unknown-case", "No such case")
+    return case
+
+
+@router.get("/pension/cases/{case_id}", response_model=dict[str, Any], responses=SIGNED_RESPONSES)
+async def get_pension_case(request: Request, case_id: str) -> dict[str, Any]:
+    """A pension transfer case, for the two agencies and the resident. Signed request."""
+    caller = await caller_of(request)
+    node: Node = request.app.state.node
+    case = _case(node, f"pension/{case_id}")
+    parties = Parties(
+        resident=case["resident"], agencies=frozenset({case["from_agency"], case["to_agency"]})
+    )
+    require(request, Action.PENSION_CASE, caller, parties, entity=case_id, data_class="pension")
+    return case
+
+
+def _share(node: Node, case_id: str) -> tuple[dict[str, Any], Parties]:
+    case = _case(node, f"share/{case_id}")
+    return case, Parties(
+        resident=case["resident"],
+        agencies=frozenset({case["requester"], case["source"]}),
+        recipient=case["requester"],
+        source=case["source"],
+    )
+
+
+@router.get("/health/cases/{case_id}", response_model=dict[str, Any], responses=SIGNED_RESPONSES)
+async def get_health_case(request: Request, case_id: str) -> dict[str, Any]:
+    """A health-record sharing case, for the two hospitals and the resident. Signed request."""
+    caller = await caller_of(request)
+    node: Node = request.app.state.node
+    case, parties = _share(node, case_id)
+    require(
+        request, Action.HEALTH_CASE, caller, parties, entity=case_id, data_class=case["data_class"]
+    )
+    return case
+
+
+class Deposited(BaseModel):
+    locator: str
+    commitment: str = Field(description="hex SHA-256(salt ‖ payload): put it in health.release")
+    held_by: str = Field(description="the node whose vault holds the payload")
+
+
+@router.put(
+    "/health/cases/{case_id}/payload",
+    response_model=Deposited,
+    status_code=201,
+    responses=SIGNED_RESPONSES,
+    openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
+        "schema": {"type": "string", "format": "binary"}}}}},
+)  # fmt: skip
+async def put_payload(request: Request, case_id: str) -> Deposited:
+    """The source hospital deposits the document of an authorized case in this node's vault,
+    encrypted under the resident's data key; the log then gets only the commitment (submit
+    ``health.release`` with it). Signed request; the body is the document's bytes."""
+    caller = await caller_of(request)
+    node: Node = request.app.state.node
+    case, parties = _share(node, case_id)
+    require(
+        request, Action.PAYLOAD_WRITE, caller, parties, entity=case_id,
+        data_class=case["data_class"],
+    )  # fmt: skip
+    if case["status"] != "AUTHORIZED":
+        raise Problem(409, "wrong-state", f"The case is {case['status']}, not AUTHORIZED")
+    payload = await request.body()
+    if not payload:
+        raise Problem(400, "empty-payload", "The body is the document; it is empty")
+    stored = node.vault.store(case["resident"], payload)
+    return Deposited(locator=stored.locator, commitment=stored.commitment, held_by=node.signer.name)
+
+
+class Delivery(BaseModel):
+    case_id: str
+    sealed: str = Field(
+        description="base64 sealed box to the recipient's key: salt (32 bytes) ‖ document"
+    )
+
+
+@router.get("/health/cases/{case_id}/payload", response_model=Delivery, responses=SIGNED_RESPONSES)
+async def get_payload(request: Request, case_id: str) -> Delivery:
+    """The released document, sealed to the requesting hospital's key. Only while a consent
+    covers it, and only after the read was recorded on the log: submit ``health.access`` first
+    (a granted entry in the resident's access log). Signed request."""
+    caller = await caller_of(request)
+    node: Node = request.app.state.node
+    case, parties = _share(node, case_id)
+    data_class = case["data_class"]
+    require(request, Action.PAYLOAD_READ, caller, parties, entity=case_id, data_class=data_class)
+    consent = _state(node, f"consent/{case.get('consent_id')}")
+    why = None
+    if case["status"] != "RELEASED":
+        why = "not_released"
+    else:
+        why = consent_allows(
+            consent, int(time.time() * 1000), caller.id, case["source"], data_class
+        )
+    if why is None and not _read_recorded(node, case, caller.id):
+        why = "read_not_recorded"
+    if why is not None:
+        node.record_refusal(
+            case["resident"], caller.id, case_id, data_class, "api health.payload.read", why
+        )
+        raise Problem(403, "forbidden", "Not allowed", why, reason=why)
+    key = node.key_of(caller.id)
+    try:
+        assert key is not None  # caller_of verified a registered key
+        sealed = node.vault.deliver(str(case["locator"]), key)
+    except Unreadable as exc:
+        raise Problem(410, "payload-gone", "The payload is not held here or was erased") from exc
+    return Delivery(case_id=case_id, sealed=base64.b64encode(sealed).decode())
+
+
+def _read_recorded(node: Node, case: dict[str, Any], agency: str) -> bool:
+    """The caller's latest access-log entry for this case is a granted read."""
+    prefix = f"access/{case['resident']}/"
+    with node.engine.connect() as conn:
+        count = int(chainstore.DBState(conn).get(f"access_count/{case['resident']}") or 0)
+        after = f"{prefix}{count - 201:012d}" if count > 200 else None  # the latest 200
+        rows = chainstore.state_prefix(conn, prefix, after, 200)
+    mine = [
+        e for _, e in rows
+        if isinstance(e, dict) and e.get("agent") == agency and e.get("entity") == case["case_id"]
+        and e.get("action") == "R"
+    ]  # fmt: skip
+    return bool(mine) and mine[-1]["outcome"] == "granted"

@@ -1,0 +1,86 @@
+"""What residents see of their own records: who accessed what, and the consents they gave.
+
+Personal data: every request carries an RFC 9421 signature by the resident's own key, and
+``api/authz.py`` shows each resident their own records only.
+"""
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from api.authz import Action, Parties, caller_of, require
+from api.problems import SIGNED_RESPONSES, Problem
+from node import chainstore
+from node.service import Node
+
+router = APIRouter(prefix="/v1/residents", tags=["resident"])
+_PSEUDONYM = re.compile(r"^[0-9a-f]{64}$")
+
+
+class AccessPage(BaseModel):
+    resident: str
+    entries: list[dict[str, Any]] = Field(
+        description="FHIR AuditEvent fields: action, agent, on_behalf_of, entity, data_class, "
+        "purpose, consent_id, outcome (granted | refused), reason, recorded_ms, height"
+    )
+    next_cursor: str | None
+
+
+class ConsentPage(BaseModel):
+    resident: str
+    consents: list[dict[str, Any]] = Field(
+        description="FHIR Consent fields: grantor, basis, purpose, data_classes, source, "
+        "recipient, validity, status, assisted details"
+    )
+    next_cursor: str | None
+
+
+async def _own(request: Request, pseudonym: str, action: Action) -> Node:
+    if not _PSEUDONYM.match(pseudonym):
+        raise Problem(400, "bad-pseudonym", "A pseudonym is 64 lowercase hex digits")
+    caller = await caller_of(request)
+    require(request, action, caller, Parties(resident=pseudonym))  # before revealing existence
+    node: Node = request.app.state.node
+    with node.engine.connect() as conn:
+        if chainstore.DBState(conn).get(f"resident/{pseudonym}") is None:
+            raise Problem(404, "unknown-resident", "No resident with that pseudonym")
+    return node
+
+
+@router.get("/{pseudonym}/access", response_model=AccessPage, responses=SIGNED_RESPONSES)
+async def list_access(
+    request: Request,
+    pseudonym: str,
+    cursor: str | None = None,
+    limit: int = Query(100, ge=1, le=500),
+) -> AccessPage:
+    """Every release and read of the resident's records, granted or refused, oldest first."""
+    node = await _own(request, pseudonym, Action.ACCESS_LOG)
+    prefix = f"access/{pseudonym}/"
+    with node.engine.connect() as conn:
+        rows = chainstore.state_prefix(
+            conn, prefix, None if cursor is None else prefix + cursor, limit
+        )
+    next_cursor = rows[-1][0].removeprefix(prefix) if len(rows) == limit else None
+    return AccessPage(resident=pseudonym, entries=[v for _, v in rows], next_cursor=next_cursor)
+
+
+@router.get("/{pseudonym}/consents", response_model=ConsentPage, responses=SIGNED_RESPONSES)
+async def list_consents(
+    request: Request,
+    pseudonym: str,
+    cursor: str | None = None,
+    limit: int = Query(100, ge=1, le=500),
+) -> ConsentPage:
+    """The resident's consents, active or not. Scans ``limit`` consents of all residents a
+    page (there is no index by resident yet), so a page may hold fewer of the resident's."""
+    node = await _own(request, pseudonym, Action.CONSENTS)
+    with node.engine.connect() as conn:
+        rows = chainstore.state_prefix(
+            conn, "consent/", None if cursor is None else "consent/" + cursor, limit
+        )
+    mine = [v for _, v in rows if isinstance(v, dict) and v.get("resident") == pseudonym]
+    next_cursor = rows[-1][0].removeprefix("consent/") if len(rows) == limit else None
+    return ConsentPage(resident=pseudonym, consents=mine, next_cursor=next_cursor)
