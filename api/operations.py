@@ -163,7 +163,14 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "not ready (problem+json)"}})
+@router.get(
+    "/readyz",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"content": {"text/plain": {"example": "ready"}}, "description": "ready"},
+        503: {"description": "not ready"},
+    },
+)
 def readyz(request: Request) -> Response:
     """Ready when the database answers and the consensus driver runs."""
     node = _node(request)

@@ -59,7 +59,38 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+def _document_problems(app: FastAPI) -> None:
+    """Every error is problem+json: say so in the OpenAPI document (FastAPI would describe its
+    own validation error shape, which this API never sends) and add a ``default`` response."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = generate()
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        schemas["ProblemDoc"] = ProblemDoc.model_json_schema()
+        problem = {"content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDoc"}}}}
+        for operations in spec.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, response in responses.items():
+                    if status.startswith(("4", "5")):
+                        response.update(problem)
+                        if status == "422":
+                            response["description"] = "a parameter or the body is not valid"
+                responses["default"] = {"description": "any other error", **problem}
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
+    _document_problems(app)
+
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc.status, exc.kind, exc.title, exc.detail, **exc.extra)

@@ -38,12 +38,14 @@ class Domain(RuleBasedStateMachine):
     @rule(case=ids, cid=ids, who=st.sampled_from(RESIDENTS), pair=st.permutations(HOSPITALS), cls=st.sampled_from(CLASSES),
           days=st.integers(1, 10))  # fmt: skip
     def share(self, case: str, cid: str, who: str, pair: list[str], cls: str, days: int) -> None:
-        """The cooperative path in one step, so that random runs also reach released cases."""
+        """The cooperative path in one step, ending with the requester's read, so that random
+        runs also reach released cases and granted reads (not only refusals)."""
         req, src = pair[0], pair[1]
         self.grant(who, cid, src, req, [cls], days)
         self.request(case, who, req, src, cls)
         self.authorize(case, cid, who)
         self.release(case, src)
+        self.read(case, req)
 
     @rule(who=st.sampled_from(RESIDENTS), cid=ids)
     def withdraw(self, who: str, cid: str) -> None:

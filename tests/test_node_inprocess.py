@@ -111,8 +111,11 @@ def test_bad_transactions_get_problem_json(
     [
         ("get", "/v1/tx/abc", 400, "bad-tx-hash"),
         ("get", "/v1/tx/" + "00" * 32, 404, "no-tx"),
-        ("get", "/v1/blocks/0", 404, "no-block"),
+        ("get", "/v1/blocks/0", 422, "invalid-request"),
         ("get", "/v1/blocks/99", 404, "no-block"),
+        ("get", f"/v1/blocks/{2**64}", 422, "invalid-request"),
+        ("get", f"/v1/entries/{2**64}", 422, "invalid-request"),
+        ("get", "/v1/entries/-1", 422, "invalid-request"),
         ("get", "/v1/checkpoint?tree_size=5", 404, "no-checkpoint"),
         ("get", "/v1/proof/inclusion?leaf_index=0&tree_size=1", 400, "bad-tree-size"),
         ("post", "/v1/p2p", 400, "peer-malformed"),

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.authz import Action, Parties, caller_of, require
 from api.problems import SIGNED_RESPONSES, Problem
+from api.schemas import HealthCase, PensionCase
 from contracts.consent import consent_allows
 from contracts.pension import is_overdue
 from node import chainstore
@@ -23,10 +24,46 @@ router = APIRouter(prefix="/v1", tags=["agency"])
 
 
 class TransactionIn(BaseModel):
-    body: dict[str, Any] = Field(description="type, chain_id, signer, nonce and the type's fields")
-    signature: str = Field(
-        description="hex Ed25519 signature over b'shanhe-tx-v1\\n' + RFC 8785(body)"
+    """A signed transaction: every write is one (docs/domain.md lists the types)."""
+
+    body: dict[str, Any] = Field(
+        description="type, chain_id, signer, nonce and the type's fields",
+        json_schema_extra={
+            "properties": {
+                "type": {"type": "string", "minLength": 1, "examples": ["anchor"]},
+                "chain_id": {"type": "string", "minLength": 1, "examples": ["shanhe-quzhou-dev"]},
+                "signer": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "agency id or resident:<pseudonym>",
+                },
+                "nonce": {"type": "string", "minLength": 1, "maxLength": 64},
+            },
+            "required": ["type", "chain_id", "signer", "nonce"],
+        },
     )
+    signature: str = Field(
+        description="hex Ed25519 signature over b'shanhe-tx-v1\\n' + RFC 8785(body)",
+        examples=["5c1e" + "0" * 124],
+        json_schema_extra={"pattern": "^[0-9a-f]{128}$"},
+    )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "body": {
+                        "type": "anchor",
+                        "chain_id": "shanhe-quzhou-dev",
+                        "signer": "ssb-330825",
+                        "nonce": "7f3a9c",
+                        "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                    },
+                    "signature": "5c1e" + "0" * 124,
+                }
+            ]
+        }
+    }
 
 
 class TxAccepted(BaseModel):
@@ -77,7 +114,7 @@ async def get_tx(request: Request, tx_hash: str) -> TxStatus:
 # ------------------------------------------------------------------ case files (signed reads)
 class CasePage(BaseModel):
     as_of_ms: int
-    cases: list[dict[str, Any]] = Field(description="pension transfer cases (docs/domain.md)")
+    cases: list[PensionCase]
     next_cursor: str | None
 
 
@@ -101,7 +138,7 @@ async def list_overdue(
             conn, "pension/", None if cursor is None else "pension/" + cursor, limit
         )
     cases = [
-        case
+        PensionCase.model_validate(case)
         for _, case in rows
         if isinstance(case, dict)
         and caller.id in (case.get("from_agency"), case.get("to_agency"))
@@ -118,8 +155,8 @@ def _case(node: Node, key: str) -> dict[str, Any]:
     return case
 
 
-@router.get("/pension/cases/{case_id}", response_model=dict[str, Any], responses=SIGNED_RESPONSES)
-async def get_pension_case(request: Request, case_id: str) -> dict[str, Any]:
+@router.get("/pension/cases/{case_id}", response_model=PensionCase, responses=SIGNED_RESPONSES)
+async def get_pension_case(request: Request, case_id: str) -> PensionCase:
     """A pension transfer case, for the two agencies and the resident. Signed request."""
     caller = await caller_of(request)
     node: Node = request.app.state.node
@@ -128,7 +165,7 @@ async def get_pension_case(request: Request, case_id: str) -> dict[str, Any]:
         resident=case["resident"], agencies=frozenset({case["from_agency"], case["to_agency"]})
     )
     require(request, Action.PENSION_CASE, caller, parties, entity=case_id, data_class="pension")
-    return case
+    return PensionCase.model_validate(case)
 
 
 def _share(node: Node, case_id: str) -> tuple[dict[str, Any], Parties]:
@@ -141,8 +178,8 @@ def _share(node: Node, case_id: str) -> tuple[dict[str, Any], Parties]:
     )
 
 
-@router.get("/health/cases/{case_id}", response_model=dict[str, Any], responses=SIGNED_RESPONSES)
-async def get_health_case(request: Request, case_id: str) -> dict[str, Any]:
+@router.get("/health/cases/{case_id}", response_model=HealthCase, responses=SIGNED_RESPONSES)
+async def get_health_case(request: Request, case_id: str) -> HealthCase:
     """A health-record sharing case, for the two hospitals and the resident. Signed request."""
     caller = await caller_of(request)
     node: Node = request.app.state.node
@@ -150,7 +187,7 @@ async def get_health_case(request: Request, case_id: str) -> dict[str, Any]:
     require(
         request, Action.HEALTH_CASE, caller, parties, entity=case_id, data_class=case["data_class"]
     )
-    return case
+    return HealthCase.model_validate(case)
 
 
 class Deposited(BaseModel):

@@ -6,14 +6,15 @@ hashes and commitments only).
 
 import base64
 import hashlib
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from api.problems import Problem
+from api.schemas import BlockHeader, Certificate, EvidenceOut
 from consensus.messages import block_id
 from node import chainstore, logstore
 from node.blocks import Block
@@ -99,9 +100,9 @@ def get_consistency(request: Request, first: NonNegative, second: NonNegative) -
 
 
 @router.get("/entries/{index}", response_model=Entry)
-def get_entry(request: Request, index: int) -> Entry:
+def get_entry(request: Request, index: Annotated[int, Path(ge=0, le=2**62)]) -> Entry:
     with _engine(request).connect() as conn:
-        data = logstore.leaf_at(conn, index) if index >= 0 else None
+        data = logstore.leaf_at(conn, index)
     if data is None:
         raise Problem(404, "no-entry", "No entry at that index")
     return Entry(leaf_index=index, data=base64.b64encode(data).decode())
@@ -138,10 +139,10 @@ class Status(BaseModel):
 class BlockOut(BaseModel):
     height: int
     hash: str
-    header: dict[str, Any]
+    header: BlockHeader
     tx_hashes: list[str]
-    evidence: list[dict[str, Any]]
-    certificate: dict[str, Any]
+    evidence: list[EvidenceOut]
+    certificate: Certificate
     block: str
     """Standard base64 of the exact block bytes (RFC 8785 JSON); SHA-256 of them is ``hash``."""
 
@@ -178,10 +179,10 @@ def get_status(request: Request) -> Status:
 
 
 @router.get("/blocks/{height}", response_model=BlockOut)
-def get_block(request: Request, height: int) -> BlockOut:
+def get_block(request: Request, height: Annotated[int, Path(ge=1, le=2**62)]) -> BlockOut:
     node = _node(request)
     with node.engine.connect() as conn:
-        stored = chainstore.block_at(conn, height) if height > 0 else None
+        stored = chainstore.block_at(conn, height)
     if stored is None:
         raise Problem(404, "no-block", "No block at that height")
     data, cert = stored
@@ -189,16 +190,16 @@ def get_block(request: Request, height: int) -> BlockOut:
     return BlockOut(
         height=height,
         hash=block_id(data).hex(),
-        header=block.header(),
+        header=BlockHeader(**block.header()),
         tx_hashes=[hashlib.sha256(canonical_json(t)).hexdigest() for t in block.txs],
-        evidence=list(block.evidence),
-        certificate=cert.to_json(),
+        evidence=[EvidenceOut(**e) for e in block.evidence],
+        certificate=Certificate(**cert.to_json()),
         block=base64.b64encode(data).decode(),
     )
 
 
 class EvidencePage(BaseModel):
-    evidence: list[dict[str, Any]]
+    evidence: list[EvidenceOut]
     next_cursor: str | None
 
 
@@ -210,5 +211,6 @@ def get_evidence(
     with _node(request).engine.connect() as conn:
         rows = chainstore.evidence_page(conn, cursor, limit)
     return EvidencePage(
-        evidence=[e for _, e in rows], next_cursor=rows[-1][0] if len(rows) == limit else None
+        evidence=[EvidenceOut(**e) for _, e in rows],
+        next_cursor=rows[-1][0] if len(rows) == limit else None,
     )

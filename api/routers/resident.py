@@ -5,13 +5,13 @@ Personal data: every request carries an RFC 9421 signature by the resident's own
 """
 
 import re
-from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from api.authz import Action, Parties, caller_of, require
 from api.problems import SIGNED_RESPONSES, Problem
+from api.schemas import AuditEvent, Consent
 from node import chainstore
 from node.service import Node
 
@@ -21,19 +21,13 @@ _PSEUDONYM = re.compile(r"^[0-9a-f]{64}$")
 
 class AccessPage(BaseModel):
     resident: str
-    entries: list[dict[str, Any]] = Field(
-        description="FHIR AuditEvent fields: action, agent, on_behalf_of, entity, data_class, "
-        "purpose, consent_id, outcome (granted | refused), reason, recorded_ms, height"
-    )
+    entries: list[AuditEvent]
     next_cursor: str | None
 
 
 class ConsentPage(BaseModel):
     resident: str
-    consents: list[dict[str, Any]] = Field(
-        description="FHIR Consent fields: grantor, basis, purpose, data_classes, source, "
-        "recipient, validity, status, assisted details"
-    )
+    consents: list[Consent]
     next_cursor: str | None
 
 
@@ -64,7 +58,8 @@ async def list_access(
             conn, prefix, None if cursor is None else prefix + cursor, limit
         )
     next_cursor = rows[-1][0].removeprefix(prefix) if len(rows) == limit else None
-    return AccessPage(resident=pseudonym, entries=[v for _, v in rows], next_cursor=next_cursor)
+    entries = [AuditEvent.model_validate(v) for _, v in rows]
+    return AccessPage(resident=pseudonym, entries=entries, next_cursor=next_cursor)
 
 
 @router.get("/{pseudonym}/consents", response_model=ConsentPage, responses=SIGNED_RESPONSES)
@@ -81,6 +76,10 @@ async def list_consents(
         rows = chainstore.state_prefix(
             conn, "consent/", None if cursor is None else "consent/" + cursor, limit
         )
-    mine = [v for _, v in rows if isinstance(v, dict) and v.get("resident") == pseudonym]
+    mine = [
+        Consent.model_validate(v)
+        for _, v in rows
+        if isinstance(v, dict) and v.get("resident") == pseudonym
+    ]
     next_cursor = rows[-1][0].removeprefix("consent/") if len(rows) == limit else None
     return ConsentPage(resident=pseudonym, consents=mine, next_cursor=next_cursor)

@@ -1,0 +1,149 @@
+"""Typed shapes of the records the API returns, for the OpenAPI document and its users.
+
+The records themselves are written by the contracts (``docs/domain.md``); these models name
+their fields and types and pass through any field a later contract version adds
+(``extra="allow"``), so a document generated from them never shows an untyped object.
+"""
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PSEUDONYM = ["9f2c" + "0" * 60]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class AuditEvent(Record):
+    """One entry of a resident's access log, in the fields of an HL7 FHIR AuditEvent."""
+
+    seq: int
+    action: str = Field(description="R (read) or E (release)", examples=["R"])
+    agent: str = Field(description="who: agency id, or node:<validator> for API refusals")
+    on_behalf_of: str = Field(description="the resident's pseudonym", examples=PSEUDONYM)
+    entity: str = Field(description="the case the data belongs to", examples=["share-1"])
+    data_class: str = Field(examples=["test_result"])
+    purpose: str = Field(examples=["continuity of care"])
+    consent_id: str | None = None
+    outcome: str = Field(description="granted | refused", examples=["granted"])
+    reason: str | None = Field(default=None, examples=["consent_withdrawn"])
+    recorded_ms: int
+    height: int
+
+
+class Grantor(Record):
+    type: str = Field(description="self | guardian | ...", examples=["self"])
+
+
+class Basis(Record):
+    type: str = Field(description="consent | statute", examples=["consent"])
+
+
+class Consent(Record):
+    """A resident's consent, in the fields of an HL7 FHIR Consent."""
+
+    consent_id: str
+    resident: str = Field(examples=PSEUDONYM)
+    grantor: Grantor
+    basis: Basis
+    purpose: str
+    data_classes: list[str]
+    source: str
+    recipient: str
+    valid_from_ms: int
+    valid_until_ms: int
+    status: str = Field(examples=["active"])
+    assisted: bool = Field(description="taken at a service counter for the resident")
+    assisted_details: dict[str, str] | None = Field(
+        default=None, description="channel, operator, how identity was verified, form hash"
+    )
+    granted_by: str
+
+
+class PensionStage(Record):
+    status: str = Field(examples=["APPLIED"])
+    by: str
+    at_ms: int
+    height: int
+
+
+class PensionCase(Record):
+    """A basic-pension transfer between two social-security bureaus."""
+
+    case_id: str
+    resident: str = Field(examples=PSEUDONYM)
+    from_agency: str = Field(examples=["ssb-330825"])
+    to_agency: str = Field(examples=["ssb-330802"])
+    status: str = Field(examples=["APPLIED"])
+    deadline_ms: int | None = Field(description="end of the stage's 15 working days")
+    stage_started_ms: int
+    history: list[PensionStage]
+
+
+class HealthCase(Record):
+    """A health-record sharing case between two hospitals."""
+
+    case_id: str
+    resident: str = Field(examples=PSEUDONYM)
+    requester: str = Field(examples=["hosp-330881"])
+    source: str = Field(examples=["hosp-330824"])
+    status: str = Field(examples=["RELEASED"])
+    data_class: str = Field(examples=["test_result"])
+    purpose: str
+    requested_ms: int
+    reads: int
+    consent_id: str | None = None
+    commitment: str | None = Field(default=None, description="hex SHA-256(salt ‖ payload)")
+    locator: str | None = None
+
+
+class BlockHeader(BaseModel):
+    chain_id: str
+    height: int
+    prev_hash: str
+    proposer: str
+    time_ms: int
+    tx_count: int
+    evidence_count: int
+    tree_size: int
+    tree_root: str = Field(description="base64 RFC 9162 root after the block")
+    state_root: str
+
+
+class SignedVote(Record):
+    kind: str = Field(examples=["vote"])
+    chain_id: str
+    type: str = Field(examples=["precommit"])
+    height: int
+    round: int
+    block_hash: str | None
+    validator: str
+    signature: str
+
+
+class Certificate(BaseModel):
+    """At least 2f+1 precommits for the block: what makes it final."""
+
+    height: int
+    round: int
+    block_hash: str
+    precommits: list[SignedVote]
+
+
+class EvidenceOut(Record):
+    """Two conflicting signed messages of one validator for one height and round."""
+
+    offender: str
+    first: dict[str, Any] = Field(
+        description="a signed vote or proposal (proposal without its block)",
+        json_schema_extra={"properties": {"kind": {"type": "string"}}},
+    )
+    second: dict[str, Any] = Field(
+        description="the conflicting one",
+        json_schema_extra={"properties": {"kind": {"type": "string"}}},
+    )
+    included_height: int | None = Field(
+        default=None, description="the block that recorded it, once recorded (evidence list)"
+    )
