@@ -11,6 +11,7 @@ import httpx
 
 from api.auth import sign_request
 from contracts.tx import Transaction, sign_transaction
+from node.vault import commitment, open_delivery
 from tlog.checkpoint import Checkpoint, verify_checkpoint
 from tlog.errors import Invalid
 from tlog.hashing import leaf_hash
@@ -75,15 +76,46 @@ class ShanheClient:
                 return status
             time.sleep(0.1)
 
+    def signed(
+        self, method: str, path: str, key: Signer, keyid: str, body: bytes = b"", query: str = ""
+    ) -> httpx.Response:
+        """A request signed with RFC 9421 (``keyid``: agency id, ``resident:<p>`` or
+        ``node:<name>``), as every non-public read needs; raises ApiError on a problem."""
+        headers = sign_request(key, keyid, method, path, query, body)
+        if body:
+            headers["content-type"] = "application/octet-stream"
+        r = self.http.request(method, path + (f"?{query}" if query else ""), headers=headers,
+                              content=body)  # fmt: skip
+        if r.status_code >= 400:
+            raise ApiError(
+                r.status_code, r.json() if "json" in r.headers.get("content-type", "") else {}
+            )
+        return r
+
+    def deposit(self, case_id: str, document: bytes, key: Signer, agency: str) -> dict[str, Any]:
+        """The source hospital's deposit: returns the locator and salted commitment to put in
+        ``health.release``."""
+        path = f"/v1/health/cases/{case_id}/payload"
+        deposited: dict[str, Any] = self.signed("PUT", path, key, agency, document).json()
+        return deposited
+
+    def fetch(self, case_id: str, key: Signer, agency: str) -> bytes:
+        """The requesting hospital's document, opened with its key and checked against the
+        commitment on the log (``NotVerified`` if the node served anything else)."""
+        case = self.signed("GET", f"/v1/health/cases/{case_id}", key, agency).json()
+        sealed = self.signed("GET", f"/v1/health/cases/{case_id}/payload", key, agency).json()
+        document, salt = open_delivery(base64.b64decode(sealed["sealed"]), key)
+        if commitment(salt, document) != case.get("commitment"):
+            raise NotVerified(f"payload of {case_id} does not match its commitment on the log")
+        return document
+
     # ----------------------------------------------------------- residents
     def access_log(self, pseudonym: str, key: Signer) -> list[dict[str, Any]]:
         """The resident's own access log, the request signed with the resident's key (RFC 9421)."""
         path = f"/v1/residents/{pseudonym}/access"
-        headers = sign_request(key, f"resident:{pseudonym}", "GET", path)
-        r = self.http.get(path, headers=headers)
-        if r.status_code >= 400:
-            raise ApiError(r.status_code, r.json())
-        entries: list[dict[str, Any]] = r.json()["entries"]
+        entries: list[dict[str, Any]] = self.signed(
+            "GET", path, key, f"resident:{pseudonym}"
+        ).json()["entries"]
         return entries
 
     # ------------------------------------------------------------ auditors

@@ -86,6 +86,31 @@ def submit(
     return 0
 
 
+def signed_request(
+    node_url: str, key_path: Path, as_name: str | None, method: str, target: str,
+    data_file: Path | None,
+) -> int:  # fmt: skip
+    """``shanhe request``: one RFC 9421-signed request (what curl cannot sign); prints the
+    response body, and a problem on stderr with exit 1."""
+    try:
+        signer = read_signer(key_path)
+        body = data_file.read_bytes() if data_file else b""
+    except (KeyFileError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    path, _, query = target.partition("?")
+    try:
+        r = ShanheClient(node_url).signed(method, path, signer, as_name or signer.name, body, query)
+    except ApiError as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    except httpx.HTTPError as exc:
+        print(f"error: cannot reach {node_url}: {exc}", file=sys.stderr)
+        return 1
+    print(r.text)
+    return 0
+
+
 def submit_anchor(node_url: str, key_path: Path, sha256: str, nonce: str | None) -> int:
     if not re.fullmatch(r"[0-9a-f]{64}", sha256):
         print("error: --sha256 takes 64 lowercase hex digits", file=sys.stderr)

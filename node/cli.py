@@ -155,6 +155,13 @@ def _cmd_tx_typed(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_request(args: argparse.Namespace) -> int:
+    from api.tx_cli import signed_request
+
+    data = Path(args.data_file) if args.data_file else None
+    return signed_request(args.node, Path(args.key), args.as_name, args.method, args.path, data)
+
+
 def _cmd_keygen(args: argparse.Namespace) -> int:
     from api.tx_cli import keygen
 
@@ -286,6 +293,15 @@ def build_parser() -> argparse.ArgumentParser:
         typed.add_argument("--set-json", action="append", default=[], metavar="FIELD=JSON")
         typed.add_argument("--wait", action="store_true", help="wait for the outcome, print it")
         typed.set_defaults(func=_cmd_tx_typed, tx_type=tx_type)
+
+    request = commands.add_parser("request", help="one RFC 9421-signed HTTP request (a read)")
+    request.add_argument("path", help="path and query, e.g. /v1/residents/<p>/access?limit=10")
+    request.add_argument("--node", required=True, help="base URL of any node")
+    request.add_argument("--key", required=True, help="key file of the caller")
+    request.add_argument("--as", dest="as_name", help="key id if not the key's name")
+    request.add_argument("--method", default="GET", choices=["GET", "PUT"])
+    request.add_argument("--data-file", help="request body (PUT of a payload)")
+    request.set_defaults(func=_cmd_request)
 
     keygen = commands.add_parser("keygen", help="a new Ed25519 signing key (file mode 0600)")
     keygen.add_argument("--name", required=True, help="key name (agency id, resident:<p>, ...)")

@@ -224,4 +224,10 @@ def test_cluster_commits_survives_crashes_and_loses_nothing(
     assert main(enroll) == 1  # the same resident twice: committed as rejected, exit 1
     assert '"reason": "' in capsys.readouterr().out
     assert main(["keygen", "--name", "x", "--out", str(resident_key)]) == 2  # never overwrites
+    # signed reads from the shell: the resident's own log, and a refusal for anyone else
+    mine = f"/v1/residents/{pseudonym}/access"
+    assert main(["request", mine, "--node", c.urls[0], "--key", str(resident_key)]) == 0
+    assert json.loads(capsys.readouterr().out)["resident"] == pseudonym
+    assert main(["request", mine, "--node", c.urls[0], "--key", key]) == 1
+    assert "forbidden" in capsys.readouterr().err
     assert main([*enroll[:-4], "--set", "chain_id=other"]) == 2
