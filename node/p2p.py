@@ -1,33 +1,34 @@
 """Node-to-node transport: signed envelopes over HTTP, one sending queue per peer.
 
-Every envelope is signed by the sending validator's key over its exact body bytes (which name
-the chain and the sender), carried in a header; envelopes from unknown senders or with bad
-signatures are dropped and counted. Consensus
-messages inside carry their own signatures too; replaying an envelope is harmless (all
-messages are idempotent).
+Each envelope is a POST signed with RFC 9421 (``signing/http_signatures.py``) by the sending
+validator's key, key id ``node:<name>``: the signature covers the body through its digest, a
+``created`` time and a single-use nonce, so envelopes from unknown senders, with bad
+signatures, stale or replayed are dropped and counted. Consensus messages inside carry their
+own signatures too. Traffic is authenticated, not encrypted (no TLS between nodes yet).
 """
 
 import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from consensus.validators import ValidatorSet
 from contracts.tx import Transaction
-from tlog.note import Signer
+from signing.http_signatures import NonceCache, SignatureError, sign_request, verify_request
+from tlog.note import Signer, Verifier
 
 log = logging.getLogger("shanhe.p2p")
-DOMAIN = b"shanhe-p2p-v1\n"
 MAX_BATCH = 200
 QUEUE_LIMIT = 10_000
 
 
-SIGNATURE_HEADER = "x-shanhe-signature"
+PATH = "/v1/p2p"
 
 
 def encode_item(item: dict[str, Any]) -> bytes:
@@ -43,38 +44,48 @@ def tx_item(tx: Transaction) -> bytes:
 def seal(
     signer: Signer, chain_id: str, items: Sequence[dict[str, Any] | bytes]
 ) -> tuple[bytes, dict[str, str]]:
-    """The envelope's exact body bytes and the headers that authenticate them."""
+    """The envelope's exact body bytes and the RFC 9421 headers that authenticate them (key id
+    ``node:<name>``), the same request signatures agencies and residents use."""
     parts = [i if isinstance(i, bytes) else encode_item(i) for i in items]
     head = encode_item({"chain_id": chain_id, "from": signer.name})[:-1]
     body = head + b',"items":[' + b",".join(parts) + b"]}"
-    signature = signer.sign(DOMAIN + body).hex()
-    return body, {"content-type": "application/json", SIGNATURE_HEADER: signature}
+    headers = sign_request(signer, f"node:{signer.name}", "POST", PATH, "", body, time.time())
+    return body, {"content-type": "application/json", **headers}
+
+
+_REASONS = {"unknown-key": "unknown_sender", "signature-invalid": "bad_signature",
+            "signature-replayed": "replayed", "signature-stale": "stale"}  # fmt: skip
 
 
 def open_envelope(
-    body: bytes, signature: str | None, validators: ValidatorSet, chain_id: str
+    body: bytes,
+    headers: Mapping[str, str],
+    validators: ValidatorSet,
+    chain_id: str,
+    nonces: NonceCache,
 ) -> tuple[str, list[dict[str, Any]]] | str:
-    """(sender, items), or the reason the envelope was dropped.
+    """(sender, items), or the reason the envelope was dropped: only a validator of the
+    current set, signing fresh and once, is heard."""
 
-    The signature covers the exact bytes received, so nothing is re-encoded to check it.
-    """
+    def key_of(keyid: str) -> Verifier | None:
+        return (
+            validators.by_name(keyid.removeprefix("node:")) if keyid.startswith("node:") else None
+        )
+
+    verified = verify_request("POST", PATH, "", body, headers, key_of, nonces, time.time())
+    if isinstance(verified, SignatureError):
+        return _REASONS.get(verified.kind, "malformed")
+    sender = verified.removeprefix("node:")
     try:
         envelope = json.loads(body)
-        sig = bytes.fromhex(signature or "")
     except (ValueError, RecursionError):
         return "malformed"
-    if not isinstance(envelope, dict) or not isinstance(envelope.get("items"), list):
-        return "malformed"
-    sender = envelope.get("from")
-    if not isinstance(sender, str):
-        return "malformed"
-    key = validators.by_name(sender)
-    if key is None:
-        return "unknown_sender"
-    if not key.verify(DOMAIN + body, sig):
-        return "bad_signature"
-    if envelope.get("chain_id") != chain_id or not all(
-        isinstance(i, dict) for i in envelope["items"]
+    if (
+        not isinstance(envelope, dict)
+        or envelope.get("from") != sender
+        or envelope.get("chain_id") != chain_id
+        or not isinstance(envelope.get("items"), list)
+        or not all(isinstance(i, dict) for i in envelope["items"])
     ):
         return "malformed"
     return sender, envelope["items"]
@@ -128,7 +139,7 @@ class Peer:
                 continue
             body, headers = seal(self.signer, self.chain_id, items)
             try:
-                r = await self.client.post(f"{self.url}/v1/p2p", content=body, headers=headers)
+                r = await self.client.post(f"{self.url}{PATH}", content=body, headers=headers)
                 if r.status_code >= 400:
                     self.failures += 1
             except httpx.HTTPError:

@@ -12,6 +12,7 @@ import os
 import secrets
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,7 @@ from node.ratelimit import RateLimiter
 from node.schema import checkpoint_quorum, log_cosignatures
 from node.vault import Vault
 from node.walfile import WalFile
+from signing.http_signatures import NonceCache
 from tlog import layout
 from tlog.checkpoint import CheckpointError, parse_checkpoint
 from tlog.note import NoteError, Verifier, open_note, signature_line
@@ -140,6 +142,7 @@ class Node:
         self.tasks: list[asyncio.Task[None]] = []
         self.sync_now = asyncio.Event()
         self.progress_mark: tuple[int, int, int] = (-1, -1, -1)
+        self.peer_nonces = NonceCache()
 
     def _genesis_tip(self) -> Tip:
         return chainstore.genesis_tip(self.genesis_writes, self.genesis.genesis_time_ms)
@@ -459,9 +462,9 @@ class Node:
         self.cosig_inbox.clear()
 
     # ------------------------------------------------------------ inbound
-    def on_envelope(self, body: bytes, signature: str | None) -> str | None:
+    def on_envelope(self, body: bytes, headers: Mapping[str, str]) -> str | None:
         """Handle a peer's envelope; the reason it was dropped, or None."""
-        opened = open_envelope(body, signature, self.validators, self.chain_id)
+        opened = open_envelope(body, headers, self.validators, self.chain_id, self.peer_nonces)
         if isinstance(opened, str):
             self.counters[f"dropped_envelope:{opened}"] += 1
             return opened

@@ -456,6 +456,31 @@ def test_token_bucket_refills() -> None:
     assert limiter.take("b", 0.5) == 0
 
 
+def test_peer_envelopes_are_rfc9421_signed_fresh_and_used_once(
+    single: tuple[TestClient, Path],
+) -> None:
+    from node.p2p import seal
+
+    client, _ = single
+    node: Node = client.app.state.node  # type: ignore[attr-defined]
+    body, headers = seal(node.signer, node.chain_id, [])
+    assert client.post("/v1/p2p", content=body, headers=headers).status_code == 204
+    again = client.post("/v1/p2p", content=body, headers=headers)  # replayed
+    assert again.status_code == 401 and again.json()["type"].endswith("/peer-replayed")
+    body, headers = seal(node.signer, node.chain_id, [])
+    tampered = body.replace(b'"items":[]', b'"items":[{}]')
+    r = client.post("/v1/p2p", content=tampered, headers=headers)
+    assert r.status_code == 400 and r.json()["type"].endswith("/peer-malformed")  # digest
+    body, headers = seal(node.signer, "another-chain", [])
+    assert client.post("/v1/p2p", content=body, headers=headers).status_code == 400
+    stale = {
+        **headers,
+        "signature-input": headers["signature-input"].replace("created=", "created=1"),
+    }
+    assert client.post("/v1/p2p", content=body, headers=stale).status_code == 401
+    assert node.counters["dropped_envelope:replayed"] == 1
+
+
 def test_a_full_mempool_does_not_swallow_the_rest_of_a_peer_envelope(
     single: tuple[TestClient, Path],
 ) -> None:

@@ -1,9 +1,10 @@
-"""Validator-to-validator traffic: signed envelopes (consensus, transactions, cosignatures)."""
+"""Validator-to-validator traffic: envelopes of consensus messages, transactions and
+cosignatures, each request signed with RFC 9421 by a validator of the current set (key id
+``node:<name>``), fresh and used once."""
 
 from fastapi import APIRouter, Request, Response
 
 from api.problems import Problem
-from node.p2p import SIGNATURE_HEADER
 from node.service import Node
 
 router = APIRouter(prefix="/v1", tags=["peers"])
@@ -13,7 +14,7 @@ router = APIRouter(prefix="/v1", tags=["peers"])
 async def post_p2p(request: Request) -> Response:
     """Signed envelopes from other validators (consensus messages, transactions, cosignatures)."""
     node: Node = request.app.state.node
-    dropped = node.on_envelope(await request.body(), request.headers.get(SIGNATURE_HEADER))
+    dropped = node.on_envelope(await request.body(), request.headers)
     if dropped is not None:
         raise Problem(
             401 if dropped != "malformed" else 400,
