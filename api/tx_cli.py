@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from api.client import ApiError, ShanheClient
+from api.client import ApiError, NotVerified, ShanheClient
 from node.keys import KeyFileError, read_signer, write_signer
 from tlog.note import Signer
 
@@ -108,6 +108,74 @@ def signed_request(
         print(f"error: cannot reach {node_url}: {exc}", file=sys.stderr)
         return 1
     print(r.text)
+    return 0
+
+
+def vault_deposit(
+    node_url: str, key_path: Path, case_id: str, document: Path, release: bool
+) -> int:
+    """``shanhe vault deposit``: prints the JSON with the locator and commitment that go into
+    ``health.release``; with ``release``, submits that transaction too and waits for it."""
+    try:
+        signer = read_signer(key_path)
+        data = document.read_bytes()
+    except (KeyFileError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        deposited = ShanheClient(node_url).deposit(case_id, data, signer, signer.name)
+    except ApiError as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    except httpx.HTTPError as exc:
+        print(f"error: cannot reach {node_url}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(deposited))
+    if not release:
+        return 0
+    body = {"type": "health.release", "case_id": case_id}
+    body |= {k: deposited[k] for k in ("commitment", "locator")}
+    return submit(node_url, key_path, body, None, wait=True)
+
+
+def vault_fetch(node_url: str, key_path: Path, case_id: str, out: Path) -> int:
+    """``shanhe vault fetch``: the document, opened with the key and checked against its
+    commitment on the log, written to ``out``."""
+    try:
+        signer = read_signer(key_path)
+    except KeyFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        document = ShanheClient(node_url).fetch(case_id, signer, signer.name)
+    except ApiError as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    except NotVerified as exc:
+        print(f"invalid: {exc}", file=sys.stderr)
+        return 1
+    except httpx.HTTPError as exc:
+        print(f"error: cannot reach {node_url}: {exc}", file=sys.stderr)
+        return 1
+    out.write_bytes(document)
+    print(f"{len(document)} bytes, matching the commitment on the log, written to {out}")
+    return 0
+
+
+def resident_pseudonym(secret_path: Path, id_number: str) -> int:
+    """``shanhe pseudonym``: what an agency system computes from an ID number (HMAC under the
+    network secret); the ID number itself never leaves the agency."""
+    from node.identity import pseudonym, valid_id_number
+
+    if not valid_id_number(id_number):
+        print("error: not a valid 18-character resident ID number", file=sys.stderr)
+        return 2
+    try:
+        secret = secret_path.read_bytes()
+    except OSError as exc:
+        print(f"error: cannot read {secret_path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    print(pseudonym(secret, id_number))
     return 0
 
 

@@ -162,6 +162,20 @@ def _cmd_request(args: argparse.Namespace) -> int:
     return signed_request(args.node, Path(args.key), args.as_name, args.method, args.path, data)
 
 
+def _cmd_vault(args: argparse.Namespace) -> int:
+    from api.tx_cli import vault_deposit, vault_fetch
+
+    if args.vault_command == "deposit":
+        return vault_deposit(args.node, Path(args.key), args.case_id, Path(args.file), args.release)
+    return vault_fetch(args.node, Path(args.key), args.case_id, Path(args.out))
+
+
+def _cmd_pseudonym(args: argparse.Namespace) -> int:
+    from api.tx_cli import resident_pseudonym
+
+    return resident_pseudonym(Path(args.secret), args.id_number)
+
+
 def _cmd_keygen(args: argparse.Namespace) -> int:
     from api.tx_cli import keygen
 
@@ -302,6 +316,26 @@ def build_parser() -> argparse.ArgumentParser:
     request.add_argument("--method", default="GET", choices=["GET", "PUT"])
     request.add_argument("--data-file", help="request body (PUT of a payload)")
     request.set_defaults(func=_cmd_request)
+
+    vault = commands.add_parser("vault", help="health-record documents in a node's vault")
+    vault_commands = vault.add_subparsers(dest="vault_command", required=True)
+    deposit = vault_commands.add_parser("deposit", help="the source hospital deposits a document")
+    fetch = vault_commands.add_parser("fetch", help="the recipient fetches and checks it")
+    for sub in (deposit, fetch):
+        sub.add_argument("case_id", help="the health sharing case")
+        sub.add_argument("--node", required=True, help="the node that holds the vault")
+        sub.add_argument("--key", required=True, help="the hospital's key file")
+        sub.set_defaults(func=_cmd_vault)
+    deposit.add_argument("--file", required=True, help="the document")
+    deposit.add_argument(
+        "--release", action="store_true", help="then submit health.release with its commitment"
+    )
+    fetch.add_argument("--out", required=True, help="where to write the checked document")
+
+    pseud = commands.add_parser("pseudonym", help="a resident's pseudonym from an ID number")
+    pseud.add_argument("id_number", help="18-character resident ID number (GB 11643)")
+    pseud.add_argument("--secret", required=True, help="the network secret file (agencies)")
+    pseud.set_defaults(func=_cmd_pseudonym)
 
     keygen = commands.add_parser("keygen", help="a new Ed25519 signing key (file mode 0600)")
     keygen.add_argument("--name", required=True, help="key name (agency id, resident:<p>, ...)")
