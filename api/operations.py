@@ -157,7 +157,9 @@ def _node(request: Request) -> Node:
     return node
 
 
-@router.get("/healthz")
+@router.get(
+    "/healthz", responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}}
+)
 def healthz() -> dict[str, str]:
     """The process answers."""
     return {"status": "ok"}
@@ -184,7 +186,16 @@ def readyz(request: Request) -> Response:
     return PlainTextResponse("ready\n")
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format 0.0.4",
+            "content": {"text/plain": {"example": "shanhe_committed_height 42\n"}},
+        }
+    },
+)
 def metrics(request: Request) -> PlainTextResponse:
     """Prometheus text exposition."""
     node = _node(request)

@@ -12,6 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 PSEUDONYM = ["9f2c" + "0" * 60]
 
 
+def example(**values: Any) -> ConfigDict:
+    """A whole-object example for a response model's OpenAPI schema."""
+    return ConfigDict(json_schema_extra={"examples": [values]})
+
+
 class Record(BaseModel):
     model_config = ConfigDict(extra="allow")
 

@@ -495,3 +495,25 @@ def test_a_full_mempool_does_not_swallow_the_rest_of_a_peer_envelope(
     assert client.post("/v1/p2p", content=body, headers=headers).status_code == 204
     assert node.counters["dropped:mempool_full"] == 2
     assert node.counters["dropped:malformed_item"] == 1  # the item after the overflow was read
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/plain", b'{"body": {}, "signature": ""}'),
+        ("application/x-www-form-urlencoded", b"body=1&signature=2"),
+        ("application/xml", b"<tx/>"),
+        ("application/json", b"\xff\xfe{}"),  # not UTF-8
+        ("application/json", '{"body": {"type": "\u202e\u0000"}, "signature": "x"}'.encode()),
+        ("application/json", '{"body": {"\U0001f600": 1}, "signature": "00"}'.encode()),
+        ("application/json", b""),
+    ],
+)
+def test_wrong_content_types_and_unicode_edges_get_problem_json(
+    single: tuple[TestClient, Path], content_type: str, body: bytes
+) -> None:
+    client, _ = single
+    r = client.post("/v1/tx", content=body, headers={"content-type": content_type})
+    assert 400 <= r.status_code < 500, (content_type, body[:30], r.status_code, r.text[:200])
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["status"] == r.status_code

@@ -54,6 +54,39 @@ def test_the_document_has_no_untyped_objects_and_every_error_is_problem_json(
             assert operation.get("summary") or operation.get("description"), (method, path)
 
 
+def _has_example(node: Any, components: dict[str, Any], depth: int = 0) -> bool:
+    if depth > 16:
+        return False
+    if isinstance(node, dict):
+        if "example" in node or "examples" in node:
+            return True
+        if "$ref" in node:
+            return _has_example(components[node["$ref"].split("/")[-1]], components, depth + 1)
+        return any(_has_example(v, components, depth + 1) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_example(v, components, depth + 1) for v in node)
+    return False
+
+
+def test_every_request_and_success_response_has_an_example(api_schema: Any) -> None:
+    spec = api_schema.raw_schema
+    components = spec["components"]["schemas"]
+    missing = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            parts = [("request", operation.get("requestBody"))] + [
+                (status, response)
+                for status, response in operation["responses"].items()
+                if status.startswith("2") and status != "204"  # 204: no content
+            ]
+            missing += [
+                f"{method} {path} {part}"
+                for part, doc in parts
+                if doc is not None and not _has_example(doc, components)
+            ]
+    assert missing == []
+
+
 def test_the_live_node_answers_every_generated_request_as_documented(api_schema: Any) -> None:
     # schemathesis' own pytest plugin does not run under pytest 9 yet: drive Hypothesis here
     failures = []

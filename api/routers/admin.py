@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from api.authz import Action, Parties, caller_of, require
 from api.problems import SIGNED_RESPONSES
+from api.schemas import example
 from node.service import Node
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -30,6 +31,21 @@ class AdminView(BaseModel):
     height: int
     peers: list[PeerState]
     mempool: MempoolState
+
+    model_config = example(
+        name="node-330800",
+        height=42,
+        peers=[
+            {
+                "name": "node-330802",
+                "url": "http://127.0.0.1:8701",
+                "queued_votes": 0,
+                "queued_gossip": 0,
+                "failures": 0,
+            }
+        ],
+        mempool={"size": 0, "capacity": 20000, "oldest": []},
+    )
 
 
 @router.get("", response_model=AdminView, responses=SIGNED_RESPONSES)

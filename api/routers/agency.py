@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.authz import Action, Parties, caller_of, require
 from api.problems import SIGNED_RESPONSES, Problem
-from api.schemas import HealthCase, PensionCase
+from api.schemas import HealthCase, PensionCase, example
 from contracts.consent import consent_allows
 from contracts.pension import is_overdue
 from node import chainstore
@@ -70,6 +70,10 @@ class TxAccepted(BaseModel):
     tx_hash: str
     status: str
 
+    model_config = example(
+        tx_hash="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", status="pending"
+    )
+
 
 class TxStatus(BaseModel):
     tx_hash: str
@@ -78,6 +82,13 @@ class TxStatus(BaseModel):
     leaf_index: int | None = None
     reason: str | None = None
     message: str | None = None
+
+    model_config = example(
+        tx_hash="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        status="committed",
+        height=42,
+        leaf_index=117,
+    )
 
 
 @router.post("/tx", response_model=TxAccepted, status_code=202)
@@ -195,6 +206,12 @@ class Deposited(BaseModel):
     commitment: str = Field(description="hex SHA-256(salt ‖ payload): put it in health.release")
     held_by: str = Field(description="the node whose vault holds the payload")
 
+    model_config = example(
+        locator="vault:5b1d0c9e4f7a2b3c8d6e1f0a9b8c7d6e",
+        commitment="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        held_by="node-330800",
+    )
+
 
 @router.put(
     "/health/cases/{case_id}/payload",
@@ -202,7 +219,7 @@ class Deposited(BaseModel):
     status_code=201,
     responses=SIGNED_RESPONSES,
     openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
-        "schema": {"type": "string", "format": "binary"}}}}},
+        "schema": {"type": "string", "format": "binary"}, "example": "检验报告 / test result"}}}},
 )  # fmt: skip
 async def put_payload(request: Request, case_id: str) -> Deposited:
     """The source hospital deposits the document of an authorized case in this node's vault,
@@ -229,6 +246,8 @@ class Delivery(BaseModel):
     sealed: str = Field(
         description="base64 sealed box to the recipient's key: salt (32 bytes) ‖ document"
     )
+
+    model_config = example(case_id="share-1", sealed="Qk9YRUQgLi4u")
 
 
 @router.get("/health/cases/{case_id}/payload", response_model=Delivery, responses=SIGNED_RESPONSES)

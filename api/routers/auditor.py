@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from api.problems import Problem
-from api.schemas import BlockHeader, Certificate, EvidenceOut
+from api.schemas import BlockHeader, Certificate, EvidenceOut, example
 from consensus.messages import block_id
 from node import chainstore, logstore
 from node.blocks import Block
@@ -27,17 +27,27 @@ class InclusionProof(BaseModel):
     tree_size: int
     hashes: list[str]
 
+    model_config = example(
+        leaf_index=3, tree_size=8, hashes=["tI5kQyBmvM0j0aQy6zu5Q0nWcYdX2pSGVRkvbB6bhbk="]
+    )
+
 
 class ConsistencyProof(BaseModel):
     first: int
     second: int
     hashes: list[str]
 
+    model_config = example(
+        first=4, second=8, hashes=["tI5kQyBmvM0j0aQy6zu5Q0nWcYdX2pSGVRkvbB6bhbk="]
+    )
+
 
 class Entry(BaseModel):
     leaf_index: int
     data: str
     """Standard base64 of the exact leaf bytes."""
+
+    model_config = example(leaf_index=0, data="eyJib2R5Ijp7fSwic2lnbmF0dXJlIjoiMDAifQ==")
 
 
 def _b64(hashes: list[bytes]) -> list[str]:
@@ -55,13 +65,22 @@ def _committed_size(engine: Engine) -> int:
 
 
 router = APIRouter(prefix="/v1", tags=["auditor"])
+CHECKPOINT_EXAMPLE = (
+    "shanhe.example/shanhe-quzhou-dev\n117\ntI5kQyBmvM0j0aQy6zu5Q0nWcYdX2pSGVRkvbB6bhbk=\n\n"
+    "— node-330800 Az3r1Q...\n— node-330802 bC9xWw...\n— node-330803 q2P0Lg...\n"
+)
 NonNegative = Annotated[int, Query(ge=0, le=2**62)]
 
 
 @router.get(
     "/checkpoint",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {}}, "description": "C2SP signed checkpoint"}},
+    responses={
+        200: {
+            "description": "C2SP signed checkpoint (signed note), one cosignature a line",
+            "content": {"text/plain": {"example": CHECKPOINT_EXAMPLE}},
+        }
+    },
 )
 def get_checkpoint(request: Request, tree_size: NonNegative | None = None) -> PlainTextResponse:
     """The latest checkpoint with a quorum of validator cosignatures, or the one of a size."""
@@ -124,6 +143,13 @@ class Network(BaseModel):
     quorum: int
     validators: list[ValidatorInfo]
 
+    model_config = example(
+        chain_id="shanhe-quzhou-dev",
+        origin="shanhe.example/shanhe-quzhou-dev",
+        quorum=3,
+        validators=[{"name": "node-330800", "verifier_key": "node-330800+1a2b3c4d+AQ..."}],
+    )
+
 
 class Status(BaseModel):
     chain_id: str
@@ -134,6 +160,17 @@ class Status(BaseModel):
     mempool: int
     peers: int
     counters: dict[str, int]
+
+    model_config = example(
+        chain_id="shanhe-quzhou-dev",
+        name="node-330800",
+        height=42,
+        tree_size=117,
+        checkpoint_size=117,
+        mempool=0,
+        peers=3,
+        counters={"blocks_committed": 42, "txs_committed": 117},
+    )
 
 
 class BlockOut(BaseModel):
@@ -201,6 +238,8 @@ def get_block(request: Request, height: Annotated[int, Path(ge=1, le=2**62)]) ->
 class EvidencePage(BaseModel):
     evidence: list[EvidenceOut]
     next_cursor: str | None
+
+    model_config = example(evidence=[], next_cursor=None)
 
 
 @router.get("/evidence", response_model=EvidencePage)
