@@ -10,6 +10,7 @@ an authenticated caller recorded in the resident's access log (a node-signed ``a
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NoReturn
 
 from fastapi import Request
 
@@ -118,8 +119,22 @@ def require(
 ) -> None:
     """Raise 403 when ``decide`` refuses; a refused read of a resident's data is recorded."""
     why = decide(action, caller, parties)
-    if why is None:
-        return
+    if why is not None:
+        refuse(request, action, caller, parties, why, entity=entity, data_class=data_class)
+
+
+def refuse(
+    request: Request,
+    action: Action,
+    caller: Caller,
+    parties: Parties,
+    why: str,
+    *,
+    entity: str = "",
+    data_class: str = "",
+) -> NoReturn:
+    """403 with the reason, recorded in the resident's access log when it was their data
+    (also for refusals decided after the matrix, such as a withdrawn consent)."""
     if parties.resident is not None:
         node: Node = request.app.state.node
         node.record_refusal(

@@ -4,6 +4,7 @@ through the client SDK (one subcommand per registered transaction type)."""
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,33 +58,56 @@ def fields(strings: list[str], json_values: list[str]) -> dict[str, Any]:
     return out
 
 
+class UsageError(Exception):
+    """Exit 2: a key, file or argument the command cannot use."""
+
+
+def _signer(path: Path) -> Signer:
+    try:
+        return read_signer(path)
+    except KeyFileError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _run(node_url: str, command: Callable[[ShanheClient], int]) -> int:
+    """One exit-code convention for every command that talks to a node: 0 done, 1 refused,
+    unreachable or not verified (reason on stderr), 2 usage."""
+    try:
+        return command(ShanheClient(node_url))
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ApiError as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+    except NotVerified as exc:
+        print(f"invalid: {exc}", file=sys.stderr)
+    except httpx.HTTPError as exc:
+        print(f"error: cannot reach {node_url}: {exc}", file=sys.stderr)
+    return 1
+
+
 def submit(
     node_url: str, key_path: Path, body: dict[str, Any], as_name: str | None, wait: bool
 ) -> int:
     """Sign ``body`` (type and fields; chain id, signer and nonce are added) and submit it.
     Prints the transaction hash last on stdout; with ``wait``, its final status before it."""
-    try:
-        signer = read_signer(key_path)
-    except KeyFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    client = ShanheClient(node_url)
-    try:
-        tx_hash = client.submit(client.sign(signer, body, as_name))
+
+    def command(client: ShanheClient) -> int:
+        tx_hash = client.submit(client.sign(_signer(key_path), body, as_name))
         status = client.wait(tx_hash) if wait else None
-    except ApiError as exc:
-        print(f"refused: {exc}", file=sys.stderr)
-        return 1
-    except httpx.HTTPError as exc:
-        print(f"error: cannot reach {node_url}: {exc}", file=sys.stderr)
-        return 1
-    if status is not None:
-        print(json.dumps(status))
-        if status["status"] != "committed":
-            print(f"submitted, tx {tx_hash}")
-            return 1
-    print(f"submitted, tx {tx_hash}")
-    return 0
+        if status is not None:
+            print(json.dumps(status))
+        print(f"submitted, tx {tx_hash}")
+        return 0 if status is None or status["status"] == "committed" else 1
+
+    return _run(node_url, command)
 
 
 def signed_request(
@@ -92,23 +116,15 @@ def signed_request(
 ) -> int:  # fmt: skip
     """``shanhe request``: one RFC 9421-signed request (what curl cannot sign); prints the
     response body, and a problem on stderr with exit 1."""
-    try:
-        signer = read_signer(key_path)
-        body = data_file.read_bytes() if data_file else b""
-    except (KeyFileError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    path, _, query = target.partition("?")
-    try:
-        r = ShanheClient(node_url).signed(method, path, signer, as_name or signer.name, body, query)
-    except ApiError as exc:
-        print(f"refused: {exc}", file=sys.stderr)
-        return 1
-    except httpx.HTTPError as exc:
-        print(f"error: cannot reach {node_url}: {exc}", file=sys.stderr)
-        return 1
-    print(r.text)
-    return 0
+
+    def command(client: ShanheClient) -> int:
+        signer = _signer(key_path)
+        body = _read(data_file) if data_file else b""
+        path, _, query = target.partition("?")
+        print(client.signed(method, path, signer, as_name or signer.name, body, query).text)
+        return 0
+
+    return _run(node_url, command)
 
 
 def vault_deposit(
@@ -116,50 +132,32 @@ def vault_deposit(
 ) -> int:
     """``shanhe vault deposit``: prints the JSON with the locator and commitment that go into
     ``health.release``; with ``release``, submits that transaction too and waits for it."""
-    try:
-        signer = read_signer(key_path)
-        data = document.read_bytes()
-    except (KeyFileError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        deposited = ShanheClient(node_url).deposit(case_id, data, signer, signer.name)
-    except ApiError as exc:
-        print(f"refused: {exc}", file=sys.stderr)
-        return 1
-    except httpx.HTTPError as exc:
-        print(f"error: cannot reach {node_url}: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(deposited))
-    if not release:
-        return 0
-    body = {"type": "health.release", "case_id": case_id}
-    body |= {k: deposited[k] for k in ("commitment", "locator")}
-    return submit(node_url, key_path, body, None, wait=True)
+
+    def command(client: ShanheClient) -> int:
+        signer = _signer(key_path)
+        deposited = client.deposit(case_id, _read(document), signer, signer.name)
+        print(json.dumps(deposited))
+        if not release:
+            return 0
+        body = {"type": "health.release", "case_id": case_id}
+        body |= {k: deposited[k] for k in ("commitment", "locator")}
+        return submit(node_url, key_path, body, None, wait=True)
+
+    return _run(node_url, command)
 
 
 def vault_fetch(node_url: str, key_path: Path, case_id: str, out: Path) -> int:
     """``shanhe vault fetch``: the document, opened with the key and checked against its
     commitment on the log, written to ``out``."""
-    try:
-        signer = read_signer(key_path)
-    except KeyFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        document = ShanheClient(node_url).fetch(case_id, signer, signer.name)
-    except ApiError as exc:
-        print(f"refused: {exc}", file=sys.stderr)
-        return 1
-    except NotVerified as exc:
-        print(f"invalid: {exc}", file=sys.stderr)
-        return 1
-    except httpx.HTTPError as exc:
-        print(f"error: cannot reach {node_url}: {exc}", file=sys.stderr)
-        return 1
-    out.write_bytes(document)
-    print(f"{len(document)} bytes, matching the commitment on the log, written to {out}")
-    return 0
+
+    def command(client: ShanheClient) -> int:
+        signer = _signer(key_path)
+        document = client.fetch(case_id, signer, signer.name)
+        out.write_bytes(document)
+        print(f"{len(document)} bytes, matching the commitment on the log, written to {out}")
+        return 0
+
+    return _run(node_url, command)
 
 
 def resident_pseudonym(secret_path: Path, id_number: str) -> int:

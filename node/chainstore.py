@@ -250,6 +250,16 @@ def evidence_page(
     ]
 
 
+def state_page(
+    conn: Connection, prefix: str, cursor: str | None, limit: int
+) -> tuple[list[JSON], str | None]:
+    """One page of the values under ``prefix`` and the cursor of the next (None at the end):
+    cursors are the keys without the prefix, so a client never sees other keys."""
+    rows = state_prefix(conn, prefix, None if cursor is None else prefix + cursor, limit)
+    next_cursor = rows[-1][0].removeprefix(prefix) if len(rows) == limit else None
+    return [value for _, value in rows], next_cursor
+
+
 def state_prefix(
     conn: Connection, prefix: str, after: str | None = None, limit: int = 100
 ) -> list[tuple[str, JSON]]:

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from api.authz import Action, Parties, caller_of, require
+from api.authz import Action, Parties, caller_of, refuse, require
 from api.problems import SIGNED_RESPONSES, Problem
 from api.schemas import HealthCase, PensionCase, example
 from contracts.consent import consent_allows
@@ -145,17 +145,14 @@ async def list_overdue(
     node: Node = request.app.state.node
     now = int(time.time() * 1000)
     with node.engine.connect() as conn:
-        rows = chainstore.state_prefix(
-            conn, "pension/", None if cursor is None else "pension/" + cursor, limit
-        )
+        values, next_cursor = chainstore.state_page(conn, "pension/", cursor, limit)
     cases = [
         PensionCase.model_validate(case)
-        for _, case in rows
+        for case in values
         if isinstance(case, dict)
         and caller.id in (case.get("from_agency"), case.get("to_agency"))
         and is_overdue(case, now)
     ]
-    next_cursor = rows[-1][0].removeprefix("pension/") if len(rows) == limit else None
     return CasePage(as_of_ms=now, cases=cases, next_cursor=next_cursor)
 
 
@@ -260,24 +257,21 @@ async def get_payload(request: Request, case_id: str) -> Delivery:
     case, parties = _share(node, case_id)
     data_class = case["data_class"]
     require(request, Action.PAYLOAD_READ, caller, parties, entity=case_id, data_class=data_class)
-    consent = _state(node, f"consent/{case.get('consent_id')}")
-    why = None
     if case["status"] != "RELEASED":
-        why = "not_released"
+        why: str | None = "not_released"
     else:
-        why = consent_allows(
-            consent, int(time.time() * 1000), caller.id, case["source"], data_class
-        )
+        consent = _state(node, f"consent/{case.get('consent_id')}")
+        now = int(time.time() * 1000)
+        why = consent_allows(consent, now, caller.id, case["source"], data_class)
     if why is None and not _read_recorded(node, case, caller.id):
         why = "read_not_recorded"
     if why is not None:
-        node.record_refusal(
-            case["resident"], caller.id, case_id, data_class, "api health.payload.read", why
-        )
-        raise Problem(403, "forbidden", "Not allowed", why, reason=why)
+        refuse(request, Action.PAYLOAD_READ, caller, parties, why, entity=case_id,
+               data_class=data_class)  # fmt: skip
     key = node.key_of(caller.id)
+    if key is None:  # rotated away since the signature was checked
+        raise Problem(401, "unknown-key", f"{caller.id} has no active key")
     try:
-        assert key is not None  # caller_of verified a registered key
         sealed = node.vault.deliver(str(case["locator"]), key)
     except Unreadable as exc:
         raise Problem(410, "payload-gone", "The payload is not held here or was erased") from exc

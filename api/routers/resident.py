@@ -52,13 +52,9 @@ async def list_access(
 ) -> AccessPage:
     """Every release and read of the resident's records, granted or refused, oldest first."""
     node = await _own(request, pseudonym, Action.ACCESS_LOG)
-    prefix = f"access/{pseudonym}/"
     with node.engine.connect() as conn:
-        rows = chainstore.state_prefix(
-            conn, prefix, None if cursor is None else prefix + cursor, limit
-        )
-    next_cursor = rows[-1][0].removeprefix(prefix) if len(rows) == limit else None
-    entries = [AuditEvent.model_validate(v) for _, v in rows]
+        values, next_cursor = chainstore.state_page(conn, f"access/{pseudonym}/", cursor, limit)
+    entries = [AuditEvent.model_validate(v) for v in values]
     return AccessPage(resident=pseudonym, entries=entries, next_cursor=next_cursor)
 
 
@@ -73,13 +69,10 @@ async def list_consents(
     page (there is no index by resident yet), so a page may hold fewer of the resident's."""
     node = await _own(request, pseudonym, Action.CONSENTS)
     with node.engine.connect() as conn:
-        rows = chainstore.state_prefix(
-            conn, "consent/", None if cursor is None else "consent/" + cursor, limit
-        )
+        values, next_cursor = chainstore.state_page(conn, "consent/", cursor, limit)
     mine = [
         Consent.model_validate(v)
-        for _, v in rows
+        for v in values
         if isinstance(v, dict) and v.get("resident") == pseudonym
     ]
-    next_cursor = rows[-1][0].removeprefix("consent/") if len(rows) == limit else None
     return ConsentPage(resident=pseudonym, consents=mine, next_cursor=next_cursor)
