@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from api import operations, problems
 from api.auth import NonceCache
 from api.routers import admin, agency, auditor, peers, resident
+from node.ratelimit import RateLimiter
 from node.service import Node
 
 
@@ -24,6 +25,8 @@ def create_app(node: Node) -> FastAPI:
     app.state.node = node
     app.state.engine = node.engine
     app.state.nonces = NonceCache()
+    rate = node.config.reads_per_key
+    app.state.key_reads = RateLimiter(rate, max(1, int(2 * rate)))
     problems.install(app)
     for router in (agency.router, resident.router, auditor.router, admin.router, peers.router):
         app.include_router(router)

@@ -8,6 +8,7 @@ the parties of the data asked for; ``require`` is its HTTP edge, which also has 
 an authenticated caller recorded in the resident's access log (a node-signed ``access.refused``).
 """
 
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NoReturn
@@ -16,6 +17,7 @@ from fastapi import Request
 
 from api.auth import verify_request
 from api.problems import Problem
+from node.ratelimit import RateLimiter, retry_after
 from node.service import Node
 
 
@@ -99,12 +101,19 @@ def role_of(signer: str, node_name: str) -> Role:
 
 
 async def caller_of(request: Request) -> Caller:
-    """The verified caller; 401 problem+json without a valid, fresh, unused signature."""
+    """The verified caller; 401 problem+json without a valid, fresh, unused signature, 429
+    when that key reads faster than ``reads_per_key``."""
     node: Node = request.app.state.node
     keyid = verify_request(
         request.method, request.url.path, request.url.query, await request.body(),
         dict(request.headers), node.key_of, request.app.state.nonces,
     )  # fmt: skip
+    limiter: RateLimiter = request.app.state.key_reads
+    if wait := limiter.take(keyid, time.monotonic()):
+        raise Problem(
+            429, "rate-limited", "Too many requests", f"reads by {keyid}",
+            retry_after=retry_after(wait),
+        )  # fmt: skip
     return Caller(role_of(keyid, node.signer.name), keyid)
 
 

@@ -80,6 +80,8 @@ class NodeConfig:
     """Transactions a second one signer may submit to this node (burst: two seconds' worth)."""
     reads_per_client: float = 1_000.0
     """GET requests a second one client address may make (burst: two seconds' worth)."""
+    reads_per_key: float = 100.0
+    """Signed reads a second one key may make, wherever it calls from (burst: two seconds')."""
 
     def path(self, relative: str) -> Path:
         return (self.base_dir / relative).resolve()
@@ -108,6 +110,7 @@ class NodeConfig:
             "max_block_txs": self.max_block_txs,
             "rate_per_signer": self.rate_per_signer,
             "reads_per_client": self.reads_per_client,
+            "reads_per_key": self.reads_per_key,
         }
 
     @staticmethod

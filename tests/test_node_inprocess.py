@@ -376,6 +376,23 @@ def test_reads_are_rate_limited_per_client(tmp_path: Path) -> None:
         assert codes[2].json()["type"].endswith("/rate-limited")
 
 
+def test_signed_reads_are_rate_limited_per_key(tmp_path: Path) -> None:
+    [config_path] = init_network(tmp_path / "net", 1)
+    data = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps({**data, "reads_per_key": 1.0}))  # burst of 2
+    with TestClient(create_app(Node(NodeConfig.load(config_path)))) as client:
+
+        def overdue(agency: str) -> Any:
+            signer = read_signer(tmp_path / "net" / "agencies" / f"{agency}.key")
+            headers = sign_request(signer, agency, "GET", "/v1/pension/overdue")
+            return client.get("/v1/pension/overdue", headers=headers)
+
+        codes = [overdue("ssb-330825") for _ in range(3)]
+        assert [r.status_code for r in codes] == [200, 200, 429]
+        assert codes[2].headers["retry-after"] == "1"
+        assert overdue("ssb-330802").status_code == 200  # another key has its own bucket
+
+
 def test_governance_adds_a_validator_and_the_node_follows(single: tuple[TestClient, Path]) -> None:
     client, net = single
     ssb = read_signer(
