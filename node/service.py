@@ -542,7 +542,14 @@ class Node:
         self, resident: str, agent: str, entity: str, data_class: str, purpose: str, reason: str
     ) -> None:
         """Put a read refused at this node's API into the resident's access log: a transaction
-        signed by this validator (``access.refused``), committed like any other."""
+        signed by this validator (``access.refused``), committed like any other. Nothing for a
+        pseudonym nobody holds (the contract would refuse it)."""
+        record = f"resident/{resident}"
+        if record not in self.state.values:
+            with self.engine.connect() as conn:
+                self.state.prefetch(conn, [record])
+        if self.state.values.get(record) is None:
+            return
         body = {"type": "access.refused", "chain_id": self.chain_id,
                 "signer": f"node:{self.signer.name}", "nonce": secrets.token_hex(16),
                 "resident": resident, "agent": agent, "entity": entity,

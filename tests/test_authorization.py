@@ -234,3 +234,12 @@ def test_the_pure_decision_table(action: Action, role: Role, relation: str) -> N
         assert allowed == (relation == "recipient")
     elif action is Action.PAYLOAD_WRITE:
         assert allowed == (relation == "source")
+
+
+def test_a_refusal_for_a_pseudonym_nobody_holds_is_answered_but_not_logged(world: World) -> None:
+    recorded = world.node.counters["refusals_recorded"]
+    r = world.call(f"resident:{ME}", "GET", "/v1/residents/" + "00" * 32 + "/access")
+    assert r.status_code == 403 and r.json()["detail"] == "not_own_data"
+    assert world.node.counters["refusals_recorded"] == recorded
+    world.call(f"resident:{OTHER}", "GET", f"/v1/residents/{ME}/access")  # a real one is
+    assert world.node.counters["refusals_recorded"] == recorded + 1
