@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import func, insert, select
 
 from consensus.machine import Decision, Ready, Tendermint, Timeout
 from consensus.messages import (
@@ -33,7 +32,7 @@ from contracts.registry import CONTRACT_VERSION, RULES
 from contracts.rules import BlockContext, genesis_writes, read_keys, signer_key, signer_record_key
 from contracts.state import DictState
 from contracts.tx import MalformedTransaction, Transaction, check_signature, sign_transaction
-from node import chainstore, logstore
+from node import chainstore, cosigning, logstore
 from node.blocks import Block
 from node.chainstore import Tip
 from node.db import open_database
@@ -43,13 +42,11 @@ from node.keys import read_signer
 from node.mempool import Mempool, MempoolFull
 from node.p2p import Peer, encode_item, open_envelope, tx_item
 from node.ratelimit import RateLimiter
-from node.schema import checkpoint_quorum, log_cosignatures
 from node.vault import Vault
 from node.walfile import WalFile
 from signing.http_signatures import NonceCache
 from tlog import layout
-from tlog.checkpoint import CheckpointError, parse_checkpoint
-from tlog.note import NoteError, Verifier, open_note, signature_line
+from tlog.note import Verifier, signature_line
 
 log = logging.getLogger("shanhe.node")
 
@@ -121,8 +118,7 @@ class Node:
         self.exec_cache: dict[bytes, tuple[Block, Execution]] = {}
         self.state = chainstore.StateCache()
         self.verified: set[tuple[bytes, bytes]] = set()
-        self.pending_cosigs: dict[int, list[tuple[str, str]]] = {}
-        self.cosig_inbox: list[tuple[str, int, str]] = []
+        self.cosigs = cosigning.Cosignatures()
         restored = self.wal.load()
         if self.wal.torn_tails_repaired:
             log.warning("the consensus WAL ended in a torn record; it was cut off")
@@ -354,12 +350,13 @@ class Node:
             checkpoint = chainstore.store_block(
                 conn, decision.block, block, decision.certificate, execution, self.genesis.origin
             )
-            line = None if checkpoint is None else self._own_line(checkpoint.body())
+            line = None if checkpoint is None else signature_line(checkpoint.body(), self.signer)
             if checkpoint is not None and line is not None:
-                self._add_cosignature(conn, checkpoint.size, self.signer.name, line)
-                early = self.pending_cosigs.pop(checkpoint.size, [])
-                self.cosig_inbox.extend((signer, checkpoint.size, ln) for signer, ln in early)
-            self._flush_cosigs(conn)
+                cosigning.store(
+                    conn, checkpoint.size, self.signer.name, line, self.validators.quorum
+                )
+                self.cosigs.reached(checkpoint.size)
+            self.cosigs.flush(conn, self.validators, self.counters)
             self.frontier = layout.Frontier.load(
                 logstore.tree_size(conn), logstore.hash_reader(conn)
             )
@@ -377,9 +374,6 @@ class Node:
             item = encode_item({"kind": "cosig", "tree_size": checkpoint.size, "line": line})
             for peer in self.peers:
                 peer.send(item)
-        self.pending_cosigs = {
-            s: v for s, v in self.pending_cosigs.items() if s > self.frontier.size
-        }
         changed = _validator_set(execution.writes.get("validators"))
         if changed is not None:
             names = [v.name for v in changed.validators]
@@ -405,61 +399,14 @@ class Node:
                 if self.started:
                     peer.start()
 
-    def _own_line(self, body: str) -> str:
-        return signature_line(body, self.signer)
-
-    def _add_cosignature(self, conn: Any, size: int, signer: str, line: str) -> None:
-        exists = conn.execute(
-            select(log_cosignatures.c.signer).where(
-                log_cosignatures.c.tree_size == size, log_cosignatures.c.signer == signer
-            )
-        ).first()
-        if exists:
-            return
-        logstore.add_cosignature(conn, size, signer, line)
-        count = conn.execute(
-            select(func.count())
-            .select_from(log_cosignatures)
-            .where(log_cosignatures.c.tree_size == size)
-        ).scalar()
-        reached = conn.execute(
-            select(checkpoint_quorum.c.tree_size).where(checkpoint_quorum.c.tree_size == size)
-        ).first()
-        if int(count or 0) >= self.validators.quorum and reached is None:
-            conn.execute(insert(checkpoint_quorum).values(tree_size=size))
-
     def _on_cosig(self, signer: str, size: int, line: str) -> None:
-        """Queue a peer's checkpoint signature; they are checked and stored in batches, so that
-        each one does not cost a database commit of its own."""
-        if size > self.frontier.size:
-            buffered = self.pending_cosigs.setdefault(size, [])
-            if len(self.pending_cosigs) < 1000 and len(buffered) < self.validators.size:
-                buffered.append((signer, line))
-            return
-        self.cosig_inbox.append((signer, size, line))
-        if len(self.cosig_inbox) == 1:
-            asyncio.get_running_loop().call_later(COSIG_FLUSH_SECONDS, self._flush_cosigs_now)
+        if self.cosigs.receive(signer, size, line, self.frontier.size, self.validators.size):
+            asyncio.get_running_loop().call_later(COSIG_FLUSH_SECONDS, self._flush_cosigs)
 
-    def _flush_cosigs_now(self) -> None:
-        if self.cosig_inbox:
+    def _flush_cosigs(self) -> None:
+        if self.cosigs.inbox:
             with self.engine.begin() as conn:
-                self._flush_cosigs(conn)
-
-    def _flush_cosigs(self, conn: Any) -> None:
-        bodies: dict[int, str | None] = {}
-        for signer, size, line in self.cosig_inbox:
-            if size not in bodies:
-                note = logstore.checkpoint_note(conn, size)
-                bodies[size] = None if note is None else note.split("\n\n", 1)[0] + "\n"
-            body, key = bodies[size], self.validators.by_name(signer)
-            if body is None or key is None:
-                continue
-            opened = open_note(body + "\n" + line, [key])
-            if isinstance(opened, NoteError) or opened.valid_signers != (signer,):
-                self.counters["dropped:bad_cosignature"] += 1
-                continue
-            self._add_cosignature(conn, size, signer, line)
-        self.cosig_inbox.clear()
+                self.cosigs.flush(conn, self.validators, self.counters)
 
     # ------------------------------------------------------------ inbound
     def on_envelope(self, body: bytes, headers: Mapping[str, str]) -> str | None:
@@ -629,17 +576,13 @@ class Node:
         if served is not None and served >= self.frontier.size:
             return
         r = await peer.client.get(f"{peer.url}/v1/checkpoint")
-        if r.status_code != 200:
+        signed = cosigning.lines_of(r.text) if r.status_code == 200 else None
+        if signed is None or signed[0] > self.frontier.size:
             return
-        note = r.text
-        text = note.split("\n\n", 1)[0] + "\n"
-        checkpoint = parse_checkpoint(text)
-        if isinstance(checkpoint, CheckpointError) or checkpoint.size > self.frontier.size:
-            return
-        for line in note.split("\n\n", 1)[1].splitlines(keepends=True):
-            name = line[2:].split(" ", 1)[0]
+        size, lines = signed
+        for name, line in lines:
             if self.validators.by_name(name) is not None:
-                self._on_cosig(name, checkpoint.size, line)
+                self._on_cosig(name, size, line)
 
 
 def _vault_key(path: Any) -> bytes:
