@@ -249,15 +249,7 @@ class Node:
         return data
 
     def validate(self, height: int, data: bytes) -> bool:
-        _t = time.monotonic()
         why = self._invalid_reason(height, data)
-        log.warning(
-            "TIMING validate h=%d %.3f dur=%.3f bytes=%d",
-            height,
-            _t,
-            time.monotonic() - _t,
-            len(data),
-        )
         if why is not None:
             self.counters[f"invalid_block:{why.split(':')[0]}"] += 1
             log.warning("refusing block at height %d: %s", height, why)
@@ -329,11 +321,7 @@ class Node:
         if ready.behind is not None:  # 6.
             self.sync_now.set()
         if ready.decision is not None:  # 4.
-            _t = time.monotonic()
             changed = self._commit(ready.decision)
-            log.warning(
-                "TIMING commit h=%d %.3f dur=%.3f", self.tip.height, _t, time.monotonic() - _t
-            )
             self.handle(self.sm.advance(changed))
 
     def _on_timeout(self, t: Timeout) -> None:
@@ -416,19 +404,6 @@ class Node:
             self.counters[f"dropped_envelope:{opened}"] += 1
             return opened
         sender, items = opened
-        log.warning(
-            "TIMING envelope from=%s items=%d bytes=%d kinds=%s",
-            sender,
-            len(items),
-            len(body),
-            sorted(
-                {
-                    (i.get("kind"), (i.get("message") or {}).get("type", ""))
-                    for i in items
-                    if i.get("kind") != "tx"
-                }
-            ),
-        )
         messages = []
         for item in items:
             try:
