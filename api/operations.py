@@ -19,6 +19,9 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 32
 PEER_PATH = "/v1/p2p"
 """Peer envelopes are signed by validators and may be large (a proposal): no depth scan."""
+PEER_MAX_BODY_BYTES = 16 * 1024 * 1024
+"""A proposal of MAX_BLOCK_BYTES in base64 plus a batch of votes, or 200 gossiped
+transactions of 16 KiB: both far above a client's limit, both needed for liveness."""
 _JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
@@ -55,13 +58,13 @@ class RequestStats:
             self.rejected[(status, problem or "")] += 1
 
 
-def _too_large() -> Response:
+def _too_large(limit: int) -> Response:
     return problem_response(
-        413, "body-too-large", "Request body too large", f"at most {MAX_BODY_BYTES} bytes"
+        413, "body-too-large", "Request body too large", f"at most {limit} bytes"
     )
 
 
-async def _read_body(receive: Receive) -> bytes | None:
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
     """The whole body, or None past the limit: a chunked body has no Content-Length to trust."""
     chunks: list[bytes] = []
     size = 0
@@ -71,7 +74,7 @@ async def _read_body(receive: Receive) -> bytes | None:
             break
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > limit:
             return None
         chunks.append(chunk)
         if not message.get("more_body", False):
@@ -121,12 +124,13 @@ class Accounting:
                     retry_after=retry_after(wait),
                 ), receive  # fmt: skip
             return None, receive
+        limit = PEER_MAX_BODY_BYTES if scope["path"] == PEER_PATH else MAX_BODY_BYTES
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return _too_large(), receive
-        body = await _read_body(receive)
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return _too_large(limit), receive
+        body = await _read_body(receive, limit)
         if body is None:
-            return _too_large(), receive
+            return _too_large(limit), receive
         json_body = b"json" in headers.get(b"content-type", b"")
         if json_body and scope["path"] != PEER_PATH and json_depth(body) > MAX_JSON_DEPTH:
             return problem_response(

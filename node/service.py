@@ -33,7 +33,7 @@ from contracts.rules import BlockContext, genesis_writes, read_keys, signer_key,
 from contracts.state import DictState
 from contracts.tx import MalformedTransaction, Transaction, check_signature, sign_transaction
 from node import chainstore, cosigning, logstore
-from node.blocks import Block
+from node.blocks import MAX_BLOCK_BYTES, Block
 from node.chainstore import Tip
 from node.db import open_database
 from node.executor import Execution, execute
@@ -215,7 +215,12 @@ class Node:
             )
 
     def propose(self, height: int) -> bytes | None:
-        candidates = self.mempool.take(self.config.max_block_txs)
+        candidates, size = [], 0
+        for tx in self.mempool.take(self.config.max_block_txs):
+            size += len(tx.encode()) + 1
+            if size > MAX_BLOCK_BYTES - 64 * 1024:  # room for the header and evidence
+                break
+            candidates.append(tx)
         with self.engine.connect() as conn:
             done = chainstore.committed(conn, [tx.hash for tx in candidates])
             evidence = chainstore.pending_evidence(conn, height)
@@ -272,6 +277,8 @@ class Node:
             return "block time out of range"
         if len(block.txs) > self.config.max_block_txs:
             return "too many transactions"
+        if len(data) > MAX_BLOCK_BYTES:
+            return "block too large"
         with self.engine.connect() as conn:
             for raw in block.evidence:
                 try:

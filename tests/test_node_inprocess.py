@@ -498,6 +498,36 @@ def test_peer_envelopes_are_rfc9421_signed_fresh_and_used_once(
     assert node.counters["dropped_envelope:replayed"] == 1
 
 
+def test_blocks_are_capped_in_bytes_and_peer_envelopes_may_carry_them(
+    single: tuple[TestClient, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import node.service as service
+    from api.operations import MAX_BODY_BYTES
+    from node.p2p import seal
+
+    client, net = single
+    node: Node = client.app.state.node  # type: ignore[attr-defined]
+    txs = [_anchor(net, f"big-{i}", pad="x" * 8000) for i in range(12)]  # ~8 KB each
+    three = sum(len(tx.encode()) + 1 for tx in txs[:3])
+    monkeypatch.setattr(service, "MAX_BLOCK_BYTES", 64 * 1024 + three)
+    for tx in txs:
+        node.mempool.add(tx)
+    height = node.tip.height + 1
+    data = node.propose(height)
+    assert data is not None and len(Block.decode(data).txs) == 3  # the rest waits
+    assert node.validate(height, data)
+    monkeypatch.setattr(service, "MAX_BLOCK_BYTES", len(data) - 1)
+    node.exec_cache.clear()
+    assert not node.validate(height, data)
+    assert node.counters["invalid_block:block too large"] == 1
+    node.mempool.remove([tx.hash for tx in txs])
+    # a peer envelope (a proposal, a gossip batch) may exceed a client's body limit
+    body, headers = seal(
+        node.signer, node.chain_id, [{"kind": "noise", "pad": "x" * MAX_BODY_BYTES}]
+    )
+    assert client.post("/v1/p2p", content=body, headers=headers).status_code == 204
+
+
 def test_a_full_mempool_does_not_swallow_the_rest_of_a_peer_envelope(
     single: tuple[TestClient, Path],
 ) -> None:
