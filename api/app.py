@@ -25,8 +25,7 @@ def create_app(node: Node) -> FastAPI:
     app.state.node = node
     app.state.engine = node.engine
     app.state.nonces = NonceCache()
-    rate = node.config.reads_per_key
-    app.state.key_reads = RateLimiter(rate, max(1, int(2 * rate)))
+    app.state.key_reads = RateLimiter.per_second(node.config.reads_per_key)
     problems.install(app)
     for router in (agency.router, resident.router, auditor.router, admin.router, peers.router):
         app.include_router(router)

@@ -115,7 +115,6 @@ class Accounting:
 
     async def _limits(self, scope: Scope, receive: Receive) -> tuple[Response | None, Receive]:
         """A refusal, or None and the receive channel for the app (replaying a read body)."""
-        headers = dict(scope["headers"])
         if scope["method"] in ("GET", "HEAD"):
             client = scope.get("client") or ("unknown", 0)
             if wait := self.reads.take(str(client[0]), time.monotonic()):
@@ -124,6 +123,7 @@ class Accounting:
                     retry_after=retry_after(wait),
                 ), receive  # fmt: skip
             return None, receive
+        headers = dict(scope["headers"])
         limit = PEER_MAX_BODY_BYTES if scope["path"] == PEER_PATH else MAX_BODY_BYTES
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
@@ -151,7 +151,7 @@ class Accounting:
 def install(app: FastAPI, reads_per_client: float) -> None:
     stats = RequestStats()
     app.state.request_stats = stats
-    reads = RateLimiter(reads_per_client, max(1, int(2 * reads_per_client)))
+    reads = RateLimiter.per_second(reads_per_client)
     app.add_middleware(Accounting, stats=stats, reads=reads)
     app.include_router(router)
 

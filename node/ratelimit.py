@@ -8,6 +8,11 @@ class RateLimiter:
         self.rate, self.burst = rate, burst
         self.buckets: dict[str, tuple[float, float]] = {}
 
+    @classmethod
+    def per_second(cls, rate: float) -> "RateLimiter":
+        """``rate`` a second with a burst of two seconds' worth, as the node's limits are set."""
+        return cls(rate, max(1, int(2 * rate)))
+
     def take(self, key: str, now: float) -> float:
         """0 if allowed (one token taken); else seconds until a token is free."""
         tokens, last = self.buckets.get(key, (float(self.burst), now))

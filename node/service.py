@@ -95,7 +95,7 @@ class Node:
         self.engine = open_database(config.database_url)
         self.wal = WalFile(config.path(config.wal_file))
         self.mempool = Mempool(config.mempool_size)
-        self.limiter = RateLimiter(config.rate_per_signer, max(1, int(2 * config.rate_per_signer)))
+        self.limiter = RateLimiter.per_second(config.rate_per_signer)
         self.vault = Vault(
             open_database(config.vault_database_url, create=False),
             _vault_key(config.path(config.vault_key_file)),
@@ -345,8 +345,9 @@ class Node:
             checkpoint = chainstore.store_block(
                 conn, decision.block, block, decision.certificate, execution, self.genesis.origin
             )
-            line = None if checkpoint is None else signature_line(checkpoint.body(), self.signer)
-            if checkpoint is not None and line is not None:
+            line = None
+            if checkpoint is not None:
+                line = signature_line(checkpoint.body(), self.signer)
                 cosigning.store(
                     conn, checkpoint.size, self.signer.name, line, self.validators.quorum
                 )
@@ -473,11 +474,7 @@ class Node:
         """Put a read refused at this node's API into the resident's access log: a transaction
         signed by this validator (``access.refused``), committed like any other. Nothing for a
         pseudonym nobody holds (the contract would refuse it)."""
-        record = f"resident/{resident}"
-        if record not in self.state.values:
-            with self.engine.connect() as conn:
-                self.state.prefetch(conn, [record])
-        if self.state.values.get(record) is None:
+        if self.committed_value(f"resident/{resident}") is None:
             return
         body = {"type": "access.refused", "chain_id": self.chain_id,
                 "signer": f"node:{self.signer.name}", "nonce": secrets.token_hex(16),
@@ -491,12 +488,17 @@ class Node:
             log.warning("could not record a refused read of %s by %s", resident[:12], agent)
 
     def key_of(self, signer: str) -> Verifier | None:
-        """The active key registered on the ledger for an agency id or ``resident:<pseudonym>``."""
+        """The active key registered on the ledger for an agency id, ``resident:<pseudonym>``
+        or ``node:<validator>``."""
         record = signer_record_key(signer)
-        if record not in self.state.values:
+        return signer_key(DictState({record: self.committed_value(record)}), signer)
+
+    def committed_value(self, key: str) -> Any:
+        """A committed state value, through the node's state cache (one read on a miss)."""
+        if key not in self.state.values:
             with self.engine.connect() as conn:
-                self.state.prefetch(conn, [record])
-        return signer_key(DictState({record: self.state.values.get(record)}), signer)
+                self.state.prefetch(conn, [key])
+        return self.state.values.get(key)
 
     def tx_status(self, tx_hash: bytes) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

@@ -129,11 +129,6 @@ class CasePage(BaseModel):
     next_cursor: str | None
 
 
-def _state(node: Node, key: str) -> Any:
-    with node.engine.connect() as conn:
-        return chainstore.DBState(conn).get(key)
-
-
 @router.get("/pension/overdue", response_model=CasePage, responses=SIGNED_RESPONSES)
 async def list_overdue(
     request: Request, cursor: str | None = None, limit: int = Query(100, ge=1, le=500)
@@ -157,7 +152,7 @@ async def list_overdue(
 
 
 def _case(node: Node, key: str) -> dict[str, Any]:
-    case = _state(node, key)
+    case = node.committed_value(key)
     if not isinstance(case, dict):
         raise Problem(404, "unknown-case", "No such case")
     return case
@@ -260,7 +255,7 @@ async def get_payload(request: Request, case_id: str) -> Delivery:
     if case["status"] != "RELEASED":
         why: str | None = "not_released"
     else:
-        consent = _state(node, f"consent/{case.get('consent_id')}")
+        consent = node.committed_value(f"consent/{case.get('consent_id')}")
         now = int(time.time() * 1000)
         why = consent_allows(consent, now, caller.id, case["source"], data_class)
     if why is None and not _read_recorded(node, case, caller.id):

@@ -37,9 +37,8 @@ async def _own(request: Request, pseudonym: str, action: Action) -> Node:
     caller = await caller_of(request)
     require(request, action, caller, Parties(resident=pseudonym))  # before revealing existence
     node: Node = request.app.state.node
-    with node.engine.connect() as conn:
-        if chainstore.DBState(conn).get(f"resident/{pseudonym}") is None:
-            raise Problem(404, "unknown-resident", "No resident with that pseudonym")
+    if node.committed_value(f"resident/{pseudonym}") is None:
+        raise Problem(404, "unknown-resident", "No resident with that pseudonym")
     return node
 
 
