@@ -20,6 +20,7 @@ import httpx
 
 from consensus.validators import ValidatorSet
 from contracts.tx import Transaction
+from node.http_post import KeepAlivePoster, PostError
 from signing.http_signatures import NonceCache, SignatureError, sign_request, verify_request
 from tlog.note import Signer, Verifier
 
@@ -105,7 +106,8 @@ class Peer:
         self.urgent: deque[bytes] = deque(maxlen=QUEUE_LIMIT)
         self.gossip: deque[bytes] = deque()
         self.ready = asyncio.Event()
-        self.client = httpx.AsyncClient(timeout=5.0)
+        self.client = httpx.AsyncClient(timeout=5.0)  # block sync's reads
+        self.poster = KeepAlivePoster(self.url)
         self.task: asyncio.Task[None] | None = None
         self.failures = 0
 
@@ -139,10 +141,9 @@ class Peer:
                 continue
             body, headers = seal(self.signer, self.chain_id, items)
             try:
-                r = await self.client.post(f"{self.url}{PATH}", content=body, headers=headers)
-                if r.status_code >= 400:
+                if await self.poster.post(PATH, body, headers) >= 400:
                     self.failures += 1
-            except httpx.HTTPError:
+            except PostError:
                 self.failures += 1
                 await asyncio.sleep(0.2)
 
@@ -151,4 +152,5 @@ class Peer:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
+        await self.poster.close()
         await self.client.aclose()
