@@ -149,7 +149,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--latency-seconds", type=float, default=30)
-    parser.add_argument("--prepare", type=int, default=90_000, help="transactions to pre-sign")
+    parser.add_argument(
+        "--prepare", type=int, default=160_000, help="transactions to pre-sign for the flood"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         c = Cluster(Path(tmp) / "net").start_all()
@@ -170,6 +172,10 @@ def main() -> int:
             cpu_before = cpu_of(c)
             committed, window = asyncio.run(flood(c, txs[: args.prepare], args.seconds))
             cpu = [after - before for before, after in zip(cpu_before, cpu_of(c), strict=True)]
+            if window < args.seconds - 1:
+                print(
+                    f"WARNING: the flood ran out of transactions after {window:.1f} s: use --prepare"
+                )
             print(
                 f"sustained: {committed:,} transactions committed in {window:.1f} s = {committed / window:,.0f} tx/s ({committed / window / bound:.3f} of the bound)"
             )
