@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from api import operations, problems
 from api.auth import NonceCache
 from api.routers import admin, agency, auditor, peers, resident
+from api.submit_path import SubmitFastPath, submit_route
 from node.ratelimit import RateLimiter
 from node.service import Node
 
@@ -29,6 +30,7 @@ def create_app(node: Node) -> FastAPI:
     problems.install(app)
     for router in (agency.router, resident.router, auditor.router, admin.router, peers.router):
         app.include_router(router)
-    operations.install(app, node.config.reads_per_client)
+    app.add_middleware(SubmitFastPath, node=node, route=submit_route())
+    operations.install(app, node.config.reads_per_client)  # outermost: limits apply first
 
     return app

@@ -93,9 +93,15 @@ class TxStatus(BaseModel):
 
 @router.post("/tx", response_model=TxAccepted, status_code=202)
 async def post_tx(request: Request, tx: TransactionIn) -> TxAccepted:
-    node: Node = request.app.state.node
+    """Well-formed submissions are answered by ``api/submit_path.py`` before this route: it
+    calls ``accept`` too, so the answers are the same."""
+    return accept(request.app.state.node, tx.model_dump())
+
+
+def accept(node: Node, raw: dict[str, Any]) -> TxAccepted:
+    """Queue a signed transaction; raises Problem with the refusal's stable type."""
     try:
-        submitted = node.submit(tx.model_dump())
+        submitted = node.submit(raw)
     except TxRejected as exc:
         raise Problem(400, exc.code.replace("_", "-"), "Transaction refused", str(exc)) from exc
     except RateLimited as exc:
