@@ -82,6 +82,12 @@ class NodeConfig:
     """GET requests a second one client address may make (burst: two seconds' worth)."""
     reads_per_key: float = 100.0
     """Signed reads a second one key may make, wherever it calls from (burst: two seconds')."""
+    block_interval: float = 0.1
+    """Least seconds between the starts of two heights (CometBFT's ``timeout_commit`` plays
+    this part). Each height costs every node a fixed amount (votes, cosignatures, a database
+    commit) however few transactions it holds: at light load heights would follow each
+    other as fast as that work allows and take the whole machine for a trickle of
+    transactions. A loaded height takes longer than this anyway. Not part of consensus."""
 
     def path(self, relative: str) -> Path:
         return (self.base_dir / relative).resolve()
@@ -111,6 +117,7 @@ class NodeConfig:
             "rate_per_signer": self.rate_per_signer,
             "reads_per_client": self.reads_per_client,
             "reads_per_key": self.reads_per_key,
+            "block_interval": self.block_interval,
         }
 
     @staticmethod

@@ -138,6 +138,7 @@ class Node:
         self.tasks: list[asyncio.Task[None]] = []
         self.sync_now = asyncio.Event()
         self.progress_mark: tuple[int, int, int] = (-1, -1, -1)
+        self.height_started = time.monotonic()
         self.peer_nonces = NonceCache()
 
     def _genesis_tip(self) -> Tip:
@@ -304,8 +305,10 @@ class Node:
         return None
 
     # -------------------------------------------------------------- driver
-    def handle(self, ready: Ready) -> None:
-        """Carry out a Ready in the order consensus/__init__.py prescribes."""
+    def handle(self, ready: Ready, pace: bool = True) -> None:
+        """Carry out a Ready in the order consensus/__init__.py prescribes. ``pace``: a decision
+        reached here starts the next height no sooner than ``block_interval`` after this one
+        started (block sync passes False: catching up must not wait)."""
         if ready.persist is not None:
             self.wal.append(ready.persist)  # 1. durable before anything is sent
         if ready.messages:  # 2.
@@ -329,7 +332,15 @@ class Node:
             self.sync_now.set()
         if ready.decision is not None:  # 4.
             changed = self._commit(ready.decision)
-            self.handle(self.sm.advance(changed))
+            wait = self.height_started + self.config.block_interval - time.monotonic()
+            if pace and wait > 0:  # the machine holds the next height's messages meanwhile
+                asyncio.get_running_loop().call_later(wait, self._advance, changed)
+            else:
+                self._advance(changed)
+
+    def _advance(self, changed: ValidatorSet | None) -> None:
+        self.height_started = time.monotonic()
+        self.handle(self.sm.advance(changed))
 
     def _on_timeout(self, t: Timeout) -> None:
         self.handle(self.sm.timeout(t))
@@ -548,7 +559,7 @@ class Node:
             if verify_certificate(cert, self.validators, self.chain_id) is not None:
                 self.counters["sync_bad_certificate"] += 1
                 return
-            self.handle(self.sm.commit_certificate(data, cert))
+            self.handle(self.sm.commit_certificate(data, cert), pace=False)
             if self.tip.height < height:  # refused
                 return
         await self._merge_checkpoint(peer)

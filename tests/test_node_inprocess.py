@@ -3,6 +3,7 @@
 import base64
 import dataclasses
 import hashlib
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -564,3 +565,23 @@ def test_wrong_content_types_and_unicode_edges_get_problem_json(
     assert 400 <= r.status_code < 500, (content_type, body[:30], r.status_code, r.text[:200])
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["status"] == r.status_code
+
+
+@pytest.mark.parametrize("interval", [0.0, 0.4])
+def test_heights_start_no_sooner_than_the_block_interval(tmp_path: Path, interval: float) -> None:
+    [config_path] = init_network(tmp_path / "net", 1)
+    data = json.loads(config_path.read_text())
+    data["block_interval"] = interval
+    config_path.write_text(json.dumps(data))
+    node = Node(NodeConfig.load(config_path))
+    with TestClient(create_app(node)) as client:
+        txs = [_anchor(tmp_path / "net", f"pace-{n}") for n in range(3)]
+        for tx in txs:  # each as soon as the one before is committed
+            client.post("/v1/tx", json=tx.to_json())
+            _wait_status(client, tx.hash.hex())
+        times = [client.get(f"/v1/blocks/{h}").json()["header"]["time_ms"] for h in (1, 2, 3)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    if interval:
+        assert min(gaps) >= interval * 1000 - 5
+    else:
+        assert max(gaps) < 300  # back to back: only the client's polling in between
