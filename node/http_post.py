@@ -27,12 +27,31 @@ class KeepAlivePoster:
         self.base = parts.path.rstrip("/")
         self.timeout = timeout
         self._stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self.reused = False
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> int:
-        """POST and return the status; raises PostError (the connection is then dropped)."""
+        """POST and return the status; raises PostError (the connection is then dropped).
+
+        A kept connection the server has since closed (uvicorn closes idle ones after 5 s)
+        fails at once: the request is then sent again, once, on a new connection. Were it
+        dropped instead, the votes in it would wait for consensus to re-send them.
+        """
+        try:
+            return await self._attempt(path, body, headers)
+        except PostError:
+            if not self.reused:
+                raise
+            return await self._attempt(path, body, headers)
+
+    async def _attempt(self, path: str, body: bytes, headers: dict[str, str]) -> int:
+        self.reused = self._stream is not None
         try:
             return await asyncio.wait_for(self._exchange(path, body, headers), self.timeout)
-        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
+        except TimeoutError as exc:
+            self.reused = False  # the peer is slow, not gone: do not send it all again
+            await self.close()
+            raise PostError("timed out") from exc
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             await self.close()
             raise PostError(str(exc) or type(exc).__name__) from exc
 
@@ -45,7 +64,10 @@ class KeepAlivePoster:
         lines.append(f"Content-Length: {len(body)}")
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
         await writer.drain()
-        version, status, _ = (await reader.readline()).decode("latin-1").split(" ", 2)
+        status_line = await reader.readline()
+        if not status_line:
+            raise ConnectionResetError("the peer closed the connection")
+        version, status, _ = status_line.decode("latin-1").split(" ", 2)
         if not version.startswith("HTTP/1."):
             raise ValueError(f"not an HTTP/1.x answer: {version!r}")
         length, keep = 0, True

@@ -231,3 +231,24 @@ def test_cluster_commits_survives_crashes_and_loses_nothing(
     assert main(["request", mine, "--node", c.urls[0], "--key", key]) == 1
     assert "forbidden" in capsys.readouterr().err
     assert main([*enroll[:-4], "--set", "chain_id=other"]) == 2
+
+
+def test_after_a_quiet_spell_a_transaction_commits_at_once(cluster: Cluster) -> None:
+    """Peers keep their connections between envelopes, and the server closes idle ones after
+    5 s: the first envelopes after a quiet spell must not be lost to a dead connection (they
+    were, and a transaction then took ~20 s to commit)."""
+    c = cluster
+    for n in range(2):
+        tx = c.anchor(f"quiet spell {n}")
+        start = time.monotonic()
+        assert c.submit(n, tx).status_code == 202
+        c.wait_for(
+            lambda tx=tx: all(
+                c.get(i, f"/v1/tx/{tx.hash.hex()}").json().get("status") == "committed"
+                for i in range(4)
+            ),
+            timeout=30,
+            what="committed on all",
+        )
+        assert time.monotonic() - start < 2.0
+        time.sleep(6)

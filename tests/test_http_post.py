@@ -125,6 +125,44 @@ def test_broken_answers_raise_and_the_next_post_reconnects(answer: bytes) -> Non
     run(main())
 
 
+def test_a_kept_connection_the_server_closed_is_replaced_without_an_error() -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)  # one request per connection, then close (an idle timeout)
+        writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+        await writer.drain()
+
+    async def main() -> None:
+        server, url, connections = await serve(script)
+        poster = KeepAlivePoster(url)
+        for n in range(3):
+            assert await poster.post("/p", str(n).encode(), {}) == 204
+            await asyncio.sleep(0.05)  # the server's close arrives before the next post
+        await poster.close()
+        server.close()
+        assert len(connections) == 3
+
+    run(main())
+
+
+def test_a_broken_answer_on_a_new_connection_is_not_sent_twice() -> None:
+    requests: list[int] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        requests.append(1)
+        writer.write(b"garbage\r\n")
+        await writer.drain()
+
+    async def main() -> None:
+        server, url, _ = await serve(script)
+        with pytest.raises(PostError):
+            await KeepAlivePoster(url).post("/p", b"x", {})
+        server.close()
+        assert requests == [1]
+
+    run(main())
+
+
 def test_a_silent_peer_times_out_and_a_missing_one_fails() -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
