@@ -136,16 +136,21 @@ class Accounting:
             return problem_response(
                 400, "json-too-deep", "JSON nested too deeply", f"at most {MAX_JSON_DEPTH} levels"
             ), receive
-        sent = False
+        return None, replay_body(body, receive)
 
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return await receive()  # the disconnect, when it comes
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
 
-        return None, replay
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """A receive channel that hands on a body already read, then the client's own messages."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()  # the disconnect, when it comes
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 def install(app: FastAPI, reads_per_client: float) -> None:

@@ -14,8 +14,9 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.operations import replay_body
 from api.problems import Problem, problem_response
 from api.routers import agency
 from node.service import Node
@@ -83,7 +84,8 @@ def _transaction(body: bytes) -> dict[str, Any] | None:
 
 
 async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
-    """The whole body, and a receive channel that hands it on again."""
+    """The whole body (``operations.Accounting`` has bounded it), and a channel that hands it
+    on again."""
     chunks: list[bytes] = []
     while True:
         message = await receive()
@@ -92,13 +94,5 @@ async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             break
-    body, replayed = b"".join(chunks), False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if replayed:
-            return await receive()
-        replayed = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return body, replay
+    body = b"".join(chunks)
+    return body, replay_body(body, receive)

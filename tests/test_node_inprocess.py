@@ -27,13 +27,15 @@ from tlog.note import Signer
 
 @pytest.fixture
 def single(tmp_path: Path, db_url: str) -> Iterator[tuple[TestClient, Path]]:
-    [config_path] = init_network(tmp_path / "net", 1)
-    data = json.loads(config_path.read_text())
-    data["db_url"] = db_url
-    config_path.write_text(json.dumps(data))
-    node = Node(NodeConfig.load(config_path))
-    with TestClient(create_app(node)) as client:
+    with TestClient(create_app(_one_node(tmp_path, db_url=db_url))) as client:
         yield client, tmp_path / "net"
+
+
+def _one_node(tmp_path: Path, **config: Any) -> Node:
+    """A one-validator network in ``tmp_path/net`` with these node config values."""
+    [config_path] = init_network(tmp_path / "net", 1)
+    config_path.write_text(json.dumps({**json.loads(config_path.read_text()), **config}))
+    return Node(NodeConfig.load(config_path))
 
 
 def _anchor(net: Path, nonce: str, text: str = "doc", **override: Any) -> Transaction:
@@ -569,12 +571,7 @@ def test_wrong_content_types_and_unicode_edges_get_problem_json(
 
 @pytest.mark.parametrize("interval", [0.0, 0.4])
 def test_heights_start_no_sooner_than_the_block_interval(tmp_path: Path, interval: float) -> None:
-    [config_path] = init_network(tmp_path / "net", 1)
-    data = json.loads(config_path.read_text())
-    data["block_interval"] = interval
-    config_path.write_text(json.dumps(data))
-    node = Node(NodeConfig.load(config_path))
-    with TestClient(create_app(node)) as client:
+    with TestClient(create_app(_one_node(tmp_path, block_interval=interval))) as client:
         txs = [_anchor(tmp_path / "net", f"pace-{n}") for n in range(3)]
         for tx in txs:  # each as soon as the one before is committed
             client.post("/v1/tx", json=tx.to_json())
