@@ -31,6 +31,7 @@ def create_app(node: Node) -> FastAPI:
     for router in (agency.router, resident.router, auditor.router, admin.router, peers.router):
         app.include_router(router)
     app.add_middleware(SubmitFastPath, node=node, route=submit_route())
-    operations.install(app, node.config.reads_per_client)  # outermost: limits apply first
+    # outermost: limits apply first
+    operations.install(app, node.config.reads_per_client, node.check_envelope_headers)
 
     return app

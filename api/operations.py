@@ -4,12 +4,14 @@ and the limits every request meets before any route sees it (body size, JSON dep
 import re
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem_response
+from api.routers import peers
 from node import logstore
 from node.ratelimit import RateLimiter, retry_after
 from node.service import Node
@@ -22,6 +24,8 @@ PEER_PATH = "/v1/p2p"
 PEER_MAX_BODY_BYTES = 16 * 1024 * 1024
 """A proposal of MAX_BLOCK_BYTES in base64 plus a batch of votes, or 200 gossiped
 transactions of 16 KiB: both far above a client's limit, both needed for liveness."""
+PeerCheck = Callable[[Mapping[str, str]], str | None]
+"""Why a peer envelope is refused on its headers alone (checked before its body is read)."""
 _JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
@@ -86,8 +90,10 @@ class Accounting:
     """Pure ASGI middleware (Starlette's ``@app.middleware`` costs too much on the hot path):
     enforces the limits, and times every request by route and problem type."""
 
-    def __init__(self, app: ASGIApp, stats: RequestStats, reads: RateLimiter) -> None:
-        self.app, self.stats, self.reads = app, stats, reads
+    def __init__(
+        self, app: ASGIApp, stats: RequestStats, reads: RateLimiter, peers: PeerCheck
+    ) -> None:
+        self.app, self.stats, self.reads, self.peers = app, stats, reads, peers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -124,7 +130,15 @@ class Accounting:
                 ), receive  # fmt: skip
             return None, receive
         headers = dict(scope["headers"])
-        limit = PEER_MAX_BODY_BYTES if scope["path"] == PEER_PATH else MAX_BODY_BYTES
+        peer = scope["path"] == PEER_PATH
+        if peer and (
+            why := self.peers(
+                {k.decode("latin-1"): v.decode("latin-1") for k, v in headers.items()}
+            )
+        ):
+            problem = peers.refused(why)
+            return problem_response(problem.status, problem.kind, problem.title), receive
+        limit = PEER_MAX_BODY_BYTES if peer else MAX_BODY_BYTES
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
             return _too_large(limit), receive
@@ -132,7 +146,7 @@ class Accounting:
         if body is None:
             return _too_large(limit), receive
         json_body = b"json" in headers.get(b"content-type", b"")
-        if json_body and scope["path"] != PEER_PATH and json_depth(body) > MAX_JSON_DEPTH:
+        if json_body and not peer and json_depth(body) > MAX_JSON_DEPTH:
             return problem_response(
                 400, "json-too-deep", "JSON nested too deeply", f"at most {MAX_JSON_DEPTH} levels"
             ), receive
@@ -153,11 +167,11 @@ def replay_body(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-def install(app: FastAPI, reads_per_client: float) -> None:
+def install(app: FastAPI, reads_per_client: float, peers: PeerCheck) -> None:
     stats = RequestStats()
     app.state.request_stats = stats
     reads = RateLimiter.per_second(reads_per_client)
-    app.add_middleware(Accounting, stats=stats, reads=reads)
+    app.add_middleware(Accounting, stats=stats, reads=reads, peers=peers)
     app.include_router(router)
 
 

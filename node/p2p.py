@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -21,7 +21,13 @@ import httpx
 from consensus.validators import ValidatorSet
 from contracts.tx import Transaction
 from node.http_post import KeepAlivePoster, PostError
-from signing.http_signatures import NonceCache, SignatureError, sign_request, verify_request
+from signing.http_signatures import (
+    NonceCache,
+    SignatureError,
+    sign_request,
+    verify_headers,
+    verify_request,
+)
 from tlog.note import Signer, Verifier
 
 log = logging.getLogger("shanhe.p2p")
@@ -54,6 +60,25 @@ def seal(
     return body, {"content-type": "application/json", **headers}
 
 
+def _validator_key(validators: ValidatorSet) -> Callable[[str], Verifier | None]:
+    def key_of(keyid: str) -> Verifier | None:
+        return (
+            validators.by_name(keyid.removeprefix("node:")) if keyid.startswith("node:") else None
+        )
+
+    return key_of
+
+
+def check_sender(headers: Mapping[str, str], validators: ValidatorSet) -> str | None:
+    """Why an envelope is refused on its headers alone, or None: a validator's fresh
+    signature over the Content-Digest it announces, checked before its body (up to 16 MiB)
+    is read. ``open_envelope`` checks the body against it and spends the nonce."""
+    checked = verify_headers(
+        "POST", PATH, "", None, headers, _validator_key(validators), time.time()
+    )
+    return _REASONS.get(checked.kind, "malformed") if isinstance(checked, SignatureError) else None
+
+
 _REASONS = {"unknown-key": "unknown_sender", "signature-invalid": "bad_signature",
             "signature-replayed": "replayed", "signature-stale": "stale"}  # fmt: skip
 
@@ -67,12 +92,7 @@ def open_envelope(
 ) -> tuple[str, list[dict[str, Any]]] | str:
     """(sender, items), or the reason the envelope was dropped: only a validator of the
     current set, signing fresh and once, is heard."""
-
-    def key_of(keyid: str) -> Verifier | None:
-        return (
-            validators.by_name(keyid.removeprefix("node:")) if keyid.startswith("node:") else None
-        )
-
+    key_of = _validator_key(validators)
     verified = verify_request("POST", PATH, "", body, headers, key_of, nonces, time.time())
     if isinstance(verified, SignatureError):
         return _REASONS.get(verified.kind, "malformed")

@@ -40,7 +40,7 @@ from node.executor import Execution, execute
 from node.genesis import Genesis, NodeConfig
 from node.keys import read_signer
 from node.mempool import Mempool, MempoolFull
-from node.p2p import Peer, encode_item, open_envelope, tx_item
+from node.p2p import Peer, check_sender, encode_item, open_envelope, tx_item
 from node.ratelimit import RateLimiter
 from node.vault import Vault
 from node.walfile import WalFile
@@ -416,6 +416,13 @@ class Node:
                 self.cosigs.flush(conn, self.validators, self.counters)
 
     # ------------------------------------------------------------ inbound
+    def check_envelope_headers(self, headers: Mapping[str, str]) -> str | None:
+        """Why a peer's envelope is refused before its body is read, or None."""
+        why = check_sender(headers, self.validators)
+        if why is not None:
+            self.counters[f"dropped_envelope:{why}"] += 1
+        return why
+
     def on_envelope(self, body: bytes, headers: Mapping[str, str]) -> str | None:
         """Handle a peer's envelope; the reason it was dropped, or None."""
         opened = open_envelope(body, headers, self.validators, self.chain_id, self.peer_nonces)

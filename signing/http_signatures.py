@@ -103,6 +103,28 @@ def verify_request(
     now: float,
 ) -> str | SignatureError:
     """The verified ``keyid``, or why the request is not authenticated."""
+    checked = verify_headers(method, path, query, content_digest(body), headers, key_of, now)
+    if isinstance(checked, SignatureError):
+        return checked
+    keyid, nonce = checked
+    if not nonces.fresh(nonce, now):
+        return SignatureError("signature-replayed", "This signed request was already used")
+    return keyid
+
+
+def verify_headers(
+    method: str,
+    path: str,
+    query: str,
+    body_digest: str | None,
+    headers: Mapping[str, str],
+    key_of: Callable[[str], Verifier | None],
+    now: float,
+) -> tuple[str, str] | SignatureError:
+    """(keyid, nonce) of a well-formed, fresh signature by a known key, or why not; the nonce
+    is the caller's to spend. ``body_digest`` None: check the signature over the request's
+    own Content-Digest, before reading a body that may be large (the body must then be checked
+    against it, as ``verify_request`` does)."""
     signature_input, signature = headers.get("signature-input"), headers.get("signature")
     if not signature_input or not signature:
         return SignatureError(
@@ -119,6 +141,7 @@ def verify_request(
         or not keyid.startswith('"')
         or not _NONCE.match(nonce.strip('"'))
         or params.get("alg", '"ed25519"') != '"ed25519"'
+        or (body_digest is None and "content-digest" not in headers)
     ):
         return SignatureError(
             "signature-malformed",
@@ -130,7 +153,7 @@ def verify_request(
         return SignatureError(
             "signature-stale", f"created must be within {WINDOW_SECONDS} s of now"
         )
-    digest = content_digest(body)
+    digest = headers["content-digest"] if body_digest is None else body_digest
     if headers.get("content-digest", digest) != digest:
         return SignatureError("content-digest-mismatch", "Content-Digest does not match the body")
     key = key_of(keyid)
@@ -141,6 +164,4 @@ def verify_request(
         _base(method, path, query, digest, signed_params), base64.b64decode(sig.group(2))
     ):
         return SignatureError("signature-invalid", "The signature does not verify")
-    if not nonces.fresh(nonce, now):
-        return SignatureError("signature-replayed", "This signed request was already used")
-    return keyid
+    return keyid, nonce

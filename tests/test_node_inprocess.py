@@ -501,6 +501,54 @@ def test_peer_envelopes_are_rfc9421_signed_fresh_and_used_once(
     assert node.counters["dropped_envelope:replayed"] == 1
 
 
+def test_a_strangers_envelope_is_refused_before_its_body_is_read(
+    single: tuple[TestClient, Path],
+) -> None:
+    import asyncio
+
+    from api.operations import Accounting, RequestStats
+    from node.p2p import seal
+    from node.ratelimit import RateLimiter
+
+    client, _ = single
+    node: Node = client.app.state.node  # type: ignore[attr-defined]
+    stranger = Signer.generate(node.signer.name)  # a validator's name, not its key
+
+    def call(headers: dict[str, str], body: bytes) -> tuple[int, int, list[bytes]]:
+        reads: list[int] = []
+        heard: list[bytes] = []
+
+        async def receive() -> dict[str, Any]:
+            reads.append(1)
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            heard.append((await receive())["body"])
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        limits = Accounting(
+            app, RequestStats(), RateLimiter.per_second(10), node.check_envelope_headers
+        )
+        scope = {"type": "http", "method": "POST", "path": "/v1/p2p", "query_string": b"",
+                 "headers": [(k.encode(), v.encode()) for k, v in headers.items()]}  # fmt: skip
+        asyncio.run(limits(scope, receive, send))  # type: ignore[arg-type]
+        return sent[0]["status"], len(reads), heard
+
+    body, headers = seal(stranger, node.chain_id, [])
+    assert call(headers, body) == (401, 0, [])  # its bytes never read
+    assert node.counters["dropped_envelope:bad_signature"] == 1
+    no_digest = {k: v for k, v in headers.items() if k != "content-digest"}
+    assert call(no_digest, body)[:2] == (400, 0)
+    body, headers = seal(node.signer, node.chain_id, [])
+    assert call(headers, body) == (204, 1, [body])  # a validator's: read and handed on
+
+
 def test_blocks_are_capped_in_bytes_and_peer_envelopes_may_carry_them(
     single: tuple[TestClient, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,9 +16,12 @@ async def post_p2p(request: Request) -> Response:
     node: Node = request.app.state.node
     dropped = node.on_envelope(await request.body(), request.headers)
     if dropped is not None:
-        raise Problem(
-            401 if dropped != "malformed" else 400,
-            f"peer-{dropped.replace('_', '-')}",
-            "Envelope refused",
-        )
+        raise refused(dropped)
     return Response(status_code=204)
+
+
+def refused(why: str) -> Problem:
+    """The answer to an envelope dropped for ``why`` (a ``node.p2p`` reason)."""
+    return Problem(
+        400 if why == "malformed" else 401, f"peer-{why.replace('_', '-')}", "Envelope refused"
+    )
