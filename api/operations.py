@@ -1,5 +1,6 @@
 """Operations endpoints: liveness, readiness and Prometheus metrics, plus request accounting
-and the limits every request meets before any route sees it (body size, JSON depth, reads)."""
+and the limits every request meets before any route sees it (body size, JSON depth, reads,
+a peer envelope's signature before its body)."""
 
 import re
 import time
