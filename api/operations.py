@@ -13,14 +13,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem_response
 from api.routers import peers
-from node import logstore
+from node import logstore, p2p
 from node.ratelimit import RateLimiter, retry_after
 from node.service import Node
 
 router = APIRouter(tags=["operations"])
 MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 32
-PEER_PATH = "/v1/p2p"
+PEER_PATH = p2p.PATH
 """Peer envelopes are signed by validators and may be large (a proposal): no depth scan."""
 PEER_MAX_BODY_BYTES = 16 * 1024 * 1024
 """A proposal of MAX_BLOCK_BYTES in base64 plus a batch of votes, or 200 gossiped
