@@ -1,7 +1,8 @@
 """Signed consensus messages, commit certificates and equivocation evidence.
 
-Every signature covers RFC 8785 bytes that name the chain, height, round and step, so a
-signature can never be replayed into another chain, height, round or step.
+Every signature covers RFC 8785 bytes that name the chain, height, round, step and the signing
+validator, so a signature can never be replayed into another chain, height, round or step, nor
+be counted for another validator that happens to hold the same key.
 """
 
 import base64
@@ -57,6 +58,7 @@ class Vote:
                 "height": self.height,
                 "round": self.round,
                 "block_hash": _hex(self.block_hash),
+                "validator": self.validator,
             }
         )
 
@@ -110,6 +112,7 @@ class Proposal:
                 "round": self.round,
                 "pol_round": self.pol_round,
                 "block_hash": self.block_hash.hex(),
+                "proposer": self.proposer,
             }
         )
 

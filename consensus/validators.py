@@ -15,6 +15,8 @@ class ValidatorSet:
         names = [v.name for v in self.validators]
         if not names or len(set(names)) != len(names):
             raise ValueError("validator names must be unique and at least one")
+        if len({v.public_key for v in self.validators}) != len(names):
+            raise ValueError("no two validators may hold the same key")
 
     @property
     def size(self) -> int:

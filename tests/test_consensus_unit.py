@@ -17,6 +17,7 @@ from consensus.messages import (
     message_from_json,
     verify_certificate,
     verify_evidence,
+    verify_signature,
 )
 from consensus.safety import SafetyState
 from consensus.validators import ValidatorSet
@@ -64,9 +65,25 @@ def run_network(machines: list[Tendermint]) -> list[Ready]:
 def test_validator_set_thresholds() -> None:
     sizes = {1: (1, 1), 2: (2, 1), 3: (3, 2), 4: (3, 2), 7: (5, 3), 10: (7, 4)}
     for n, (quorum, weak) in sizes.items():
-        vs = ValidatorSet(tuple(Signer(f"x{i}", bytes(32)).verifier() for i in range(n)))
+        vs = ValidatorSet(tuple(Signer(f"x{i}", bytes([i]) * 32).verifier() for i in range(n)))
         assert (vs.quorum, vs.weak_quorum) == (quorum, weak)
     assert [VALIDATORS.proposer(1, r) for r in range(4)] == ["v1", "v2", "v3", "v0"]
+
+
+def test_a_signature_binds_the_validator_that_made_it() -> None:
+    """A key registered under two names must never count twice: the signed bytes name the
+    signer, and a set may not hold one key twice."""
+    vote = Vote(CHAIN, VoteType.PRECOMMIT, 1, 0, b"h" * 32, "v0").signed(SIGNERS[0])
+    prop = Proposal(CHAIN, 1, 0, -1, b"h" * 32, "v0").signed(SIGNERS[0])
+    assert b'"validator":"v0"' in vote.sign_bytes() and b'"proposer":"v0"' in prop.sign_bytes()
+    twin = Signer("v1", hashlib.sha256(bytes([0])).digest())  # v0's key under v1's name
+    assert twin.verifier().public_key == SIGNERS[0].verifier().public_key
+    with pytest.raises(ValueError, match="same key"):
+        ValidatorSet((SIGNERS[0].verifier(), twin.verifier()))
+    renamed = Vote(CHAIN, VoteType.PRECOMMIT, 1, 0, b"h" * 32, "v1", vote.signature)
+    lax = ValidatorSet.__new__(ValidatorSet)  # a set built without the check, as a forger would
+    object.__setattr__(lax, "validators", (SIGNERS[0].verifier(), twin.verifier()))
+    assert verify_signature(vote, lax, CHAIN) and not verify_signature(renamed, lax, CHAIN)
 
 
 def test_four_honest_validators_decide_in_round_zero() -> None:
