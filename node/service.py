@@ -33,7 +33,7 @@ from contracts.rules import BlockContext, genesis_writes, read_keys, signer_key,
 from contracts.state import DictState
 from contracts.tx import MalformedTransaction, Transaction, check_signature, sign_transaction
 from node import chainstore, cosigning, logstore
-from node.blocks import MAX_BLOCK_BYTES, Block
+from node.blocks import Block
 from node.chainstore import Tip
 from node.db import open_database
 from node.executor import Execution, execute
@@ -44,17 +44,17 @@ from node.p2p import Peer, check_sender, encode_item, open_envelope, tx_item
 from node.ratelimit import RateLimiter
 from node.vault import Vault
 from node.walfile import WalFile
+from signing.canonical import canonical_json
 from signing.http_signatures import NonceCache
 from tlog import layout
 from tlog.note import Verifier, signature_line
 
 log = logging.getLogger("shanhe.node")
 
-MAX_CLOCK_DRIFT_MS = 30_000
 REBROADCAST_SECONDS = 1.0
 SYNC_SECONDS = 1.0
 COSIG_FLUSH_SECONDS = 0.05
-SIGNATURE_ISSUES = {"wrong_chain", "unknown_signer", "bad_signature"}
+NEVER_INCLUDABLE = {"malformed", "too old", "no validator set for its height", "does not verify"}
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,9 @@ class Node:
             )
         self.validators = self.genesis.validator_set
         self.chain_id = self.genesis.chain_id
+        self.params = self.genesis.params
+        self.clock = now_ms
+        """Milliseconds since the epoch: block times and PBTS timeliness (tests skew it)."""
         self.signer = read_signer(config.path(config.key_file))
         self.engine = open_database(config.database_url)
         self.wal = WalFile(config.path(config.wal_file))
@@ -114,8 +117,10 @@ class Node:
             self.frontier = layout.Frontier.load(
                 logstore.tree_size(conn), logstore.hash_reader(conn)
             )
-            self.evidence_pending = bool(chainstore.pending_evidence(conn, self.tip.height + 1, 1))
+            self.evidence_pending = bool(self._includable_evidence(conn, self.tip.height + 1))
         self.exec_cache: dict[bytes, tuple[Block, Execution]] = {}
+        self.decoded: dict[bytes, Block | str] = {}
+        """Blocks of the current height by id, decoded once (or why they do not decode)."""
         self.state = chainstore.StateCache()
         self.verified: set[tuple[bytes, bytes]] = set()
         self.cosigs = cosigning.Cosignatures()
@@ -216,26 +221,39 @@ class Node:
             )
 
     def propose(self, height: int) -> bytes | None:
+        """A block of pending transactions, or None. Total: a transaction that makes the block
+        invalid (or breaks execution) is evicted from the mempool, never proposed again."""
+        try:
+            return self._propose(height)
+        except Exception:
+            log.exception("proposing at height %d failed", height)
+            self.counters["propose_failed"] += 1
+            return None
+
+    def _propose(self, height: int) -> bytes | None:
+        limit = min(self.config.max_block_txs, self.params.max_block_txs)
         candidates, size = [], 0
-        for tx in self.mempool.take(self.config.max_block_txs):
+        for tx in self.mempool.take(limit):
             size += len(tx.encode()) + 1
-            if size > MAX_BLOCK_BYTES - 64 * 1024:  # room for the header and evidence
+            if size > self.params.max_block_bytes - 64 * 1024:  # room for header and evidence
                 break
             candidates.append(tx)
-        with self.engine.connect() as conn:
+        with self.engine.begin() as conn:
             done = chainstore.committed(conn, [tx.hash for tx in candidates])
-            evidence = chainstore.pending_evidence(conn, height)
+            evidence = self._includable_evidence(conn, height)
         self.mempool.remove(list(done))
         txs = [tx.to_json() for tx in candidates if tx.hash not in done]
         if not txs and not evidence:
             return None
-        time_ms = max(now_ms(), self.tip.time_ms + 1)
-        execution = self._execute(txs, height, time_ms)
-        if execution.invalid:
-            bad = [r.tx_hash for r in execution.results if r.code in SIGNATURE_ISSUES]
-            self.mempool.remove(bad)
-            txs = [t for t in txs if Transaction.from_json(t).hash not in set(bad)]
-            execution = self._execute(txs, height, time_ms)
+        time_ms = max(self.clock(), self.tip.time_ms + 1)
+        execution = self._execute_or_evict(txs, height, time_ms)
+        if execution.invalid_txs:
+            bad = set(execution.invalid_txs)
+            self._evict(bad, "invalid in our own proposal")
+            txs = [t for t in txs if Transaction.from_json(t).hash not in bad]
+            if not txs and not evidence:
+                return None
+            execution = self._execute_or_evict(txs, height, time_ms)
             if execution.invalid:
                 return None
         block = Block(
@@ -254,44 +272,136 @@ class Node:
         self.exec_cache[block_id(data)] = (block, execution)
         return data
 
+    def _execute_or_evict(self, txs: list[dict[str, Any]], height: int, time_ms: int) -> Execution:
+        """Execute; if execution itself fails (it should not: transactions are checked at
+        admission), find the transactions that make it fail one by one and evict them, so
+        that the next proposal, ours or another's, moves on."""
+        try:
+            return self._execute(txs, height, time_ms)
+        except Exception:
+            culprits = set()
+            for raw in txs:
+                try:
+                    self._execute([raw], height, time_ms)
+                except Exception:
+                    with contextlib.suppress(Exception):
+                        culprits.add(Transaction.from_json(raw).hash)
+            self._evict(culprits, "execution failed")
+            raise
+
+    def _evict(self, hashes: set[bytes], why: str) -> None:
+        """Poison-pill eviction: a transaction that makes a block invalid leaves the mempool
+        on every honest node that sees such a block (validity is the same everywhere)."""
+        held = [h for h in hashes if h in self.mempool]
+        if held:
+            self.mempool.remove(held)
+            self.counters["mempool_evicted"] += len(held)
+            log.warning("evicted %d transaction(s) from the mempool: %s", len(held), why)
+
+    def _includable_evidence(self, conn: Any, height: int) -> list[dict[str, Any]]:
+        """Pending evidence that this proposer has checked, against the validator set of the
+        evidence's own height; what can never be included is not offered again."""
+        out = []
+        for key, raw in chainstore.pending_evidence(conn, height):
+            problem = self._evidence_problem(conn, raw, height)
+            if problem is None:
+                out.append(raw)
+            elif problem in NEVER_INCLUDABLE:
+                chainstore.discard_evidence(conn, key)
+                log.warning("evidence can never be included (%s); set aside", problem)
+        return out
+
+    def _evidence_problem(self, conn: Any, raw: dict[str, Any], height: int) -> str | None:
+        try:
+            ev = Evidence.from_json(raw)
+        except Exception:
+            return "malformed"
+        h = ev.first.height
+        if h >= height:
+            return "not yet final"
+        if height - h > self.params.max_evidence_age:
+            return "too old"
+        try:
+            members = _validator_set(chainstore.validators_at(conn, h))
+        except Exception:
+            members = None
+        if members is None:
+            return "no validator set for its height"
+        if verify_evidence(ev, members, self.chain_id) is not None:
+            return "does not verify"
+        if chainstore.evidence_included(conn, ev):
+            return "already included"
+        return None
+
     def validate(self, height: int, data: bytes) -> bool:
-        why = self._invalid_reason(height, data)
+        """Total: any failure is "invalid", counted and logged with its reason; the
+        transactions that made the block invalid leave our mempool."""
+        try:
+            why = self._invalid_reason(height, data)
+        except Exception as exc:
+            log.exception("validating a block at height %d failed", height)
+            why = f"internal: {type(exc).__name__}"
         if why is not None:
             self.counters[f"invalid_block:{why.split(':')[0]}"] += 1
             log.warning("refusing block at height %d: %s", height, why)
         return why is None
 
+    def timely(self, height: int, round_: int, data: bytes) -> bool:
+        """PBTS (CometBFT's proposer-based timestamps): a fresh proposal's time may be at most
+        ``precision`` ahead of our clock and at most ``message_delay`` (growing by a tenth a
+        round) plus ``precision`` behind it when it arrives. Decides our prevote only."""
+        block = self._decode(data)
+        if isinstance(block, str):
+            return False  # invalid anyway
+        p, now = self.params, self.clock()
+        delay = p.message_delay_ms * 1.1**round_
+        ok = block.time_ms - p.precision_ms <= now <= block.time_ms + delay + p.precision_ms
+        if not ok:
+            self.counters["untimely_proposal"] += 1
+            log.warning(
+                "untimely proposal at height %d round %d: block time %d, our clock %d",
+                height, round_, block.time_ms, now,
+            )  # fmt: skip
+        return ok
+
+    def _decode(self, data: bytes) -> Block | str:
+        h = block_id(data)
+        if h not in self.decoded:
+            try:
+                self.decoded[h] = Block.decode(data)
+            except Exception as exc:
+                self.decoded[h] = f"malformed: {exc}"
+        return self.decoded[h]
+
     def _invalid_reason(self, height: int, data: bytes) -> str | None:
+        """Why the block is invalid, or None. Deterministic: only the chain, its state and the
+        genesis decide (never this node's clock or config), so every honest node agrees."""
         if block_id(data) in self.exec_cache:
             return None  # our own proposal (or one already checked): executed against this tip
-        try:
-            block = Block.decode(data)
-        except ValueError as exc:
-            return f"malformed: {exc}"
+        if len(data) > self.params.max_block_bytes:
+            return "block too large"
+        block = self._decode(data)
+        if isinstance(block, str):
+            return block
         if block.chain_id != self.chain_id or block.height != height:
             return "wrong chain or height"
         if block.prev_hash != self.tip.hash:
             return "wrong parent"
         if self.validators.by_name(block.proposer) is None:
             return "proposer is not a validator"
-        if block.time_ms <= self.tip.time_ms or block.time_ms > now_ms() + MAX_CLOCK_DRIFT_MS:
-            return "block time out of range"
-        if len(block.txs) > self.config.max_block_txs:
+        if block.time_ms <= self.tip.time_ms:
+            return "block time not after the previous block's"
+        if len(block.txs) > self.params.max_block_txs:
             return "too many transactions"
-        if len(data) > MAX_BLOCK_BYTES:
-            return "block too large"
         with self.engine.connect() as conn:
             for raw in block.evidence:
-                try:
-                    ev = Evidence.from_json(raw)
-                except (KeyError, TypeError, ValueError):
-                    return "evidence: malformed"
-                if verify_evidence(ev, self.validators, self.chain_id) is not None:
-                    return "evidence: does not verify"
-                if chainstore.evidence_included(conn, ev) or ev.first.height >= height:
-                    return "evidence: already included or not yet final"
-        execution = self._execute(list(block.txs), height, block.time_ms)
+                if (problem := self._evidence_problem(conn, raw, height)) is not None:
+                    return f"evidence: {problem}"
+        if len({canonical_json(e) for e in block.evidence}) != len(block.evidence):
+            return "evidence: repeated"
+        execution = self._execute_or_evict(list(block.txs), height, block.time_ms)
         if execution.invalid:
+            self._evict(set(execution.invalid_txs), "in an invalid proposal")
             return f"transaction: {execution.invalid}"
         hashes = [r.tx_hash for r in execution.results]
         with self.engine.connect() as conn:
@@ -340,6 +450,7 @@ class Node:
 
     def _advance(self, changed: ValidatorSet | None) -> None:
         self.height_started = time.monotonic()
+        self.decoded.clear()
         self.handle(self.sm.advance(changed))
 
     def _on_timeout(self, t: Timeout) -> None:
@@ -367,7 +478,7 @@ class Node:
             self.frontier = layout.Frontier.load(
                 logstore.tree_size(conn), logstore.hash_reader(conn)
             )
-            self.evidence_pending = bool(chainstore.pending_evidence(conn, block.height + 1, 1))
+            self.evidence_pending = bool(self._includable_evidence(conn, block.height + 1))
         self.tip = Tip(block.height, h.hex(), block.time_ms, execution.state_root)
         self.state.apply(execution.writes)
         self.exec_cache.clear()

@@ -95,6 +95,9 @@ class SimApp:
         txs = sorted(self.node.mempool - self.node.committed_txs)[:5]
         return make_block(height, self.node.tip(), txs) if txs else None
 
+    def timely(self, height: int, round_: int, block: bytes) -> bool:
+        return True
+
     def validate(self, height: int, block: bytes) -> bool:
         try:
             d = json.loads(block)

@@ -42,6 +42,9 @@ class App:
     def validate(self, height: int, block: bytes) -> bool:
         return self.valid and block.startswith(b"block")
 
+    def timely(self, height: int, round_: int, block: bytes) -> bool:
+        return not block.endswith(b"-late")
+
 
 def machine(i: int, app: App | None = None, restored: SafetyState | None = None) -> Tendermint:
     return Tendermint(CHAIN, VALIDATORS, app or App(), SIGNERS[i], 1, restored=restored)

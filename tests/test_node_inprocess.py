@@ -558,9 +558,8 @@ def test_a_strangers_envelope_is_refused_before_its_body_is_read(
 
 
 def test_blocks_are_capped_in_bytes_and_peer_envelopes_may_carry_them(
-    single: tuple[TestClient, Path], monkeypatch: pytest.MonkeyPatch
+    single: tuple[TestClient, Path],
 ) -> None:
-    import node.service as service
     from api.operations import MAX_BODY_BYTES
     from node.p2p import seal
 
@@ -568,14 +567,14 @@ def test_blocks_are_capped_in_bytes_and_peer_envelopes_may_carry_them(
     node: Node = client.app.state.node  # type: ignore[attr-defined]
     txs = [_anchor(net, f"big-{i}", pad="x" * 8000) for i in range(12)]  # ~8 KB each
     three = sum(len(tx.encode()) + 1 for tx in txs[:3])
-    monkeypatch.setattr(service, "MAX_BLOCK_BYTES", 64 * 1024 + three)
+    node.params = dataclasses.replace(node.params, max_block_bytes=64 * 1024 + three)
     for tx in txs:
         node.mempool.add(tx)
     height = node.tip.height + 1
     data = node.propose(height)
     assert data is not None and len(Block.decode(data).txs) == 3  # the rest waits
     assert node.validate(height, data)
-    monkeypatch.setattr(service, "MAX_BLOCK_BYTES", len(data) - 1)
+    node.params = dataclasses.replace(node.params, max_block_bytes=len(data) - 1)
     node.exec_cache.clear()
     assert not node.validate(height, data)
     assert node.counters["invalid_block:block too large"] == 1
