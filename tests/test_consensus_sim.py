@@ -29,3 +29,12 @@ def test_a_replayed_seed_is_identical() -> None:
     a, b = Simulation(7), Simulation(7)
     assert a.scenario == b.scenario
     assert a.run() == b.run()
+
+
+@pytest.mark.parametrize("seed", [50227, 62371])
+def test_seeds_that_once_lost_liveness(seed: int) -> None:
+    """Found by soaking beyond CI's seeds: two validators locked on a block the two others,
+    whose clocks ran faster, never saw a polka for; they only re-proposed it after the others
+    had timed out, and the others proposed fresh blocks the locked ones refused."""
+    result = run_seed(seed)
+    assert result.height > 1
