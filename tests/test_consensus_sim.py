@@ -9,7 +9,7 @@ def test_simulation_seeds(request: pytest.FixtureRequest) -> None:
     seeds = int(request.config.getoption("--seeds"))
     failures = []
     heights = []
-    evidence = torn = 0
+    evidence = torn = flood = untimely = refused = 0
     for seed in range(seeds):
         try:
             result = run_seed(seed)
@@ -19,9 +19,15 @@ def test_simulation_seeds(request: pytest.FixtureRequest) -> None:
         heights.append(result.height)
         evidence += result.evidence
         torn += result.torn
+        flood += result.flood_dropped
+        untimely += result.untimely
+        refused += result.refused
     assert not failures, "\n".join(failures[:5])
     # the faults were really exercised, and the network made progress through them
     assert evidence > 0 and torn > 0
+    # Byzantine floods were cut off, skewed or late proposals judged untimely, and bad blocks
+    # (bad evidence, equivocated junk) refused
+    assert flood > 0 and untimely > 0 and refused > 0
     assert min(heights) >= 1 and sum(heights) / len(heights) > 5
 
 
