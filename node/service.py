@@ -352,7 +352,7 @@ class Node:
         round) plus ``precision`` behind it when it arrives. Decides our prevote only."""
         block = self._decode(data)
         if isinstance(block, str):
-            return False  # invalid anyway
+            return True  # no time to judge: validity refuses it (and counts why)
         p, now = self.params, self.clock()
         delay = p.message_delay_ms * 1.1 ** min(round_, 60)  # 3,000 times the base: plenty
         ok = block.time_ms - p.precision_ms <= now <= block.time_ms + delay + p.precision_ms
