@@ -652,3 +652,25 @@ def test_heights_start_no_sooner_than_the_block_interval(tmp_path: Path, interva
         assert min(gaps) >= interval - 0.001  # the timer's resolution, nothing more
     else:  # no waiting: each height starts as its block is stored
         assert max(s - c for c, s in zip(committed, started, strict=True)) < 0.05
+
+
+@pytest.mark.parametrize(
+    "evidence",
+    [
+        {"first": [], "second": 1},
+        {"first": {"kind": "vote"}, "second": {"kind": "vote", "height": "1"}},
+        {"offender": "node-330800"},
+        {"first": {"kind": "proposal", "block": 7}, "second": None},
+    ],
+)
+def test_malformed_evidence_makes_a_block_invalid_not_an_error(
+    single: tuple[TestClient, Path], evidence: dict[str, Any]
+) -> None:
+    """Once an AttributeError escaped validation here (HTTP 500 at three nodes' peer route)."""
+    client, _ = single
+    node: Node = client.app.state.node  # type: ignore[attr-defined]
+    height = node.tip.height + 1
+    block = Block(node.chain_id, height, node.tip.hash, node.signer.name, node.tip.time_ms + 1,
+                  (), (evidence,), 0, "", node.tip.state_root.hex())  # fmt: skip
+    assert node.validate(height, block.encode()) is False
+    assert node.counters["invalid_block:evidence"] == 1
