@@ -19,7 +19,27 @@ def _b64(b: bytes | None) -> str | None:
 
 
 def _unb64(s: Any) -> bytes | None:
-    return None if s is None else base64.b64decode(str(s), validate=True)
+    if s is not None and not isinstance(s, str):
+        raise ValueError("a block must be base64 text or null")
+    return None if s is None else base64.b64decode(s, validate=True)
+
+
+def _int(d: dict[str, Any], key: str, minimum: int, maximum: int | None = None) -> int:
+    v = d[key]
+    if type(v) is not int or v < minimum or (maximum is not None and v > maximum):
+        raise ValueError(f"{key} must be an integer in range")
+    return v
+
+
+def _messages(value: Any, height: int) -> tuple[Message, ...]:
+    if not isinstance(value, list):
+        raise ValueError("messages must be a list")
+    if not all(isinstance(m, dict) for m in value):
+        raise ValueError("a message must be an object")
+    msgs = tuple(message_from_json(m) for m in value)
+    if any(m.height != height for m in msgs):
+        raise ValueError("a message of another height")
+    return msgs
 
 
 @dataclass(frozen=True)
@@ -52,15 +72,22 @@ class SafetyState:
 
     @staticmethod
     def decode(data: bytes) -> "SafetyState":
-        d = json.loads(data)
-        return SafetyState(
-            height=int(d["height"]),
-            round=int(d["round"]),
-            step=int(d["step"]),
-            locked_round=int(d["locked_round"]),
-            locked_block=_unb64(d["locked_block"]),
-            valid_round=int(d["valid_round"]),
-            valid_block=_unb64(d["valid_block"]),
-            sent=tuple(message_from_json(m) for m in d["sent"]),
-            polka=tuple(message_from_json(m) for m in d.get("polka", [])),
-        )
+        """Total: anything that is not a well-formed state raises ValueError."""
+        try:
+            d = json.loads(data)
+            if not isinstance(d, dict):
+                raise ValueError("not an object")
+            height = _int(d, "height", 1)
+            return SafetyState(
+                height=height,
+                round=_int(d, "round", 0),
+                step=_int(d, "step", 0, 2),
+                locked_round=_int(d, "locked_round", -1),
+                locked_block=_unb64(d["locked_block"]),
+                valid_round=_int(d, "valid_round", -1),
+                valid_block=_unb64(d["valid_block"]),
+                sent=_messages(d["sent"], height),
+                polka=_messages(d.get("polka", []), height),
+            )
+        except (KeyError, TypeError, ValueError, RecursionError) as exc:
+            raise ValueError(f"not a consensus safety state: {exc!r}") from exc

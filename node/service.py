@@ -27,7 +27,9 @@ from consensus.messages import (
     verify_certificate,
     verify_evidence,
 )
+from consensus.safety import SafetyState
 from consensus.validators import ValidatorSet
+from consensus.wal import Tail
 from contracts.registry import CONTRACT_VERSION, RULES
 from contracts.rules import BlockContext, genesis_writes, read_keys, signer_key, signer_record_key
 from contracts.state import DictState
@@ -43,7 +45,7 @@ from node.mempool import Mempool, MempoolFull
 from node.p2p import Peer, check_sender, encode_item, open_envelope, tx_item
 from node.ratelimit import RateLimiter
 from node.vault import Vault
-from node.walfile import WalFile
+from node.walfile import WalCorrupted, WalFile
 from signing.http_signatures import NonceCache
 from tlog import layout
 from tlog.note import Verifier, signature_line
@@ -119,10 +121,7 @@ class Node:
         self.state = chainstore.StateCache()
         self.verified: set[tuple[bytes, bytes]] = set()
         self.cosigs = cosigning.Cosignatures()
-        restored = self.wal.load()
-        if self.wal.torn_tails_repaired:
-            log.warning("the consensus WAL ended in a torn record; it was cut off")
-            self.counters["wal_torn_tails_repaired"] = self.wal.torn_tails_repaired
+        restored = self._load_wal()
         self.sm = Tendermint(
             self.chain_id,
             self.validators,
@@ -140,6 +139,26 @@ class Node:
         self.progress_mark: tuple[int, int, int] = (-1, -1, -1)
         self.height_started = time.monotonic()
         self.peer_nonces = NonceCache()
+
+    def _load_wal(self) -> SafetyState | None:
+        """The WAL's last record; raises ``WalCorrupted`` (the node must not start) for damage
+        that is not a torn tail."""
+        try:
+            loaded = self.wal.load()
+        except WalCorrupted as exc:
+            exc.tip = self.tip.height
+            self.wal.close()
+            self.engine.dispose()
+            self.vault.engine.dispose()
+            raise
+        if loaded.tail is Tail.TORN:
+            log.warning("the consensus WAL ended in a torn record; it was cut off")
+        elif loaded.tail is Tail.DAMAGED:
+            log.warning("the consensus WAL ended in a damaged record; it was cut off")
+            self.counters["wal_damaged_tails_cut"] += 1
+        if self.wal.torn_tails_repaired:
+            self.counters["wal_torn_tails_repaired"] = self.wal.torn_tails_repaired
+        return loaded.state
 
     def _genesis_tip(self) -> Tip:
         return chainstore.genesis_tip(self.genesis_writes, self.genesis.genesis_time_ms)
