@@ -27,7 +27,7 @@ from consensus.messages import (
     verify_certificate,
     verify_evidence,
 )
-from consensus.safety import SafetyState
+from consensus.safety import SafetyState, double_sign_guard
 from consensus.validators import ValidatorSet
 from consensus.wal import Tail
 from contracts.registry import CONTRACT_VERSION, RULES
@@ -121,7 +121,7 @@ class Node:
         self.state = chainstore.StateCache()
         self.verified: set[tuple[bytes, bytes]] = set()
         self.cosigs = cosigning.Cosignatures()
-        restored = self._load_wal()
+        restored, sign_from = self._load_wal()
         self.sm = Tendermint(
             self.chain_id,
             self.validators,
@@ -130,6 +130,7 @@ class Node:
             self.tip.height + 1,
             self.genesis.timeouts,
             restored,
+            sign_from_height=sign_from,
         )
         self.started = False
         self.peers: list[Peer] = []
@@ -140,9 +141,9 @@ class Node:
         self.height_started = time.monotonic()
         self.peer_nonces = NonceCache()
 
-    def _load_wal(self) -> SafetyState | None:
-        """The WAL's last record; raises ``WalCorrupted`` (the node must not start) for damage
-        that is not a torn tail."""
+    def _load_wal(self) -> tuple[SafetyState | None, int]:
+        """The WAL's last record and the height from which this validator may sign; raises
+        ``WalCorrupted`` (the node must not start) for damage that is not a torn tail."""
         try:
             loaded = self.wal.load()
         except WalCorrupted as exc:
@@ -158,7 +159,17 @@ class Node:
             self.counters["wal_damaged_tails_cut"] += 1
         if self.wal.torn_tails_repaired:
             self.counters["wal_torn_tails_repaired"] = self.wal.torn_tails_repaired
-        return loaded.state
+        tip = self.tip.height
+        sign_from, why = double_sign_guard(loaded.state, tip, loaded.tail is Tail.DAMAGED)
+        if sign_from > tip + 1:
+            log.warning(
+                "double-sign guard: this validator signs nothing below height %d (%s); it "
+                "follows the chain until then",
+                sign_from,
+                why,
+            )
+            self.counters["wal_double_sign_guard"] += 1
+        return loaded.state, sign_from
 
     def _genesis_tip(self) -> Tip:
         return chainstore.genesis_tip(self.genesis_writes, self.genesis.genesis_time_ms)

@@ -3,7 +3,8 @@
 The attack replayed first: one flipped byte in the first record of a long WAL used to read as a
 torn tail, every record after it was dropped, and the validator signed a conflicting prevote.
 Here only a torn or damaged *final* record is ever cut; any other damage is refused, naming the
-file and the byte offset.
+file and the byte offset; and where the WAL cannot tell what was signed, the machine signs
+nothing (``sign_from_height``).
 """
 
 import contextlib
@@ -18,8 +19,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consensus.messages import Proposal, Vote, VoteType, block_id
-from consensus.safety import SafetyState
+from consensus.machine import Ready, Step, Tendermint, Timeout
+from consensus.messages import Proposal, Vote, VoteType, block_id, conflicting, signer_of
+from consensus.safety import SafetyState, double_sign_guard
 from consensus.validators import ValidatorSet
 from consensus.wal import (
     HEADER_SIZE,
@@ -144,8 +146,10 @@ def test_a_legacy_wal_still_reads() -> None:
 
 
 # --------------------------------------------------------------- the file
-def state(height: int, sent: tuple[Proposal | Vote, ...] = ()) -> SafetyState:
-    return SafetyState(height, 0, 0, -1, None, -1, None, sent)
+def state(
+    height: int, sent: tuple[Proposal | Vote, ...] = (), sign_from_height: int = 0
+) -> SafetyState:
+    return SafetyState(height, 0, 0, -1, None, -1, None, sent, (), sign_from_height)
 
 
 def prevote(height: int, block: bytes | None, i: int = 0, round_: int = 0) -> Vote:
@@ -217,3 +221,100 @@ def test_decoding_a_safety_state_is_total(value: object) -> None:
     for candidate in (value, {**good, "height": value}, {**good, "sent": value}):
         with contextlib.suppress(ValueError):
             SafetyState.decode(json.dumps(candidate).encode())
+
+
+def test_a_safety_state_round_trips_with_its_guard() -> None:
+    s = state(5, (prevote(5, b"b"),), sign_from_height=9)
+    assert SafetyState.decode(s.encode()) == s
+    legacy = json.loads(s.encode())
+    del legacy["sign_from_height"]
+    assert SafetyState.decode(json.dumps(legacy).encode()).sign_from_height == 0
+    with pytest.raises(ValueError):
+        SafetyState.decode(json.dumps({**legacy, "sent": [prevote(4, b"b").to_json()]}).encode())
+
+
+@pytest.mark.parametrize(
+    ("last", "tip", "damaged", "sign_from"),
+    [
+        (None, 0, False, 1),  # a new chain: nothing can have been signed
+        (None, 7, False, 9),  # WAL lost: height 8 may have been signed
+        (None, 0, True, 2),  # the only record was damaged: height 1 may have been signed
+        (state(8), 7, False, 1),  # the usual restart
+        (state(5), 7, False, 1),  # stale: see double_sign_guard
+        (state(12), 7, False, 13),  # the database went back: heights up to 12 were signed
+        (state(8), 7, True, 9),  # a damaged record after the one at height 8
+        (state(12), 7, True, 14),  # ... and the database went back
+        (state(8, sign_from_height=11), 7, False, 11),  # a guard from an earlier start holds
+        (state(6, sign_from_height=11), 9, False, 11),  # ... even in a stale record
+        (state(6, sign_from_height=8), 9, False, 8),  # ... and lapses once passed
+    ],
+)
+def test_the_double_sign_guard(
+    last: SafetyState | None, tip: int, damaged: bool, sign_from: int
+) -> None:
+    got, why = double_sign_guard(last, tip, damaged)
+    assert got == sign_from
+    assert bool(why) == (got > tip + 1)
+
+
+# -------------------------------------------------------------- the machine
+class App:
+    def pending(self) -> bool:
+        return True
+
+    def propose(self, height: int) -> bytes | None:
+        return b"block-%d" % height
+
+    def validate(self, height: int, block: bytes) -> bool:
+        return block == b"block-%d" % height
+
+
+def test_a_guarded_machine_follows_without_signing_and_signs_after() -> None:
+    """Validator v1 (the proposer at height 1) may not sign there: it neither proposes nor
+    votes, yet decides height 1 from the others' votes, and signs at height 2."""
+    machines = [
+        Tendermint(CHAIN, VALIDATORS, App(), SIGNERS[i], 1, sign_from_height=2 if i == 1 else 0)
+        for i in range(4)
+    ]
+    signed: list[Proposal | Vote] = []
+    queue: list[tuple[int, Proposal | Vote]] = []
+    timers: list[tuple[int, Timeout]] = []
+
+    def feed(i: int, ready: Ready) -> None:
+        for msg in ready.messages:
+            if signer_of(msg) == f"v{i}":
+                signed.append(msg)
+            queue.append((i, msg))
+        timers.extend((i, t) for t in ready.timeouts)
+        if ready.decision is not None:
+            feed(i, machines[i].advance())
+
+    for i, m in enumerate(machines):
+        feed(i, m.start())
+    assert not [m for m in signed if signer_of(m) == "v1"]  # the proposer did not propose
+    while min(m.height for m in machines) < 3:
+        if queue:
+            src, msg = queue.pop(0)
+            for j, m in enumerate(machines):
+                if j != src:
+                    feed(j, m.receive(msg))
+        else:
+            assert timers, "stalled"
+            fire, timers[:] = list(timers), []
+            for i, t in fire:
+                feed(i, machines[i].timeout(t))
+    assert not [m for m in signed if signer_of(m) == "v1" and m.height == 1]
+    assert [m for m in signed if signer_of(m) == "v1" and m.height == 2]
+    assert machines[1].safety_state().sign_from_height == 2
+    for a in signed:
+        for b in signed:
+            assert not conflicting(a, b)
+
+
+def test_a_guard_in_the_restored_state_stays_in_force() -> None:
+    restored = state(1, sign_from_height=2)
+    m = Tendermint(CHAIN, VALIDATORS, App(), SIGNERS[1], 1, restored=restored)
+    ready = m.start()
+    assert m.sign_from_height == 2 and not ready.messages
+    ready = m.timeout(Timeout(Step.PROPOSE, 1, 0, 0))
+    assert not ready.messages and ready.persist is None
