@@ -45,7 +45,7 @@ from node.mempool import Mempool, MempoolFull
 from node.p2p import Peer, check_sender, encode_item, open_envelope, tx_item
 from node.ratelimit import RateLimiter
 from node.vault import Vault
-from node.walfile import WalCorrupted, WalFile
+from node.walfile import WalCorrupted, WalFile, WalWriteError
 from signing.http_signatures import NonceCache
 from tlog import layout
 from tlog.note import Verifier, signature_line
@@ -122,6 +122,8 @@ class Node:
         self.verified: set[tuple[bytes, bytes]] = set()
         self.cosigs = cosigning.Cosignatures()
         restored, sign_from = self._load_wal()
+        self.wal_unwritten = False
+        """A persist failed: nothing may be sent before the machine's state is written."""
         self.sm = Tendermint(
             self.chain_id,
             self.validators,
@@ -339,8 +341,8 @@ class Node:
         """Carry out a Ready in the order consensus/__init__.py prescribes. ``pace``: a decision
         reached here starts the next height no sooner than ``block_interval`` after this one
         started (block sync passes False: catching up must not wait)."""
-        if ready.persist is not None:
-            self.wal.append(ready.persist)  # 1. durable before anything is sent
+        if not self._persisted(ready):  # 1. durable before anything is sent
+            ready.messages = []
         if ready.messages:  # 2.
             items = [
                 encode_item({"kind": "consensus", "message": m.to_json()}) for m in ready.messages
@@ -367,6 +369,36 @@ class Node:
                 asyncio.get_running_loop().call_later(wait, self._advance, changed)
             else:
                 self._advance(changed)
+
+    def _persisted(self, ready: Ready) -> bool:
+        """Write what this Ready (or an earlier one whose write failed) must make durable;
+        False if that failed, and then none of its messages may be sent. A full disk makes the
+        node silent, not unsafe: it keeps following, and once a write succeeds again (the
+        machine's whole state at this height) it speaks again. A WAL that this process can no
+        longer write at all (a failed fsync) keeps it silent until a restart."""
+        if ready.persist is None and not (self.wal_unwritten and ready.messages):
+            return True
+        state = ready.persist if ready.persist is not None else self.sm.safety_state()
+        try:
+            self.wal.append(state)
+        except WalWriteError as exc:
+            self.counters["wal_write_failures"] += 1
+            if self.wal.broken is not None and not self.counters["wal_broken"]:
+                self.counters["wal_broken"] = 1
+                log.critical(
+                    "the consensus WAL %s cannot be written any more (%s): this validator "
+                    "signs and sends nothing until it is restarted (docs/consensus.md)",
+                    self.wal.path,
+                    self.wal.broken,
+                )
+            elif not self.wal_unwritten:
+                log.error("%s: sending nothing until the WAL is written again", exc)
+            self.wal_unwritten = True
+            return False
+        if self.wal_unwritten:
+            log.warning("the consensus WAL is written again: sending resumes")
+            self.wal_unwritten = False
+        return True
 
     def _advance(self, changed: ValidatorSet | None) -> None:
         self.height_started = time.monotonic()

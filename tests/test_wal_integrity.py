@@ -3,11 +3,12 @@
 The attack replayed first: one flipped byte in the first record of a long WAL used to read as a
 torn tail, every record after it was dropped, and the validator signed a conflicting prevote.
 Here only a torn or damaged *final* record is ever cut; any other damage is refused, naming the
-file and the byte offset; and where the WAL cannot tell what was signed, the machine signs
-nothing (``sign_from_height``).
+file and the byte offset; writes are whole or fail; and where the WAL cannot tell what was
+signed, the machine signs nothing (``sign_from_height``).
 """
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -34,7 +35,8 @@ from consensus.wal import (
     encode_record,
     is_legacy,
 )
-from node.walfile import WalCorrupted, WalFile
+from node import walfile
+from node.walfile import WalCorrupted, WalFile, WalWriteError
 from tlog.note import Signer
 
 CHAIN = "wal"
@@ -210,6 +212,128 @@ def test_a_legacy_file_is_rewritten_in_the_current_format(tmp_path: Path) -> Non
     wal.append(state(4))
     wal.close()
     assert decoded(path.read_bytes()).records == [payload, state(4).encode()]
+
+
+class FullDisk:
+    """``os.write`` on a disk with ``room`` bytes left: a short count, then ENOSPC."""
+
+    def __init__(self) -> None:
+        self.room = 10**9
+        self.real = os.write
+
+    def write(self, fd: int, data: bytes) -> int:
+        if self.room <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        n = self.real(fd, data[: self.room])
+        self.room -= n
+        return n
+
+
+@pytest.fixture
+def full_disk(monkeypatch: pytest.MonkeyPatch) -> FullDisk:
+    disk = FullDisk()
+    monkeypatch.setattr(os, "write", disk.write)
+    return disk
+
+
+@pytest.mark.parametrize("room", [0, 1, HEADER_SIZE + 5])
+def test_a_short_or_failed_write_is_an_error_and_leaves_no_partial_record(
+    tmp_path: Path, full_disk: FullDisk, room: int
+) -> None:
+    path = tmp_path / "consensus.wal"
+    wal = WalFile(path)
+    wal.append(state(1))
+    good = path.read_bytes()
+    full_disk.room = room
+    with pytest.raises(WalWriteError):
+        wal.append(state(1, (prevote(1, b"block"),)))
+    assert path.read_bytes() == good  # cut back: the next record follows intact data
+    assert wal.broken is None
+    full_disk.room = 10**9  # the operator made room: writing resumes
+    wal.append(state(2))
+    wal.close()
+    loaded = WalFile(path).load()
+    assert loaded.state == state(2) and loaded.tail is Tail.CLEAN
+
+
+def test_a_failed_fsync_is_never_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "consensus.wal"
+    wal = WalFile(path)
+    wal.append(state(1))
+
+    def failing_fsync(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(WalWriteError):
+        wal.append(state(2))
+    monkeypatch.undo()
+    assert wal.broken is not None and "fsync" in wal.broken
+    size = path.stat().st_size
+    with pytest.raises(WalWriteError, match="not writable"):
+        wal.append(state(3))
+    assert path.stat().st_size == size  # not even written
+    wal.close()
+
+
+def test_compaction_that_fails_before_the_rename_keeps_the_whole_wal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(walfile, "COMPACT_ABOVE", 300)
+    path = tmp_path / "consensus.wal"
+    wal = WalFile(path)
+    real_replace = os.replace
+
+    def no_replace(src: object, dst: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", no_replace)
+    for h in range(1, 8):
+        wal.append(state(h))  # every append succeeds although compaction fails
+    assert not (tmp_path / "consensus.wal.tmp").exists()
+    assert len(decoded(path.read_bytes()).records) == 7
+    monkeypatch.setattr(os, "replace", real_replace)
+    wal.append(state(8))
+    assert decoded(path.read_bytes()).records == [state(8).encode()]
+    wal.append(state(9))
+    wal.close()
+    assert WalFile(path).load().state == state(9)
+
+
+def test_compaction_renames_a_synced_file_and_syncs_the_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(walfile, "COMPACT_ABOVE", 100)
+    path = tmp_path / "consensus.wal"
+    wal = WalFile(path)
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append("fsync dir" if os.path.isdir(f"/proc/self/fd/{fd}") else "fsync file")
+        real_fsync(fd)
+
+    def replace(src: str, dst: str) -> None:
+        events.append("rename")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    wal.append(state(1))
+    # the record, then the temporary file, the rename, the directory
+    assert events == ["fsync file", "fsync file", "rename", "fsync dir"]
+
+    def no_dir_fsync(fd: int) -> None:
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.EIO, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", no_dir_fsync)
+    wal.append(state(2))  # durable in the new file, but the rename may not be
+    assert wal.broken is not None
+    with pytest.raises(WalWriteError):
+        wal.append(state(3))
+    wal.close()
 
 
 # ------------------------------------------------------------ safety state

@@ -8,8 +8,10 @@ Each scenario also runs with the double-sign guard switched off, to show the att
 """
 
 import asyncio
+import errno
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 from collections.abc import Awaitable, Callable
@@ -21,7 +23,7 @@ import pytest
 import node.service as service
 from consensus.machine import Step, Timeout
 from consensus.messages import Message, Vote, VoteType, conflicting, message_from_json, signer_of
-from consensus.wal import Decoded, decode_records
+from consensus.wal import HEADER_SIZE, Decoded, decode_records
 from contracts.tx import Transaction, sign_transaction
 from node import chainstore
 from node.genesis import NodeConfig
@@ -343,3 +345,75 @@ def test_a_damaged_record_with_intact_records_after_it_stops_the_node(
     assert "Traceback" not in err
     [line] = [line for line in err.splitlines() if line.startswith("error:")]
     assert "is damaged at byte 0" in line and "move the file aside" in line
+
+
+class Disk:
+    """``os.write`` and ``os.fsync`` as a failing disk sees them, for one file descriptor."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.fd = -1
+        self.room: int | None = None
+        """Bytes left, None for plenty."""
+        self.fsync_fails = False
+        real_write, real_fsync = os.write, os.fsync
+
+        def write(fd: int, data: bytes) -> int:
+            if fd != self.fd or self.room is None:
+                return real_write(fd, data)
+            if self.room <= 0:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            n = real_write(fd, data[: self.room])
+            self.room -= n
+            return n
+
+        def fsync(fd: int) -> None:
+            if fd == self.fd and self.fsync_fails:
+                raise OSError(errno.EIO, "Input/output error")
+            real_fsync(fd)
+
+        monkeypatch.setattr(os, "write", write)
+        monkeypatch.setattr(os, "fsync", fsync)
+
+
+def test_a_validator_whose_wal_write_fails_sends_nothing_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A full disk: node 0's prevote is written short, then not at all; it is never sent, the
+    file holds no partial record, the others commit without it, and once there is room again
+    it writes and speaks. A failed fsync then silences it for good (until a restart), while
+    it keeps following the chain."""
+    disk = Disk(monkeypatch)
+
+    async def scenario(c: Cluster) -> None:
+        for i in range(4):
+            await c.boot(i)
+        node = c.node(0)
+        wal = c.wal(0)
+        disk.fd, disk.room = node.wal._fd, HEADER_SIZE + 3
+        before = wal.read_bytes()
+        c.submit()
+        await c.until(lambda: all(n.tip.height >= 1 for n in c.wire.nodes.values()))
+        assert node.counters["wal_write_failures"] >= 1 and node.wal.broken is None
+        assert not [m for m in c.wire.sent if signer_of(m) == c.names[0]]
+        assert wal.read_bytes() == before  # the short record was cut back
+
+        disk.room = None  # the operator made room
+        await c.start_height(2)
+        await c.until(lambda: all(n.tip.height >= 2 for n in c.wire.nodes.values()))
+        assert [m for m in c.wire.sent if signer_of(m) == c.names[0] and m.height == 2]
+        decoded = decode_records(wal.read_bytes())
+        assert isinstance(decoded, Decoded) and decoded.tail.value == "clean"
+
+        disk.fsync_fails = True
+        await c.start_height(3)
+        await c.until(lambda: all(n.tip.height >= 3 for n in c.wire.nodes.values()))
+        disk.fsync_fails = False  # even if it would work again: not in this process
+        await c.start_height(4)
+        await c.until(lambda: all(n.tip.height >= 4 for n in c.wire.nodes.values()))
+        assert node.counters["wal_broken"] == 1 and node.wal.broken is not None
+        assert not [m for m in c.wire.sent if signer_of(m) == c.names[0] and m.height >= 3]
+        assert not c.conflicts(0) and not c.evidence()
+
+    run(scenario, tmp_path)
+    critical = [r for r in caplog.records if r.levelname == "CRITICAL"]
+    assert len(critical) == 1 and "cannot be written any more" in critical[0].getMessage()
