@@ -136,13 +136,18 @@ class Tendermint:
         height: int,
         timeouts: TimeoutConfig | None = None,
         restored: SafetyState | None = None,
+        sign_from_height: int = 0,
     ) -> None:
+        """``sign_from_height``: sign nothing (proposals, votes) at lower heights, only follow
+        them; the driver sets it when its WAL cannot tell what was signed there
+        (``consensus.safety.double_sign_guard``). A guard in ``restored`` stays in force."""
         self.chain_id = chain_id
         self.validators = validators
         self.app = app
         self.signer = signer
         self.me = self._me()
         self.config = timeouts or TimeoutConfig()
+        self.sign_from_height = max(sign_from_height, restored.sign_from_height if restored else 0)
         self.future: dict[tuple[str, int, str], Message] = {}
         """Messages of the next height: the first per (sender, round, step)."""
         self._reset(height)
@@ -215,6 +220,7 @@ class Tendermint:
             valid_block=self.valid_block,
             sent=tuple(self.sent.values()),
             polka=tuple(self._polka(self.valid_round, self.valid_block, include_own=True)),
+            sign_from_height=self.sign_from_height,
         )
 
     def footprint(self) -> tuple[int, int, int]:
@@ -504,6 +510,8 @@ class Tendermint:
         if self.me is None or self.signer is None:
             return
         existing = self.sent.get(key)
+        if existing is None and self.height < self.sign_from_height:
+            return  # it may have signed here before: follow only
         msg = existing if existing is not None else build.signed(self.signer)
         if existing is None:
             self._remember_own(msg)
@@ -523,7 +531,11 @@ class Tendermint:
         if round_ == 0 and not has_value and not self.round_senders.get(0):
             self.waiting = True  # no empty blocks: wait for work before timing out
             return
-        if self.me is not None and self.validators.proposer(self.height, round_) == self.me:
+        if (
+            self.me is not None
+            and self.validators.proposer(self.height, round_) == self.me
+            and self.height >= self.sign_from_height
+        ):
             if self.valid_block is not None:
                 block, pol = self.valid_block, self.valid_round
             else:

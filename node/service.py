@@ -27,7 +27,9 @@ from consensus.messages import (
     verify_certificate,
     verify_evidence,
 )
+from consensus.safety import SafetyState, double_sign_guard
 from consensus.validators import ValidatorSet
+from consensus.wal import Tail
 from contracts.registry import CONTRACT_VERSION, RULES
 from contracts.rules import BlockContext, genesis_writes, read_keys, signer_key, signer_record_key
 from contracts.state import DictState
@@ -43,7 +45,7 @@ from node.mempool import Mempool, MempoolFull
 from node.p2p import Peer, check_sender, encode_item, open_envelope, tx_item
 from node.ratelimit import RateLimiter
 from node.vault import Vault
-from node.walfile import WalFile
+from node.walfile import WalCorrupted, WalFile, WalWriteError
 from signing.canonical import canonical_json
 from signing.http_signatures import NonceCache
 from tlog import layout
@@ -124,10 +126,9 @@ class Node:
         self.state = chainstore.StateCache()
         self.verified: set[tuple[bytes, bytes]] = set()
         self.cosigs = cosigning.Cosignatures()
-        restored = self.wal.load()
-        if self.wal.torn_tails_repaired:
-            log.warning("the consensus WAL ended in a torn record; it was cut off")
-            self.counters["wal_torn_tails_repaired"] = self.wal.torn_tails_repaired
+        restored, sign_from = self._load_wal()
+        self.wal_unwritten = False
+        """A persist failed: nothing may be sent before the machine's state is written."""
         self.sm = Tendermint(
             self.chain_id,
             self.validators,
@@ -136,6 +137,7 @@ class Node:
             self.tip.height + 1,
             self.genesis.timeouts,
             restored,
+            sign_from_height=sign_from,
         )
         self.started = False
         self.peers: list[Peer] = []
@@ -145,6 +147,36 @@ class Node:
         self.progress_mark: tuple[int, int, int] = (-1, -1, -1)
         self.height_started = time.monotonic()
         self.peer_nonces = NonceCache()
+
+    def _load_wal(self) -> tuple[SafetyState | None, int]:
+        """The WAL's last record and the height from which this validator may sign; raises
+        ``WalCorrupted`` (the node must not start) for damage that is not a torn tail."""
+        try:
+            loaded = self.wal.load()
+        except WalCorrupted as exc:
+            exc.tip = self.tip.height
+            self.wal.close()
+            self.engine.dispose()
+            self.vault.engine.dispose()
+            raise
+        if loaded.tail is Tail.TORN:
+            log.warning("the consensus WAL ended in a torn record; it was cut off")
+        elif loaded.tail is Tail.DAMAGED:
+            log.warning("the consensus WAL ended in a damaged record; it was cut off")
+            self.counters["wal_damaged_tails_cut"] += 1
+        if self.wal.torn_tails_repaired:
+            self.counters["wal_torn_tails_repaired"] = self.wal.torn_tails_repaired
+        tip = self.tip.height
+        sign_from, why = double_sign_guard(loaded.state, tip, loaded.tail is Tail.DAMAGED)
+        if sign_from > tip + 1:
+            log.warning(
+                "double-sign guard: this validator signs nothing below height %d (%s); it "
+                "follows the chain until then",
+                sign_from,
+                why,
+            )
+            self.counters["wal_double_sign_guard"] += 1
+        return loaded.state, sign_from
 
     def _genesis_tip(self) -> Tip:
         return chainstore.genesis_tip(self.genesis_writes, self.genesis.genesis_time_ms)
@@ -419,8 +451,8 @@ class Node:
         """Carry out a Ready in the order consensus/__init__.py prescribes. ``pace``: a decision
         reached here starts the next height no sooner than ``block_interval`` after this one
         started (block sync passes False: catching up must not wait)."""
-        if ready.persist is not None:
-            self.wal.append(ready.persist)  # 1. durable before anything is sent
+        if not self._persisted(ready):  # 1. durable before anything is sent
+            ready.messages = []
         if ready.messages:  # 2.
             items = [
                 encode_item({"kind": "consensus", "message": m.to_json()}) for m in ready.messages
@@ -447,6 +479,36 @@ class Node:
                 asyncio.get_running_loop().call_later(wait, self._advance, changed)
             else:
                 self._advance(changed)
+
+    def _persisted(self, ready: Ready) -> bool:
+        """Write what this Ready (or an earlier one whose write failed) must make durable;
+        False if that failed, and then none of its messages may be sent. A full disk makes the
+        node silent, not unsafe: it keeps following, and once a write succeeds again (the
+        machine's whole state at this height) it speaks again. A WAL that this process can no
+        longer write at all (a failed fsync) keeps it silent until a restart."""
+        if ready.persist is None and not (self.wal_unwritten and ready.messages):
+            return True
+        state = ready.persist if ready.persist is not None else self.sm.safety_state()
+        try:
+            self.wal.append(state)
+        except WalWriteError as exc:
+            self.counters["wal_write_failures"] += 1
+            if self.wal.broken is not None and not self.counters["wal_broken"]:
+                self.counters["wal_broken"] = 1
+                log.critical(
+                    "the consensus WAL %s cannot be written any more (%s): this validator "
+                    "signs and sends nothing until it is restarted (docs/consensus.md)",
+                    self.wal.path,
+                    self.wal.broken,
+                )
+            elif not self.wal_unwritten:
+                log.error("%s: sending nothing until the WAL is written again", exc)
+            self.wal_unwritten = True
+            return False
+        if self.wal_unwritten:
+            log.warning("the consensus WAL is written again: sending resumes")
+            self.wal_unwritten = False
+        return True
 
     def _advance(self, changed: ValidatorSet | None) -> None:
         self.height_started = time.monotonic()

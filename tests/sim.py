@@ -47,7 +47,7 @@ from consensus.messages import (
 )
 from consensus.safety import SafetyState
 from consensus.validators import ValidatorSet
-from consensus.wal import decode_records, encode_record
+from consensus.wal import Corrupt, decode_records, encode_record
 from signing.canonical import canonical_json
 from tlog.note import Signer, Verifier
 
@@ -433,6 +433,10 @@ class Simulation:
     def boot(self, node: SimNode) -> None:
         restored = None
         decoded = decode_records(bytes(node.wal))
+        if isinstance(decoded, Corrupt):  # the model only tears tails
+            return self.fail(
+                f"{node.name}'s WAL is corrupt at byte {decoded.offset}: {decoded.reason}"
+            )
         if decoded.torn:
             self.torn_detected += 1
             del node.wal[decoded.valid_length :]

@@ -1,11 +1,11 @@
-"""The state machine step by step: happy path, restart safety, certificates, evidence, WAL."""
+"""The state machine step by step: happy path, restart safety, certificates, evidence.
+
+The WAL framing is tested in tests/test_wal_integrity.py."""
 
 import hashlib
 import time
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from consensus.machine import (
     CATCHUP_ROUNDS,
@@ -29,7 +29,6 @@ from consensus.messages import (
 )
 from consensus.safety import SafetyState
 from consensus.validators import ValidatorSet
-from consensus.wal import decode_records, encode_record
 from tlog.note import Signer
 
 CHAIN = "unit"
@@ -225,31 +224,6 @@ def test_messages_round_trip_json() -> None:
     for bad in ({"kind": "x"}, {"kind": "vote", "height": -1}, {"kind": "vote", "height": 1.5}):
         with pytest.raises((ValueError, KeyError, TypeError)):
             message_from_json(bad)
-
-
-@given(st.lists(st.binary(max_size=40), max_size=6), st.data())
-def test_wal_detects_any_torn_tail(records: list[bytes], data: st.DataObject) -> None:
-    stream = b"".join(encode_record(r) for r in records)
-    assert decode_records(stream).records == records and not decode_records(stream).torn
-    cut = data.draw(st.integers(0, len(stream)))
-    decoded = decode_records(stream[:cut])
-    boundaries = {0}
-    pos = 0
-    for r in records:
-        pos += 8 + len(r)
-        boundaries.add(pos)
-    assert decoded.torn == (cut not in boundaries)
-    assert decoded.records == records[: len(decoded.records)]
-    assert decoded.valid_length <= cut
-
-
-@given(st.binary(min_size=1, max_size=40), st.integers(0, 1000))
-def test_wal_detects_a_corrupted_record(payload: bytes, where: int) -> None:
-    stream = bytearray(encode_record(b"first") + encode_record(payload))
-    pos = 13 + 8 + where % len(payload)
-    stream[pos] ^= 0xFF
-    decoded = decode_records(bytes(stream))
-    assert decoded.records == [b"first"] and decoded.torn
 
 
 def test_a_new_validator_set_takes_effect_at_the_next_height() -> None:

@@ -651,7 +651,8 @@ def test_heights_start_no_sooner_than_the_block_interval(tmp_path: Path, interva
     if interval:
         assert min(gaps) >= interval - 0.001  # the timer's resolution, nothing more
     else:  # no waiting: each height starts as its block is stored
-        assert max(s - c for c, s in zip(committed, started, strict=True)) < 0.05
+        # (a loaded machine may delay the event loop; a paced start would wait 0.4 s)
+        assert max(s - c for c, s in zip(committed, started, strict=True)) < 0.25
 
 
 @pytest.mark.parametrize(
