@@ -182,7 +182,8 @@ class Tendermint:
         self.tally: dict[tuple[int, VoteType], Counter[bytes | None]] = {}
         self.round_senders: dict[int, set[str]] = {}
         self.catchup: dict[str, set[int]] = {}
-        """Rounds beyond ours + 1 each peer made us track (at most ``CATCHUP_ROUNDS``)."""
+        """Rounds beyond ours + 1 each peer (the one that handed a message over, not its
+        signer: a relay must not spend an honest signer's budget) made us track."""
         self.polkas: set[tuple[int, bytes]] = set()
         """(round, block hash) with a quorum of prevotes."""
         self.commits: set[tuple[int, bytes]] = set()
@@ -253,14 +254,16 @@ class Tendermint:
         self._evaluate()
         return self._flush()
 
-    def receive(self, msg: Message) -> Ready:
-        self._receive(msg)
+    def receive(self, msg: Message, via: str | None = None) -> Ready:
+        """``via``: the peer that handed the message over (any peer may relay another's
+        signed messages); what it makes this machine keep is charged to it, not the signer."""
+        self._receive(msg, via)
         self._evaluate()
         return self._flush()
 
-    def receive_many(self, msgs: Iterable[Message]) -> Ready:
+    def receive_many(self, msgs: Iterable[Message], via: str | None = None) -> Ready:
         for msg in msgs:
-            self._receive(msg)
+            self._receive(msg, via)
         self._evaluate()
         return self._flush()
 
@@ -333,15 +336,16 @@ class Tendermint:
         pending, self.future = list(self.future.values()), {}
         self._start_round(0)
         for msg in pending:
-            self._receive(msg)
+            self._receive(msg, None)
         self._evaluate()
         return self._flush()
 
     # ------------------------------------------------------------- receiving
-    def _receive(self, msg: Message) -> None:
+    def _receive(self, msg: Message, via: str | None) -> None:
         """Check a message in order of cost (shape, duplicates, then the signature) and keep
         it within the bounds above; anything else is dropped and counted."""
         sender = signer_of(msg)
+        peer = via or sender
         if msg.height < self.height:
             lag = (sender, msg.height)
             if lag not in self._ready.lagging and verify_signature(
@@ -355,9 +359,9 @@ class Tendermint:
         if self.decided is not None:
             return
         if isinstance(msg, Proposal):
-            self._receive_proposal(msg, sender)
+            self._receive_proposal(msg, sender, peer)
         else:
-            self._receive_vote(msg, sender)
+            self._receive_vote(msg, sender, peer)
 
     def _receive_future(self, msg: Message, sender: str) -> None:
         key = (sender, msg.round, _step_of(msg))
@@ -375,7 +379,7 @@ class Tendermint:
             return
         self.future[key] = msg
 
-    def _receive_proposal(self, msg: Proposal, sender: str) -> None:
+    def _receive_proposal(self, msg: Proposal, sender: str, peer: str) -> None:
         if sender != self.validators.proposer(msg.height, msg.round):
             self._ready.dropped.append("not_proposer")
             return
@@ -388,10 +392,10 @@ class Tendermint:
         if known is not None:
             self._check_conflict(known, msg)
             return  # one proposal per round: the block of a conflicting one is not kept
-        if not self._admit_round(msg.round, sender):
-            return
-        if block_id(msg.block) != msg.block_hash:
+        if block_id(msg.block) != msg.block_hash:  # the signature covers the hash only
             self._ready.dropped.append("block_hash_mismatch")
+            return
+        if not self._admit_round(msg.round, peer):
             return
         self.proposals[msg.round] = msg
         self.blocks[msg.block_hash] = msg.block
@@ -399,7 +403,7 @@ class Tendermint:
             self.timely[msg.round] = self.app.timely(self.height, msg.round, msg.block)
         self._seen_from(msg.round, sender)
 
-    def _receive_vote(self, msg: Vote, sender: str) -> None:
+    def _receive_vote(self, msg: Vote, sender: str, peer: str) -> None:
         by_hash = self.votes.get((msg.round, msg.type), {}).get(sender, {})
         if msg.block_hash in by_hash:
             return  # a duplicate (Ed25519 signatures are deterministic: nothing new in it)
@@ -412,16 +416,19 @@ class Tendermint:
                 msg.block_hash is not None and msg.block_hash not in self.blocks
             ):
                 return
-        if not self._admit_round(msg.round, sender):
+        if not self._admit_round(msg.round, peer):
             return
         self._store_vote(msg)
         self._seen_from(msg.round, sender)
 
-    def _admit_round(self, round_: int, sender: str) -> bool:
-        """Rounds up to ours + 1 are always kept; each peer may add ``CATCHUP_ROUNDS`` more."""
+    def _admit_round(self, round_: int, peer: str) -> bool:
+        """Rounds up to ours + 1 are always kept; each peer may add ``CATCHUP_ROUNDS`` more
+        (charged when a message of that round is about to be kept, never for one dropped)."""
         if round_ <= self.round + 1 or round_ in self.round_senders:
             return True
-        rounds = self.catchup.setdefault(sender, set())
+        rounds = self.catchup.setdefault(peer, set())
+        if round_ in rounds:
+            return True
         if len(rounds) >= CATCHUP_ROUNDS:
             self._ready.dropped.append("catchup_rounds")
             return False

@@ -618,7 +618,7 @@ class Node:
             except MempoolFull:  # the rest of the envelope (votes above all) still counts
                 self.counters["dropped:mempool_full"] += 1
         if messages:
-            self.handle(self.sm.receive_many(messages))
+            self.handle(self.sm.receive_many(messages, via=sender))
         return None
 
     def submit(self, raw: Any) -> Submitted:
