@@ -325,11 +325,11 @@ class Simulation:
             self.record_honest(msg)
         for dst in only if only is not None else self.nodes:
             if dst is not src:
-                self.send(src, dst, partial(self.deliver_message, msg))
+                self.send(src, dst, partial(self.deliver_message, msg, src.name))
 
-    def deliver_message(self, msg: Message, dst: SimNode) -> None:
+    def deliver_message(self, msg: Message, via: str, dst: SimNode) -> None:
         if dst.sm is not None:
-            self.handle(dst, dst.sm.receive(msg))
+            self.handle(dst, dst.sm.receive(msg, via=via))
 
     def deliver_commit(self, block: bytes, cert: CommitCertificate, dst: SimNode) -> None:
         if dst.sm is not None:
