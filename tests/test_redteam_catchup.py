@@ -1,0 +1,85 @@
+"""Red team: a Byzantine validator spends honest peers' catch-up budgets at a lagging honest
+node by relaying their real proposals with the (unsigned) block swapped.
+
+``_receive_proposal`` charges the round to the proposer's ``CATCHUP_ROUNDS`` budget
+(``_admit_round``) *before* it checks that the block matches the signed hash, and a proposal
+whose block does not match is then dropped without the round ever entering ``round_senders``.
+Two such relays per honest peer fill its budget with rounds that never count, and from then on
+every genuine message of that peer for a round beyond the laggard's round + 1 is dropped
+(``catchup_rounds``): the laggard can never round-skip to the others, and if it is needed for
+the quorum the chain halts for good."""
+
+from dataclasses import replace
+
+import pytest
+
+from consensus.machine import CATCHUP_ROUNDS, Tendermint
+from consensus.messages import Proposal, Vote, VoteType
+from tests.redteam_net import MiniNet
+from tests.test_consensus_unit import CHAIN, SIGNERS, VALIDATORS, App
+
+A, B, X, Z = "v0", "v1", "v2", "v3"
+"""A, B, X honest; Z Byzantine (f = 1)."""
+
+
+def _machine(name: str) -> Tendermint:
+    i = int(name[1:])
+    return Tendermint(CHAIN, VALIDATORS, App(), SIGNERS[i], 1)
+
+
+def _byzantine_nil_votes(net: MiniNet, targets: list[str]) -> None:
+    """Z votes nil in whatever round A and B are in: no block gets a quorum without X, and
+    A and B keep moving to higher rounds (a Byzantine validator's legitimate-looking votes)."""
+    for dst in targets:
+        r = net.machines[dst].round
+        for kind in (VoteType.PREVOTE, VoteType.PRECOMMIT):
+            net.inject(dst, Vote(CHAIN, kind, 1, r, None, Z).signed(SIGNERS[3]))
+
+
+def _scenario(tamper: bool) -> tuple[MiniNet, list[str]]:
+    net = MiniNet({n: _machine(n) for n in (A, B, X)})
+    # Phase 1: X is down (crashed); Z's nil votes carry A and B to round >= 10.
+    net.start(A)
+    net.start(B)
+    while min(net.machines[n].round for n in (A, B)) < 10:
+        _byzantine_nil_votes(net, [A, B])
+        net.run(net.now + 0.5)
+    assert not net.decisions
+    # Phase 2: X restarts (round 0). Z relays A's and B's real proposals of two earlier rounds
+    # each, with another block in place of the one they signed; then Z goes silent for good.
+    net.start(X)
+    dropped: list[str] = []
+    if tamper:
+        for honest in (A, B):
+            by_round = {
+                p.round: p
+                for p in net.sent[honest]
+                if isinstance(p, Proposal) and net.machines[X].round + 1 < p.round
+            }
+            old = [by_round[r] for r in sorted(by_round)][:CATCHUP_ROUNDS]
+            assert len(old) == CATCHUP_ROUNDS
+            for p in old:
+                dropped += net.machines[X].receive(replace(p, block=b"block-swapped")).dropped
+    net.run(net.now + 600, stop=lambda: len(net.decisions) == 3)
+    return net, dropped
+
+
+def test_control_a_restarted_validator_catches_up_and_the_chain_decides() -> None:
+    net, _ = _scenario(tamper=False)
+    assert set(net.decisions) == {A, B, X}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="red team: a Byzantine relays honest proposals with swapped blocks; each one charges "
+    "the proposer's catch-up budget before the block hash is checked, so the restarted honest "
+    "validator drops its peers' real messages (catchup_rounds) and the chain halts for good",
+)
+def test_swapped_block_relays_cannot_starve_an_honest_peers_catch_up_budget() -> None:
+    net, dropped = _scenario(tamper=True)
+    assert dropped.count("block_hash_mismatch") == 2 * CATCHUP_ROUNDS
+    x = net.machines[X]
+    assert set(net.decisions) == {A, B, X}, (
+        f"no decision in 600 s: X at round {x.round}, A at {net.machines[A].round}; X's budgets "
+        f"{x.catchup}"
+    )
