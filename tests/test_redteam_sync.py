@@ -10,6 +10,7 @@ that fell behind catches up: once an honest node falls behind, it never comes ba
 the Byzantine validator silent the other two honest validators have no quorum."""
 
 import asyncio
+from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
 
@@ -93,3 +94,50 @@ def test_control_a_lagging_honest_node_catches_up_by_block_sync(tmp_path: Path) 
 @pytest.mark.parametrize("answer", sorted(ANSWERS))
 def test_a_byzantine_sync_answer_cannot_end_honest_block_sync(tmp_path: Path, answer: str) -> None:
     _scenario(tmp_path, ANSWERS[answer])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="red team: Node._sync_from reads a peer's whole /v1/status answer into memory "
+    "(httpx, no size limit), every second: a Byzantine validator grows every honest node by "
+    "whatever it sends",
+)
+def test_a_byzantine_sync_answer_cannot_grow_an_honest_nodes_memory(tmp_path: Path) -> None:
+    import tracemalloc
+
+    from node.genesis import NodeConfig
+    from node.network_init import init_network
+    from node.p2p import Peer
+    from node.service import Node
+
+    size = 64 * 1024 * 1024  # any size: nothing bounds it
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b'{"height": 0, "pad": "'
+        chunk = b"x" * (1024 * 1024)
+        for _ in range(size // len(chunk)):
+            yield chunk
+        yield b'"}'
+
+    def byzantine_http(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body())
+
+    paths = init_network(tmp_path / "net", 4)
+    node = Node(NodeConfig.load(paths[0]))
+    peer = Peer("byzantine", "http://byzantine", node.signer, node.chain_id)
+    peer.client = httpx.AsyncClient(transport=httpx.MockTransport(byzantine_http))
+
+    async def sync_once() -> None:
+        await node._sync_from(peer)
+        await peer.client.aclose()
+
+    tracemalloc.start()
+    try:
+        asyncio.run(sync_once())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        node.engine.dispose()
+        node.vault.engine.dispose()
+        node.wal.close()
+    assert peak < 16 * 1024 * 1024, f"one sync read peaked at {peak / 2**20:.0f} MiB"
