@@ -55,3 +55,35 @@ def test_no_peer_item_makes_on_envelope_raise(node: Node, item: str) -> None:
     except Exception as exc:  # the promise: never an exception on peer input
         outcome = exc
     assert outcome is None and node.counters["dropped:malformed_item"] == 1, outcome
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="red team: Cosignatures.early keeps any peer line for up to 1,000 tree sizes ahead "
+    "of this node, of any length, never pruned for sizes it does not reach: one Byzantine "
+    "validator grows every honest node's memory without bound",
+)
+def test_early_cosignatures_are_bounded_in_bytes(tmp_path: Path) -> None:
+    import tracemalloc
+
+    from node.keys import read_signer
+
+    paths = init_network(tmp_path / "net", 4)
+    node = Node(NodeConfig.load(paths[0]))
+    other = NodeConfig.load(paths[1])
+    byzantine = read_signer(other.path(other.key_file))
+    line = "x" * (1024 * 1024)  # any length: a line is not checked until its head is reached
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        for k in range(64):  # far-future tree sizes, which this node never reaches
+            item = {"kind": "cosig", "tree_size": 10**12 + k, "line": line}
+            body, headers = seal(byzantine, node.chain_id, [item])
+            assert node.on_envelope(body, headers) is None
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+        node.wal.close()
+        node.engine.dispose()
+        node.vault.engine.dispose()
+    assert kept < 16 * 1024 * 1024, f"{kept / 2**20:.0f} MiB kept after 64 envelopes"
