@@ -83,3 +83,27 @@ def test_swapped_block_relays_cannot_starve_an_honest_peers_catch_up_budget() ->
         f"no decision in 600 s: X at round {x.round}, A at {net.machines[A].round}; X's budgets "
         f"{x.catchup}"
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="red team: _receive_future buffers a relayed next-height proposal without checking "
+    "its block against the signed hash; the genuine one is then dropped as a duplicate and "
+    "the laggard has no proposal when it gets to that height",
+)
+def test_a_swapped_block_relay_cannot_displace_the_next_heights_proposal() -> None:
+    from consensus.messages import block_id
+    from tests.test_consensus_unit import machine, run_network
+
+    decision = next(r.decision for r in run_network([machine(i) for i in range(4)]) if r.decision)
+    x = machine(0)  # still at height 1 when height 2's proposal (by v2) goes round
+    x.start()
+    proposer = VALIDATORS.proposer(2, 0)
+    signer = SIGNERS[int(proposer[1:])]
+    block = b"block-2"
+    genuine = Proposal(CHAIN, 2, 0, -1, block_id(block), proposer, b"", block).signed(signer)
+    x.receive(replace(genuine, block=b"block-swapped"))  # Z's relay, a moment earlier
+    x.receive(genuine)
+    assert x.commit_certificate(decision.block, decision.certificate).decision is not None
+    ready = x.advance()
+    assert x.proposals.get(0) == genuine, f"dropped: {ready.dropped}"
