@@ -65,3 +65,26 @@ def test_duplicates_for_far_heights_are_not_checked_again(ahead: int) -> None:
         f"{CountingVerifier.calls} signature checks for {COPIES} copies of one message "
         f"({took * 1e6 / COPIES:.0f} us each)"
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="red team: verify_certificate checks every precommit's signature, copies of one "
+    "validator's included, before counting distinct signers: a Byzantine peer's block-sync "
+    "answer (no size limit) buys unbounded event-loop time at every honest node",
+)
+def test_a_certificate_of_copies_costs_one_check_per_validator() -> None:
+    from consensus.messages import CommitCertificate, verify_certificate
+
+    counting = ValidatorSet(
+        tuple(CountingVerifier(v.name, v.public_key) for v in VALIDATORS.validators)
+    )
+    own = _vote(3, VoteType.PRECOMMIT, 0, b"block-junk")  # the Byzantine's own precommit
+    assert own.block_hash is not None
+    cert = CommitCertificate(1, 0, own.block_hash, (own,) * COPIES)
+    CountingVerifier.calls = 0
+    why = verify_certificate(cert, counting, CHAIN)
+    assert why is not None and "quorum" in why
+    assert CountingVerifier.calls <= len(VALIDATORS.validators), (
+        f"{CountingVerifier.calls} signature checks for a certificate of {COPIES} copies"
+    )
