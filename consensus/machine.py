@@ -150,6 +150,9 @@ class Tendermint:
         self.sign_from_height = max(sign_from_height, restored.sign_from_height if restored else 0)
         self.future: dict[tuple[str, int, str], Message] = {}
         """Messages of the next height: the first per (sender, round, step)."""
+        self.far: dict[str, int] = {}
+        """The highest height beyond the next each validator has shown a signed message for:
+        copies (or older ones) need no second signature check to say that we are behind."""
         self._reset(height)
         self._ready = Ready()
         self._dirty = False
@@ -367,11 +370,19 @@ class Tendermint:
         key = (sender, msg.round, _step_of(msg))
         if msg.height == self.height + 1 and key in self.future:
             return  # only the first (verified) one per sender, round and step is kept
+        known = self.far.get(sender, 0)
+        if msg.height <= known:  # a height this sender has already shown us to be at
+            self._ready.behind = max(self._ready.behind or 0, known)
+            return
         if not verify_signature(msg, self.validators, self.chain_id):
             self._ready.dropped.append("bad_signature")
             return
         self._ready.behind = max(self._ready.behind or 0, msg.height)
         if msg.height != self.height + 1:
+            self.far[sender] = msg.height
+            return
+        if isinstance(msg, Proposal) and block_id(msg.block) != msg.block_hash:
+            self._ready.dropped.append("block_hash_mismatch")  # a relay swapped its block
             return
         rounds = {r for (s, r, _) in self.future if s == sender}
         if msg.round not in rounds and len(rounds) >= NEXT_HEIGHT_ROUNDS:

@@ -211,7 +211,10 @@ class CommitCertificate:
 def verify_certificate(
     cert: CommitCertificate, validators: ValidatorSet, chain_id: str
 ) -> str | None:
-    """None if the certificate holds; else why not."""
+    """None if the certificate holds; else why not. Its shape is checked before any signature
+    (one per validator at most), so a certificate of copies costs no more than an honest one."""
+    if len(cert.precommits) > validators.size:
+        return f"{len(cert.precommits)} precommits, more than the {validators.size} validators"
     signers: set[str] = set()
     for vote in cert.precommits:
         if (
@@ -221,11 +224,14 @@ def verify_certificate(
             or vote.block_hash != cert.block_hash
         ):
             return f"precommit of {vote.validator} is not for this block, height and round"
-        if not verify_signature(vote, validators, chain_id):
-            return f"precommit of {vote.validator} has no valid signature"
+        if vote.validator in signers or validators.by_name(vote.validator) is None:
+            return f"precommit of {vote.validator} is repeated or not a validator's"
         signers.add(vote.validator)
     if len(signers) < validators.quorum:
         return f"{len(signers)} distinct precommits, quorum is {validators.quorum}"
+    for vote in cert.precommits:
+        if not verify_signature(vote, validators, chain_id):
+            return f"precommit of {vote.validator} has no valid signature"
     return None
 
 

@@ -170,5 +170,7 @@ def decode_legacy(data: bytes) -> Decoded:
 
 
 def is_legacy(data: bytes) -> bool:
-    """Every current record starts with 0xFF; a legacy one with a length below 2**26."""
-    return bool(data) and data[0] != MAGIC[0]
+    """Every current record starts with 0xFF; a legacy one with a length below 2**26. A file
+    holding ``MAGIC`` anywhere is current-format, however its first bytes read: one flipped
+    bit at byte 0 must not make a whole current WAL read as legacy and be cut to nothing."""
+    return bool(data) and data[0] != MAGIC[0] and MAGIC not in data

@@ -12,7 +12,10 @@ from node.schema import checkpoint_quorum, log_cosignatures
 from tlog.checkpoint import CheckpointError, parse_checkpoint
 from tlog.note import NoteError, open_note
 
-MAX_EARLY_HEADS = 1000
+MAX_EARLY_HEADS = 64
+"""Tree heads ahead of ours whose cosignatures wait (the nearest are kept)."""
+MAX_LINE = 512
+"""A signature line is "— <name> <base64 of key id and signature>\n": about 120 bytes."""
 
 
 def store(conn: Connection, size: int, signer: str, line: str, quorum: int) -> None:
@@ -49,24 +52,33 @@ def lines_of(note: str) -> tuple[int, list[tuple[str, str]]] | None:
 
 class Cosignatures:
     def __init__(self) -> None:
-        self.early: dict[int, list[tuple[str, str]]] = {}
+        self.early: dict[int, dict[str, str]] = {}
+        """Tree size -> signer -> line, for heads this node has not reached yet."""
         self.inbox: list[tuple[str, int, str]] = []
 
     def receive(self, signer: str, size: int, line: str, tree_size: int, validators: int) -> bool:
-        """Queue a peer's line; True when the inbox was empty (the caller schedules a flush)."""
+        """Queue a peer's line; True when the inbox was empty (the caller schedules a flush).
+        What waits is bounded: one line per signer and head, lines of a signature's size, and
+        the nearest heads only, so a peer far ahead (or lying) can neither grow this nor crowd
+        out the heads the others are about to reach."""
+        if len(line) > MAX_LINE:
+            return False
         if size > tree_size:
             if size not in self.early and len(self.early) >= MAX_EARLY_HEADS:
-                return False  # a peer far ahead (or lying) cannot grow this without bound
-            waiting = self.early.setdefault(size, [])
-            if len(waiting) < validators:
-                waiting.append((signer, line))
+                farthest = max(self.early)
+                if size > farthest:
+                    return False
+                del self.early[farthest]
+            waiting = self.early.setdefault(size, {})
+            if signer in waiting or len(waiting) < validators:
+                waiting[signer] = line
             return False
         self.inbox.append((signer, size, line))
         return len(self.inbox) == 1
 
     def reached(self, size: int) -> None:
         """This node now has the head of ``size``: what arrived early can be checked."""
-        self.inbox.extend((signer, size, line) for signer, line in self.early.pop(size, []))
+        self.inbox.extend((signer, size, line) for signer, line in self.early.pop(size, {}).items())
         self.early = {s: v for s, v in self.early.items() if s > size}
 
     def flush(self, conn: Connection, validators: ValidatorSet, counters: Counter[str]) -> None:

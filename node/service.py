@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from sqlalchemy.exc import SQLAlchemyError
 
 from consensus.machine import Decision, Ready, Tendermint, Timeout
 from consensus.messages import (
@@ -46,7 +47,6 @@ from node.p2p import Peer, check_sender, encode_item, open_envelope, tx_item
 from node.ratelimit import RateLimiter
 from node.vault import Vault
 from node.walfile import WalCorrupted, WalFile, WalWriteError
-from signing.canonical import canonical_json
 from signing.http_signatures import NonceCache
 from tlog import layout
 from tlog.note import Verifier, signature_line
@@ -310,11 +310,15 @@ class Node:
         that the next proposal, ours or another's, moves on."""
         try:
             return self._execute(txs, height, time_ms)
+        except SQLAlchemyError:
+            raise  # the database failed, not a transaction: evict nothing
         except Exception:
             culprits = set()
             for raw in txs:
                 try:
                     self._execute([raw], height, time_ms)
+                except SQLAlchemyError:
+                    raise
                 except Exception:
                     with contextlib.suppress(Exception):
                         culprits.add(Transaction.from_json(raw).hash)
@@ -365,11 +369,16 @@ class Node:
             return "already included"
         return None
 
-    def validate(self, height: int, data: bytes) -> bool:
+    def validate(self, height: int, data: bytes) -> bool | None:
         """Total: any failure is "invalid", counted and logged with its reason; the
-        transactions that made the block invalid leave our mempool."""
+        transactions that made the block invalid leave our mempool. A database failure is no
+        verdict (None): the block is asked about again, and nothing is evicted for it."""
         try:
             why = self._invalid_reason(height, data)
+        except SQLAlchemyError as exc:
+            self.counters["validate_database_error"] += 1
+            log.error("no verdict on a block at height %d: database: %s", height, exc)
+            return None
         except Exception as exc:
             log.exception("validating a block at height %d failed", height)
             why = f"internal: {type(exc).__name__}"
@@ -429,8 +438,8 @@ class Node:
             for raw in block.evidence:
                 if (problem := self._evidence_problem(conn, raw, height)) is not None:
                     return f"evidence: {problem}"
-        if len({canonical_json(e) for e in block.evidence}) != len(block.evidence):
-            return "evidence: repeated"
+        if len({Evidence.from_json(e).key() for e in block.evidence}) != len(block.evidence):
+            return "evidence: repeated"  # one equivocation, however its two messages are ordered
         execution = self._execute_or_evict(list(block.txs), height, block.time_ms)
         if execution.invalid:
             self._evict(set(execution.invalid_txs), "in an invalid proposal")

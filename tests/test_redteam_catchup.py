@@ -88,3 +88,21 @@ def test_relayed_old_messages_are_charged_to_the_relay_not_their_signer() -> Non
     x = net.machines[X]
     assert set(net.decisions) == {A, B, X}
     assert A not in x.catchup or len(x.catchup[A]) <= CATCHUP_ROUNDS
+
+
+def test_a_swapped_block_relay_cannot_displace_the_next_heights_proposal() -> None:
+    from consensus.messages import block_id
+    from tests.test_consensus_unit import machine, run_network
+
+    decision = next(r.decision for r in run_network([machine(i) for i in range(4)]) if r.decision)
+    x = machine(0)  # still at height 1 when height 2's proposal (by v2) goes round
+    x.start()
+    proposer = VALIDATORS.proposer(2, 0)
+    signer = SIGNERS[int(proposer[1:])]
+    block = b"block-2"
+    genuine = Proposal(CHAIN, 2, 0, -1, block_id(block), proposer, b"", block).signed(signer)
+    x.receive(replace(genuine, block=b"block-swapped"))  # Z's relay, a moment earlier
+    x.receive(genuine)
+    assert x.commit_certificate(decision.block, decision.certificate).decision is not None
+    ready = x.advance()
+    assert x.proposals.get(0) == genuine, f"dropped: {ready.dropped}"
