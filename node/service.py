@@ -12,11 +12,12 @@ import os
 import secrets
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from sqlalchemy.exc import SQLAlchemyError
 
 from consensus.machine import Decision, Ready, Tendermint, Timeout
 from consensus.messages import (
@@ -109,12 +110,16 @@ class Node:
         with self.engine.begin() as conn:
             chainstore.ensure_genesis(conn, self.genesis_writes)
             self.tip = chainstore.tip(conn, self._genesis_tip())
-            current = _validator_set(chainstore.DBState(conn).get("validators"))
-            self.validators = current or self.validators
+            listed = chainstore.DBState(conn).get("validators")
+            self.validators = self._stored_validator_set(listed)
             self.frontier = layout.Frontier.load(
                 logstore.tree_size(conn), logstore.hash_reader(conn)
             )
             self.evidence_pending = bool(chainstore.pending_evidence(conn, self.tip.height + 1, 1))
+        self.failed: str | None = None
+        """Why the node stopped (its commit step failed); it then does nothing more."""
+        self.on_fatal: Callable[[], None] | None = None
+        """Called once when the node stops on a failed commit: ``shanhe node run`` exits."""
         self.exec_cache: dict[bytes, tuple[Block, Execution]] = {}
         self.state = chainstore.StateCache()
         self.verified: set[tuple[bytes, bytes]] = set()
@@ -134,7 +139,7 @@ class Node:
         )
         self.started = False
         self.peers: list[Peer] = []
-        self._sync_peers({})
+        self._sync_peers(_validator_urls(listed))
         self.tasks: list[asyncio.Task[None]] = []
         self.sync_now = asyncio.Event()
         self.progress_mark: tuple[int, int, int] = (-1, -1, -1)
@@ -308,7 +313,10 @@ class Node:
     def handle(self, ready: Ready, pace: bool = True) -> None:
         """Carry out a Ready in the order consensus/__init__.py prescribes. ``pace``: a decision
         reached here starts the next height no sooner than ``block_interval`` after this one
-        started (block sync passes False: catching up must not wait)."""
+        started (block sync passes False: catching up must not wait). A node whose commit step
+        failed does nothing more: it persists, sends and decides nothing until restarted."""
+        if self.failed is not None:
+            return
         if ready.persist is not None:
             self.wal.append(ready.persist)  # 1. durable before anything is sent
         if ready.messages:  # 2.
@@ -331,7 +339,11 @@ class Node:
         if ready.behind is not None:  # 6.
             self.sync_now.set()
         if ready.decision is not None:  # 4.
-            changed = self._commit(ready.decision)
+            try:
+                changed = self._commit(ready.decision)
+            except Exception as exc:  # the edge: whatever it was, stop clearly
+                self._fail(ready.decision.height, exc)
+                return
             wait = self.height_started + self.config.block_interval - time.monotonic()
             if pace and wait > 0:  # the machine holds the next height's messages meanwhile
                 asyncio.get_running_loop().call_later(wait, self._advance, changed)
@@ -345,13 +357,47 @@ class Node:
     def _on_timeout(self, t: Timeout) -> None:
         self.handle(self.sm.timeout(t))
 
+    def _fail(self, height: int, exc: Exception) -> None:
+        """Stop for good on a commit step that failed: one fatal line saying what, where and
+        what to do; not ready; ``on_fatal`` ends the process. Going on would leave the
+        machine past a height whose block this node never stored, a silent wedge."""
+        what = (str(exc).strip().splitlines() or [""])[0][:300]
+        self.failed = f"commit of height {height} failed: {type(exc).__name__}: {what}"
+        self.started = False  # /readyz answers 503
+        log.debug("commit of height %d failed", height, exc_info=exc)
+        if isinstance(exc, SQLAlchemyError | OSError):
+            todo = (
+                "make its database reachable and writable (connection, space, permissions, locks)"
+            )
+        else:
+            todo = "a bug: keep this log and the node's data for a report"
+        log.critical(
+            "FATAL: could not commit the decided block at height %d (%s: %s); the node has "
+            "stopped. Cause: %s. Then restart it: it resumes from its database and WAL and "
+            "fetches the block from its peers",
+            height,
+            type(exc).__name__,
+            what,
+            todo,
+        )
+        if self.on_fatal is not None:
+            self.on_fatal()
+
     def _commit(self, decision: Decision) -> ValidatorSet | None:
-        """Store the decided block; return the new validator set if the block changed it."""
+        """Store the decided block; return the new validator set if the block changed it.
+        Raises if it cannot (``handle`` then stops the node); checks that need no database
+        come before anything is stored."""
         h = decision.certificate.block_hash
         cached = self.exec_cache.get(h)
         if cached is None:  # decided without our validation (cannot happen: validity is checked)
             raise RuntimeError(f"no execution for decided block {h.hex()}")
         block, execution = cached
+        listed = execution.writes.get("validators")
+        changed = None if listed is None else _validator_set(listed)
+        if isinstance(changed, str):  # governance checks every change: a bug if ever seen
+            raise RuntimeError(
+                f"block {block.height} leaves a validator set no node can use: {changed}"
+            )
         with self.engine.begin() as conn:
             checkpoint = chainstore.store_block(
                 conn, decision.block, block, decision.certificate, execution, self.genesis.origin
@@ -381,17 +427,32 @@ class Node:
             item = encode_item({"kind": "cosig", "tree_size": checkpoint.size, "line": line})
             for peer in self.peers:
                 peer.send(item)
-        changed = _validator_set(execution.writes.get("validators"))
         if changed is not None:
             names = [v.name for v in changed.validators]
             log.warning("validator set changed at height %d: %s", block.height, names)
             self.validators = changed
-            new = execution.writes["validators"]
-            self._sync_peers({v["name"]: v["url"] for v in new if isinstance(v, dict)})
+            self._sync_peers(_validator_urls(listed))
         return changed
 
+    def _stored_validator_set(self, listed: Any) -> ValidatorSet:
+        """The set the committed state holds (the genesis set if it holds none); a state
+        that holds one no node can use (as governance could write before it re-checked
+        changes when applying them) stops the node at start with the reason."""
+        if listed is None:
+            return self.genesis.validator_set
+        current = _validator_set(listed)
+        if isinstance(current, str):
+            raise ValueError(
+                f"the committed state at height {self.tip.height} holds a validator set no node "
+                f"can use ({current}); every node holds the same state, so no block can follow "
+                "it (earlier versions applied governance changes without checking them again): "
+                "restore the node databases from a backup taken before the change that wrote it"
+            )
+        return current
+
     def _sync_peers(self, urls: dict[str, str]) -> None:
-        """One sender per other validator: new ones start, removed ones stop."""
+        """One sender per other validator: new ones start, removed ones stop. URLs come from
+        the node config, else from the governance change that added the validator."""
         wanted = {v.name for v in self.validators.validators} - {self.signer.name}
         for peer in [p for p in self.peers if p.name not in wanted]:
             self.peers.remove(peer)
@@ -597,7 +658,37 @@ def _vault_key(path: Any) -> bytes:
     return key
 
 
-def _validator_set(value: Any) -> ValidatorSet | None:
+def _validator_set(value: Any) -> ValidatorSet | str:
+    """The validator set a state value lists, or why no node could use it. Total: it reads
+    replicated state, and a node must stop on a bad one with a reason, never a stack trace."""
     if not isinstance(value, list) or not value:
-        return None
-    return ValidatorSet(tuple(Verifier.parse(str(v["key"])) for v in value))
+        return "it lists no validator"
+    keys = []
+    for entry in value:
+        if not isinstance(entry, dict):
+            return "an entry is not an object"
+        name, key = entry.get("name"), entry.get("key")
+        try:
+            verifier = Verifier.parse(key) if isinstance(key, str) else None
+        except ValueError:
+            verifier = None
+        if verifier is None or verifier.name != name:
+            return f"{name!r} has no verifier key carrying its name"
+        keys.append(verifier)
+    names = [k.name for k in keys]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        return f"validator names must be unique: {', '.join(twice)} more than once"
+    if len({k.public_key for k in keys}) != len(keys):
+        return "two validators hold the same key"
+    return ValidatorSet(tuple(keys))
+
+
+def _validator_urls(value: Any) -> dict[str, str]:
+    """Validators' URLs as governance added them (genesis validators' are in node configs)."""
+    entries = value if isinstance(value, list) else []
+    return {
+        str(v["name"]): v["url"]
+        for v in entries
+        if isinstance(v, dict) and isinstance(v.get("url"), str) and v.get("url")
+    }
