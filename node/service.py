@@ -39,7 +39,7 @@ from node.chainstore import Tip
 from node.db import open_database
 from node.executor import Execution, execute
 from node.genesis import Genesis, NodeConfig
-from node.keys import read_signer
+from node.keys import KeyFileError, read_signer
 from node.mempool import Mempool, MempoolFull
 from node.p2p import Peer, check_sender, encode_item, open_envelope, tx_item
 from node.ratelimit import RateLimiter
@@ -47,7 +47,7 @@ from node.vault import Vault
 from node.walfile import WalFile
 from signing.http_signatures import NonceCache
 from tlog import layout
-from tlog.note import Verifier, signature_line
+from tlog.note import Signer, Verifier, signature_line
 
 log = logging.getLogger("shanhe.node")
 
@@ -116,6 +116,10 @@ class Node:
                 logstore.tree_size(conn), logstore.hash_reader(conn)
             )
             self.evidence_pending = bool(chainstore.pending_evidence(conn, self.tip.height + 1, 1))
+        own = self._signer_for(self.validators, self.signer)
+        if isinstance(own, str):
+            raise ValueError(own)
+        self.signer = own
         self.failed: str | None = None
         """Why the node stopped (its commit step failed); it then does nothing more."""
         self.on_fatal: Callable[[], None] | None = None
@@ -431,6 +435,7 @@ class Node:
             names = [v.name for v in changed.validators]
             log.warning("validator set changed at height %d: %s", block.height, names)
             self.validators = changed
+            self._take_key(changed, block.height + 1)
             self._sync_peers(_validator_urls(listed))
         return changed
 
@@ -449,6 +454,42 @@ class Node:
                 "restore the node databases from a backup taken before the change that wrote it"
             )
         return current
+
+    def _signer_for(self, validators: ValidatorSet, current: Signer) -> Signer | str:
+        """The key to sign with under ``validators``: the current one if the set holds it
+        (or does not name us: we only follow), else the next key file's once governance has
+        rotated our key to it; else why we cannot sign."""
+        listed = validators.by_name(current.name)
+        if listed is None or listed.public_key == current.verifier().public_key:
+            return current
+        path = self.config.path(self.config.next_key_file)
+        try:
+            following = read_signer(path) if path.exists() else None
+        except KeyFileError as exc:
+            return f"{exc}"
+        if following is not None and following.verifier() == listed:
+            return following
+        return (
+            f"the validator set holds the key {listed.encode()} for {current.name}, and neither "
+            f"{self.config.path(self.config.key_file)} nor {path} holds it: put that key (made "
+            "by `shanhe validator rotate-key`) at the second path"
+        )
+
+    def _take_key(self, validators: ValidatorSet, height: int) -> None:
+        """Sign with the key ``validators`` holds for us from ``height`` on (a rotation takes
+        effect there): the next key file's once governance has rotated to it. Without it we
+        sign nothing, so we never sign with a key the set does not hold."""
+        own = self._signer_for(validators, self.signer)
+        if isinstance(own, str):
+            log.error("from height %d this node only follows: %s", height, own)
+            self.sm.signer = None
+            return
+        if own is not self.signer:
+            log.warning("from height %d this node signs with its next key %s", height, own.name)
+            self.signer = own
+            for peer in self.peers:
+                peer.signer = own
+        self.sm.signer = own
 
     def _sync_peers(self, urls: dict[str, str]) -> None:
         """One sender per other validator: new ones start, removed ones stop. URLs come from
