@@ -3,6 +3,7 @@ from the height the change takes effect, and never with a key the set does not h
 
 import hashlib
 import json
+import shlex
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from consensus.messages import CommitCertificate, Vote
 from contracts.tx import Transaction, sign_transaction
-from node.cli import main
+from node.cli import build_parser, main
 from node.genesis import NodeConfig
 from node.keys import read_signer, write_signer
 from node.network_init import init_network
@@ -136,3 +137,15 @@ def test_without_its_next_key_a_rotated_validator_signs_nothing_and_will_not_sta
         client.post("/v1/tx", json=again.to_json())
         vote = _precommit(client, _committed(client, again)["height"])
         assert _signs(vote, elsewhere.verifier().encode())
+
+
+def test_the_readme_commands_for_changing_validators_exist() -> None:
+    """Every ``shanhe`` command of the README's operator section parses as written."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Changing the validators", 1)[1].split("\n## ", 1)[0]
+    lines = section.replace("\\\n", " ").splitlines()
+    commands = [line.split("#", 1)[0].strip() for line in lines if line.startswith("shanhe ")]
+    assert len(commands) >= 5
+    for command in commands:
+        args = shlex.split(command)[1:]
+        build_parser().parse_args(args)  # exits (fails the test) on an unknown command or flag
