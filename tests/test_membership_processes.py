@@ -221,3 +221,4 @@ def test_two_approved_additions_of_one_validator_leave_the_chain_committing(
     assert c.submit(3, tx).status_code == 202
     c.wait_for(lambda: c.committed_everywhere(everyone, tx.hash.hex()), timeout=60, what="again")
     assert "Traceback" not in c.log(3)
+    assert c.status(3)["peers"] == 4  # node-x's sender too: its URL comes from the state
