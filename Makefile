@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench bench-cluster clean
+.PHONY: run test lint typecheck pytest soak bench bench-cluster clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+soak: $(STAMP)
+	$(BIN)/python -m tests.sim --seeds 5000 --first 300
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps merkletools==1.0.3

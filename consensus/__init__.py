@@ -6,8 +6,11 @@
 
 1. If ``ready.persist`` is set, write it durably (``consensus.wal`` framing, fsync) BEFORE
    sending any message of this Ready: it holds every message this validator signed at the
-   current height and its lock. On restart, pass the last intact record as ``restored``; the
-   machine then re-sends what it signed and never signs a conflicting vote or proposal.
+   current height and its lock. If the write fails, send none of them. On restart, pass the
+   last intact record as ``restored``; the machine then re-sends what it signed and never
+   signs a conflicting vote or proposal. Where the WAL cannot tell what was signed (lost, cut
+   at a damaged record, ahead of the database), pass ``sign_from_height`` from
+   ``consensus.safety.double_sign_guard``; damage followed by intact records: do not start.
 2. Send ``ready.messages`` to every other validator (they are signed; the transport adds
    sender authentication).
 3. Schedule ``ready.timeouts``; when one fires, call ``timeout`` with it. Stale ones are ignored.

@@ -1,12 +1,20 @@
 """Tendermint BFT consensus ("The latest gossip on BFT consensus", arXiv:1807.04938, Alg. 1)
-as a pure state machine.
+as a pure state machine, with proposer-based timestamps (PBTS) for the prevote.
 
 Inputs: ``receive`` (a signed proposal or vote), ``timeout`` (a timer the driver scheduled
 fired), ``txs_available``, ``commit_certificate`` (a decided block learned from a peer),
 ``advance`` (the driver stored the last decision), ``rebroadcast`` (a gossip tick). Each returns
 a ``Ready``. Line numbers in comments refer to Algorithm 1 of the paper.
+
+What one Byzantine validator can make a machine keep is bounded: per height, rounds up to the
+current one plus one, and at most ``CATCHUP_ROUNDS`` further rounds introduced by each peer (as
+CometBFT's ``peerCatchupRounds``); per round one proposal and at most ``MAX_CONFLICTING`` votes
+per validator and step; for the next height, the first message per sender, round and step in
+at most ``NEXT_HEIGHT_ROUNDS`` rounds. Tallies are kept as messages arrive, so the cost of a
+message does not grow with what was stored before.
 """
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -37,7 +45,7 @@ class Step(IntEnum):
 
 
 class Application(Protocol):
-    """What consensus needs from the node: blocks to propose and a verdict on others' blocks.
+    """What consensus needs from the node: blocks to propose and verdicts on others' blocks.
 
     Consensus never looks inside a block; the application never sees votes.
     """
@@ -48,8 +56,15 @@ class Application(Protocol):
     def propose(self, height: int) -> bytes | None:
         """A new block for ``height`` (on top of the last decided one), or None if empty."""
 
-    def validate(self, height: int, block: bytes) -> bool:
-        """Would an honest validator accept this block at ``height``?"""
+    def validate(self, height: int, block: bytes) -> bool | None:
+        """Would an honest validator accept this block at ``height``? The same answer on every
+        honest node: only replicated state and genesis may decide it, never the local clock or
+        configuration. None: no verdict now (an internal failure); asked again later."""
+
+    def timely(self, height: int, round_: int, block: bytes) -> bool:
+        """PBTS: is the block's time close enough to this node's clock, now that its fresh
+        proposal arrived in ``round_``? The only place a local clock may enter consensus:
+        it decides this node's prevote, never validity."""
 
 
 @dataclass(frozen=True)
@@ -103,9 +118,12 @@ class Ready:
     """A height above ours that peers are at: fetch the blocks in between."""
 
 
-FUTURE_BUFFER = 1000
 MAX_CONFLICTING = 4
-"""Distinct proposals per round, or votes per validator and step, kept from an equivocator."""
+"""Distinct votes per validator, round and step kept from an equivocator (all count)."""
+CATCHUP_ROUNDS = 2
+"""Rounds beyond the current one plus one that each peer may make this machine track."""
+NEXT_HEIGHT_ROUNDS = 2
+"""Rounds of the next height buffered per sender until this machine gets there."""
 
 
 class Tendermint:
@@ -118,14 +136,20 @@ class Tendermint:
         height: int,
         timeouts: TimeoutConfig | None = None,
         restored: SafetyState | None = None,
+        sign_from_height: int = 0,
     ) -> None:
+        """``sign_from_height``: sign nothing (proposals, votes) at lower heights, only follow
+        them; the driver sets it when its WAL cannot tell what was signed there
+        (``consensus.safety.double_sign_guard``). A guard in ``restored`` stays in force."""
         self.chain_id = chain_id
         self.validators = validators
         self.app = app
         self.signer = signer
         self.me = self._me()
         self.config = timeouts or TimeoutConfig()
-        self.future: list[Message] = []
+        self.sign_from_height = max(sign_from_height, restored.sign_from_height if restored else 0)
+        self.future: dict[tuple[str, int, str], Message] = {}
+        """Messages of the next height: the first per (sender, round, step)."""
         self._reset(height)
         self._ready = Ready()
         self._dirty = False
@@ -148,14 +172,24 @@ class Tendermint:
         self.locked_block: bytes | None = None
         self.valid_round = -1
         self.valid_block: bytes | None = None
-        # round -> block hash -> proposal; more than one only from an equivocating proposer
-        self.proposals: dict[int, dict[bytes, Proposal]] = {}
+        # round -> the first proposal by that round's proposer (a conflicting one is evidence)
+        self.proposals: dict[int, Proposal] = {}
+        self.timely: dict[int, bool] = {}
         self.blocks: dict[bytes, bytes] = {}
         # (round, step) -> validator -> block hash -> vote; more than one only from an
         # equivocator, whose every vote counts (a Byzantine one could have sent either to anyone)
         self.votes: dict[tuple[int, VoteType], dict[str, dict[bytes | None, Vote]]] = {}
+        self.tally: dict[tuple[int, VoteType], Counter[bytes | None]] = {}
         self.round_senders: dict[int, set[str]] = {}
+        self.catchup: dict[str, set[int]] = {}
+        """Rounds beyond ours + 1 each peer made us track (at most ``CATCHUP_ROUNDS``)."""
+        self.polkas: set[tuple[int, bytes]] = set()
+        """(round, block hash) with a quorum of prevotes."""
+        self.commits: set[tuple[int, bytes]] = set()
+        """(round, block hash) with a quorum of precommits."""
+        self.skip_to = 0
         self.valid_cache: dict[bytes, bool] = {}
+        self.rechecked: set[bytes] = set()
         self.sent: dict[tuple[int, str], Message] = {}
         self.fired: set[tuple[str, int]] = set()
         self.decided: Decision | None = None
@@ -166,12 +200,14 @@ class Tendermint:
         self.round, self.step = s.round, Step(s.step)
         self.locked_round, self.locked_block = s.locked_round, s.locked_block
         self.valid_round, self.valid_block = s.valid_round, s.valid_block
+        for block in (s.locked_block, s.valid_block):
+            if block is not None:
+                self.blocks[block_id(block)] = block
         for msg in s.sent:
             self._remember_own(msg)
         for vote in s.polka:
             if isinstance(vote, Vote) and verify_signature(vote, self.validators, self.chain_id):
-                box = self.votes.setdefault((vote.round, vote.type), {})
-                box.setdefault(vote.validator, {})[vote.block_hash] = vote
+                self._store_vote(vote)
 
     def safety_state(self) -> SafetyState:
         return SafetyState(
@@ -184,7 +220,17 @@ class Tendermint:
             valid_block=self.valid_block,
             sent=tuple(self.sent.values()),
             polka=tuple(self._polka(self.valid_round, self.valid_block, include_own=True)),
+            sign_from_height=self.sign_from_height,
         )
+
+    def footprint(self) -> tuple[int, int, int]:
+        """(rounds tracked beyond ours + 1, messages kept, next-height messages buffered): what
+        the simulation bounds against a Byzantine flood."""
+        beyond = sum(1 for r in self.round_senders if r > self.round + 1)
+        kept = len(self.proposals) + sum(
+            len(by_hash) for box in self.votes.values() for by_hash in box.values()
+        )
+        return beyond, kept, len(self.future)
 
     def _flush(self) -> Ready:
         # Only what safety needs is persisted: a newly signed message or a new lock or valid
@@ -268,7 +314,7 @@ class Tendermint:
                 self._ready.dropped.append("certificate_block_mismatch")
             elif verify_certificate(cert, self.validators, self.chain_id) is not None:
                 self._ready.dropped.append("bad_certificate")
-            elif not self._valid(block, cert.block_hash):
+            elif not self._valid(block, cert.block_hash, certified=True):
                 self._ready.dropped.append("invalid_block")
             else:
                 self.decided = Decision(self.height, cert.round, block, cert)
@@ -284,7 +330,7 @@ class Tendermint:
             self.validators = validators
             self.me = self._me()
         self._reset(self.height + 1)
-        pending, self.future = self.future, []
+        pending, self.future = list(self.future.values()), {}
         self._start_round(0)
         for msg in pending:
             self._receive(msg)
@@ -293,48 +339,109 @@ class Tendermint:
 
     # ------------------------------------------------------------- receiving
     def _receive(self, msg: Message) -> None:
-        if not verify_signature(msg, self.validators, self.chain_id):
-            self._ready.dropped.append("bad_signature")
-            return
+        """Check a message in order of cost (shape, duplicates, then the signature) and keep
+        it within the bounds above; anything else is dropped and counted."""
         sender = signer_of(msg)
         if msg.height < self.height:
-            self._ready.lagging.append((sender, msg.height))
+            lag = (sender, msg.height)
+            if lag not in self._ready.lagging and verify_signature(
+                msg, self.validators, self.chain_id
+            ):
+                self._ready.lagging.append(lag)
             return
         if msg.height > self.height:
-            self._ready.behind = max(self._ready.behind or 0, msg.height)
-            if msg.height == self.height + 1 and len(self.future) < FUTURE_BUFFER:
-                self.future.append(msg)
+            self._receive_future(msg, sender)
             return
         if self.decided is not None:
             return
         if isinstance(msg, Proposal):
-            if sender != self.validators.proposer(msg.height, msg.round):
-                self._ready.dropped.append("not_proposer")
-                return
-            if block_id(msg.block) != msg.block_hash:
-                self._ready.dropped.append("block_hash_mismatch")
-                return
-            known = self.proposals.setdefault(msg.round, {})
-            if msg.block_hash in known:
-                return
-            if known:
-                self._check_conflict(next(iter(known.values())), msg)
-                if len(known) >= MAX_CONFLICTING:
-                    return
-            known[msg.block_hash] = msg
-            self.blocks[msg.block_hash] = msg.block
+            self._receive_proposal(msg, sender)
         else:
-            by_hash = self.votes.setdefault((msg.round, msg.type), {}).setdefault(sender, {})
-            if msg.block_hash in by_hash:
+            self._receive_vote(msg, sender)
+
+    def _receive_future(self, msg: Message, sender: str) -> None:
+        key = (sender, msg.round, _step_of(msg))
+        if msg.height == self.height + 1 and key in self.future:
+            return  # only the first (verified) one per sender, round and step is kept
+        if not verify_signature(msg, self.validators, self.chain_id):
+            self._ready.dropped.append("bad_signature")
+            return
+        self._ready.behind = max(self._ready.behind or 0, msg.height)
+        if msg.height != self.height + 1:
+            return
+        rounds = {r for (s, r, _) in self.future if s == sender}
+        if msg.round not in rounds and len(rounds) >= NEXT_HEIGHT_ROUNDS:
+            self._ready.dropped.append("next_height_rounds")
+            return
+        self.future[key] = msg
+
+    def _receive_proposal(self, msg: Proposal, sender: str) -> None:
+        if sender != self.validators.proposer(msg.height, msg.round):
+            self._ready.dropped.append("not_proposer")
+            return
+        known = self.proposals.get(msg.round)
+        if known is not None and known == msg:
+            return  # a duplicate: nothing to check again
+        if not verify_signature(msg, self.validators, self.chain_id):
+            self._ready.dropped.append("bad_signature")
+            return
+        if known is not None:
+            self._check_conflict(known, msg)
+            return  # one proposal per round: the block of a conflicting one is not kept
+        if not self._admit_round(msg.round, sender):
+            return
+        if block_id(msg.block) != msg.block_hash:
+            self._ready.dropped.append("block_hash_mismatch")
+            return
+        self.proposals[msg.round] = msg
+        self.blocks[msg.block_hash] = msg.block
+        if msg.pol_round == -1:  # PBTS: a fresh proposal's time is judged on arrival
+            self.timely[msg.round] = self.app.timely(self.height, msg.round, msg.block)
+        self._seen_from(msg.round, sender)
+
+    def _receive_vote(self, msg: Vote, sender: str) -> None:
+        by_hash = self.votes.get((msg.round, msg.type), {}).get(sender, {})
+        if msg.block_hash in by_hash:
+            return  # a duplicate (Ed25519 signatures are deterministic: nothing new in it)
+        if not verify_signature(msg, self.validators, self.chain_id):
+            self._ready.dropped.append("bad_signature")
+            return
+        if by_hash:
+            self._check_conflict(next(iter(by_hash.values())), msg)
+            if len(by_hash) >= MAX_CONFLICTING or (
+                msg.block_hash is not None and msg.block_hash not in self.blocks
+            ):
                 return
-            if by_hash:
-                self._check_conflict(next(iter(by_hash.values())), msg)
-                if len(by_hash) >= MAX_CONFLICTING or (
-                    msg.block_hash is not None and msg.block_hash not in self.blocks
-                ):
-                    return
-            by_hash[msg.block_hash] = msg
-        self.round_senders.setdefault(msg.round, set()).add(sender)
+        if not self._admit_round(msg.round, sender):
+            return
+        self._store_vote(msg)
+        self._seen_from(msg.round, sender)
+
+    def _admit_round(self, round_: int, sender: str) -> bool:
+        """Rounds up to ours + 1 are always kept; each peer may add ``CATCHUP_ROUNDS`` more."""
+        if round_ <= self.round + 1 or round_ in self.round_senders:
+            return True
+        rounds = self.catchup.setdefault(sender, set())
+        if len(rounds) >= CATCHUP_ROUNDS:
+            self._ready.dropped.append("catchup_rounds")
+            return False
+        rounds.add(round_)
+        return True
+
+    def _store_vote(self, vote: Vote) -> None:
+        key = (vote.round, vote.type)
+        self.votes.setdefault(key, {}).setdefault(vote.validator, {})[vote.block_hash] = vote
+        tally = self.tally.setdefault(key, Counter())
+        tally[vote.block_hash] += 1
+        if vote.block_hash is not None and tally[vote.block_hash] >= self.validators.quorum:
+            found = (vote.round, vote.block_hash)
+            (self.polkas if vote.type == VoteType.PREVOTE else self.commits).add(found)
+
+    def _seen_from(self, round_: int, sender: str) -> None:
+        senders = self.round_senders.setdefault(round_, set())
+        senders.add(sender)
+        if round_ > self.round and len(senders) >= self.validators.weak_quorum:
+            self.skip_to = max(self.skip_to, round_)
         if self.waiting:  # somebody has work at this height: join in
             self.waiting = False
             self._start_round(self.round)
@@ -348,18 +455,26 @@ class Tendermint:
 
     # --------------------------------------------------------------- helpers
     def _count(self, round_: int, kind: VoteType, block_hash: bytes | None) -> int:
-        return sum(
-            1 for by_hash in self.votes.get((round_, kind), {}).values() if block_hash in by_hash
-        )
+        return self.tally.get((round_, kind), Counter())[block_hash]
 
     def _total(self, round_: int, kind: VoteType) -> int:
         return len(self.votes.get((round_, kind), {}))
 
-    def _valid(self, block: bytes, h: bytes | None = None) -> bool:
-        """The application's verdict, asked once per block (``h``: its id, if known)."""
+    def _valid(self, block: bytes, h: bytes | None = None, certified: bool = False) -> bool:
+        """The application's verdict, asked once per block (``h``: its id, if known).
+
+        ``certified``: a quorum has committed this block. A "no" remembered from earlier is
+        then asked once more, so a verdict cached in a bad moment never blocks a decision that
+        validity (deterministic, the same on every honest node) does not forbid."""
         h = h or block_id(block)
+        if certified and self.valid_cache.get(h) is False and h not in self.rechecked:
+            self.rechecked.add(h)
+            del self.valid_cache[h]
         if h not in self.valid_cache:
-            self.valid_cache[h] = self.app.validate(self.height, block)
+            verdict = self.app.validate(self.height, block)
+            if verdict is None:
+                return False  # no verdict now: asked again next time
+            self.valid_cache[h] = verdict
         return self.valid_cache[h]
 
     def _first(self, rule: str, round_: int) -> bool:
@@ -379,12 +494,15 @@ class Tendermint:
     def _remember_own(self, msg: Message) -> None:
         if isinstance(msg, Proposal):
             self.sent[(msg.round, "proposal")] = msg
-            self.proposals.setdefault(msg.round, {})[msg.block_hash] = msg
+            self.proposals[msg.round] = msg
             self.blocks[msg.block_hash] = msg.block
+            self.timely[msg.round] = True
         else:
             self.sent[(msg.round, str(msg.type))] = msg
-            box = self.votes.setdefault((msg.round, msg.type), {})
-            box.setdefault(msg.validator, {})[msg.block_hash] = msg
+            if msg.block_hash not in self.votes.get((msg.round, msg.type), {}).get(
+                msg.validator, {}
+            ):
+                self._store_vote(msg)
         self.round_senders.setdefault(msg.round, set()).add(signer_of(msg))
 
     def _emit_own(self, key: tuple[int, str], build: "Proposal | Vote") -> None:
@@ -392,6 +510,8 @@ class Tendermint:
         if self.me is None or self.signer is None:
             return
         existing = self.sent.get(key)
+        if existing is None and self.height < self.sign_from_height:
+            return  # it may have signed here before: follow only
         msg = existing if existing is not None else build.signed(self.signer)
         if existing is None:
             self._remember_own(msg)
@@ -405,11 +525,17 @@ class Tendermint:
 
     def _start_round(self, round_: int) -> None:  # L11
         self.round, self.step = round_, Step.PROPOSE
+        for rounds in self.catchup.values():  # what is near now no longer counts as catch-up
+            rounds -= {r for r in rounds if r <= round_ + 1}
         has_value = self.valid_block is not None or self.app.pending()
         if round_ == 0 and not has_value and not self.round_senders.get(0):
             self.waiting = True  # no empty blocks: wait for work before timing out
             return
-        if self.me is not None and self.validators.proposer(self.height, round_) == self.me:
+        if (
+            self.me is not None
+            and self.validators.proposer(self.height, round_) == self.me
+            and self.height >= self.sign_from_height
+        ):
             if self.valid_block is not None:
                 block, pol = self.valid_block, self.valid_round
             else:
@@ -430,53 +556,74 @@ class Tendermint:
     def _evaluate(self) -> None:
         changed = True
         while changed and self.decided is None:
-            changed = self._try_decide() or self._try_round_skip() or self._try_round_rules()
+            changed = (
+                self._try_decide()
+                or self._try_round_skip()
+                or self._try_round_rules()
+                or self._try_valid_from_past_round()
+            )
 
     def _try_decide(self) -> bool:  # L49
-        for (round_, kind), box in self.votes.items():
-            if kind != VoteType.PRECOMMIT:
+        for round_, h in sorted(self.commits):
+            block = self.blocks.get(h)
+            if block is None or not self._valid(block, h, certified=True):
                 continue
-            for h in {h for by_hash in box.values() for h in by_hash if h is not None}:
-                if self._count(round_, kind, h) < self.validators.quorum:
-                    continue
-                block = self.blocks.get(h)
-                if block is None or not self._valid(block, h):
-                    continue
-                precommits = tuple(
-                    sorted((by[h] for by in box.values() if h in by), key=lambda v: v.validator)
-                )
-                cert = CommitCertificate(self.height, round_, h, precommits)
-                self.decided = Decision(self.height, round_, block, cert)
-                self._ready.decision = self.decided
-                return True
+            box = self.votes[(round_, VoteType.PRECOMMIT)]
+            precommits = tuple(
+                sorted((by[h] for by in box.values() if h in by), key=lambda v: v.validator)
+            )
+            cert = CommitCertificate(self.height, round_, h, precommits)
+            self.decided = Decision(self.height, round_, block, cert)
+            self._ready.decision = self.decided
+            return True
         return False
 
     def _try_round_skip(self) -> bool:  # L55
-        for round_, senders in self.round_senders.items():
-            if round_ > self.round and len(senders) >= self.validators.weak_quorum:
-                self.waiting = False
-                self._start_round(round_)
+        if self.skip_to > self.round:
+            self.waiting = False
+            self._start_round(self.skip_to)
+            return True
+        return False
+
+    def _try_valid_from_past_round(self) -> bool:
+        """A quorum of prevotes for a block in an earlier round, learned late (a lost message,
+        a forwarded polka), makes it our valid block, so that we re-propose it when it is our
+        turn. The paper updates validValue only in the current round (L36); then validators
+        locked on a block that the others never saw a polka for wait for one of the locked
+        ones to propose, and if the others' clocks run faster they have always timed out by
+        then (simulation seed 50227). Safe: a re-proposal only wins votes through L28, which
+        every receiver checks against its own lock and the prevotes it holds."""
+        for r, h in sorted(self.polkas, reverse=True):
+            if (
+                self.valid_round < r < self.round
+                and h in self.blocks
+                and self._valid(self.blocks[h], h)
+            ):
+                self.valid_round, self.valid_block = r, self.blocks[h]
+                self._dirty = True
                 return True
         return False
 
     def _try_round_rules(self) -> bool:
         r, q = self.round, self.validators.quorum
-        proposals = list(self.proposals.get(r, {}).values())
-        if self.step == Step.PROPOSE and not self.waiting:
-            for prop in proposals:
-                if prop.pol_round == -1:  # L22
-                    ok = self._valid(prop.block, prop.block_hash) and (
-                        self.locked_round == -1 or self.locked_block == prop.block
-                    )
-                elif (
-                    0 <= prop.pol_round < r
-                    and self._count(prop.pol_round, VoteType.PREVOTE, prop.block_hash) >= q
-                ):  # L28
-                    ok = self._valid(prop.block, prop.block_hash) and (
-                        self.locked_round <= prop.pol_round or self.locked_block == prop.block
-                    )
-                else:
-                    continue
+        prop = self.proposals.get(r)
+        if self.step == Step.PROPOSE and not self.waiting and prop is not None:
+            if prop.pol_round == -1:  # L22, with PBTS: a fresh block must also be timely
+                ok = (
+                    self.timely.get(r, False)
+                    and self._valid(prop.block, prop.block_hash)
+                    and (self.locked_round == -1 or self.locked_block == prop.block)
+                )
+            elif (
+                0 <= prop.pol_round < r
+                and self._count(prop.pol_round, VoteType.PREVOTE, prop.block_hash) >= q
+            ):  # L28: a re-proposed block keeps its original time; the polka vouches for it
+                ok = self._valid(prop.block, prop.block_hash) and (
+                    self.locked_round <= prop.pol_round or self.locked_block == prop.block
+                )
+            else:
+                ok = None
+            if ok is not None:
                 self._vote(VoteType.PREVOTE, prop.block_hash if ok else None)
                 self._set_step(Step.PREVOTE)
                 return True
@@ -486,20 +633,20 @@ class Tendermint:
             and self._first("prevote_timeout", r)
         ):  # L34
             self._schedule(Step.PREVOTE, r)
-        if self.step >= Step.PREVOTE:
-            for prop in proposals:
-                if (
-                    self._count(r, VoteType.PREVOTE, prop.block_hash) >= q
-                    and self._valid(prop.block, prop.block_hash)
-                    and self._first("polka", r)
-                ):  # L36
-                    if self.step == Step.PREVOTE:
-                        self.locked_round, self.locked_block = r, prop.block
-                        self._vote(VoteType.PRECOMMIT, prop.block_hash)
-                        self.step = Step.PRECOMMIT
-                    self.valid_round, self.valid_block = r, prop.block
-                    self._dirty = True
-                    return True
+        if (
+            self.step >= Step.PREVOTE
+            and prop is not None
+            and self._count(r, VoteType.PREVOTE, prop.block_hash) >= q
+            and self._valid(prop.block, prop.block_hash)
+            and self._first("polka", r)
+        ):  # L36
+            if self.step == Step.PREVOTE:
+                self.locked_round, self.locked_block = r, prop.block
+                self._vote(VoteType.PRECOMMIT, prop.block_hash)
+                self.step = Step.PRECOMMIT
+            self.valid_round, self.valid_block = r, prop.block
+            self._dirty = True
+            return True
         if self.step == Step.PREVOTE and self._count(r, VoteType.PREVOTE, None) >= q:  # L44
             self._vote(VoteType.PRECOMMIT, None)
             self._set_step(Step.PRECOMMIT)
@@ -507,3 +654,7 @@ class Tendermint:
         if self._total(r, VoteType.PRECOMMIT) >= q and self._first("precommit_timeout", r):  # L47
             self._schedule(Step.PRECOMMIT, r)
         return False
+
+
+def _step_of(msg: Message) -> str:
+    return str(msg.type) if isinstance(msg, Vote) else "proposal"

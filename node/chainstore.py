@@ -16,7 +16,7 @@ from contracts.state import GENESIS_STATE_ROOT, JSON, next_state_root
 from node import logstore
 from node.blocks import GENESIS_PARENT, Block
 from node.executor import Execution
-from node.schema import blocks, evidence, state_kv, tx_results
+from node.schema import blocks, evidence, state_kv, tx_results, validator_sets
 from signing.canonical import canonical_json
 from tlog.checkpoint import Checkpoint
 
@@ -107,6 +107,27 @@ def ensure_genesis(conn: Connection, genesis_writes: Mapping[str, JSON]) -> None
     has_state = conn.execute(select(state_kv.c.key).limit(1)).first() is not None
     if not has_state and tip_height(conn) == 0:
         _upsert(conn, genesis_writes)
+    if validators_at(conn, 1) is None and "validators" in genesis_writes:
+        _record_validators(conn, 1, genesis_writes["validators"])
+
+
+def _record_validators(conn: Connection, from_height: int, value: JSON) -> None:
+    conn.execute(
+        insert(validator_sets).values(
+            from_height=from_height, validators=canonical_json(value).decode()
+        )
+    )
+
+
+def validators_at(conn: Connection, height: int) -> JSON | None:
+    """The validator list (as in state) that signed at ``height``, or None if unknown."""
+    row = conn.execute(
+        select(validator_sets.c.validators)
+        .where(validator_sets.c.from_height <= height)
+        .order_by(validator_sets.c.from_height.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else json.loads(row.validators)
 
 
 def tip_height(conn: Connection) -> int:
@@ -167,6 +188,8 @@ def store_block(
             f"log size {size} after block {block.height}, block says {block.tree_size}"
         )
     _upsert(conn, execution.writes)
+    if "validators" in execution.writes:
+        _record_validators(conn, block.height + 1, execution.writes["validators"])
     for ev in block.evidence:
         key = canonical_json(list(Evidence.from_json(ev).key())).decode()
         record_evidence(conn, Evidence.from_json(ev))
@@ -220,15 +243,23 @@ def record_evidence(conn: Connection, ev: Evidence) -> bool:
     return True
 
 
-def pending_evidence(conn: Connection, below_height: int, limit: int = 10) -> list[dict[str, Any]]:
-    """Evidence not yet in a block, of heights already decided (includable now)."""
+def pending_evidence(
+    conn: Connection, below_height: int, limit: int = 10
+) -> list[tuple[str, dict[str, Any]]]:
+    """(key, evidence) not yet in a block, of heights already decided (includable now)."""
     rows = conn.execute(
-        select(evidence.c.data)
+        select(evidence.c.key, evidence.c.data)
         .where(evidence.c.included_height.is_(None), evidence.c.height < below_height)
         .order_by(evidence.c.key)
         .limit(limit)
     )
-    return [json.loads(r[0]) for r in rows]
+    return [(str(r.key), json.loads(r.data)) for r in rows]
+
+
+def discard_evidence(conn: Connection, key: str) -> None:
+    """Never offer this evidence again (it can never be put into a block): ``included_height``
+    0, which no block has."""
+    conn.execute(update(evidence).where(evidence.c.key == key).values(included_height=0))
 
 
 def evidence_included(conn: Connection, ev: Evidence) -> bool:

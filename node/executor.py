@@ -34,6 +34,8 @@ class Execution:
     events: tuple[dict[str, object], ...] = ()
     invalid: str | None = None
     """Why an honest validator must refuse the block (a transaction not validly signed)."""
+    invalid_txs: tuple[bytes, ...] = ()
+    """The transactions that make it so (evicted from mempools: poison-pill eviction)."""
 
 
 def execute(
@@ -50,6 +52,7 @@ def execute(
     leaves: list[bytes] = []
     events: list[dict[str, object]] = []
     invalid = None
+    invalid_txs: list[bytes] = []
     for raw in txs:
         try:
             tx = Transaction.from_json(raw)
@@ -66,6 +69,7 @@ def execute(
             assert isinstance(outcome, Rejected)
             if outcome.signature_invalid:
                 invalid = invalid or f"transaction {tx.hash.hex()}: {outcome.code}"
+                invalid_txs.append(tx.hash)
             results.append(TxResult(tx.hash, None, outcome.code, outcome.message))
     root = frontier.root() if frontier.size else EMPTY_ROOT
     return Execution(
@@ -77,4 +81,5 @@ def execute(
         state_root=next_state_root(state_root, ctx.height, state.writes),
         events=tuple(events),
         invalid=invalid,
+        invalid_txs=tuple(invalid_txs),
     )

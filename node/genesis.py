@@ -7,7 +7,49 @@ from typing import Any
 
 from consensus.machine import TimeoutConfig
 from consensus.validators import ValidatorSet
+from node.blocks import MAX_BLOCK_BYTES
 from tlog.note import Verifier
+
+
+@dataclass(frozen=True)
+class ConsensusParams:
+    """Every input of block validity that is not in the replicated state: the same on every
+    node because it is in the genesis (a node's own config must never decide validity)."""
+
+    max_block_txs: int = 2_000
+    max_block_bytes: int = MAX_BLOCK_BYTES
+    """Encoded size, at most ``MAX_BLOCK_BYTES`` (a proposal must fit a peer envelope)."""
+    precision_ms: int = 500
+    """PBTS: how far apart two honest clocks may read at one instant (NTP-synced)."""
+    message_delay_ms: int = 10_000
+    """PBTS: how late a fresh proposal may arrive; grows by a tenth each round (CometBFT's
+    adaptive synchrony parameters), so a network slower than this still decides."""
+    max_evidence_age: int = 100_000
+    """Heights after which evidence of equivocation may no longer be put into a block."""
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "max_block_txs": self.max_block_txs,
+            "max_block_bytes": self.max_block_bytes,
+            "precision_ms": self.precision_ms,
+            "message_delay_ms": self.message_delay_ms,
+            "max_evidence_age": self.max_evidence_age,
+        }
+
+    @staticmethod
+    def from_json(d: dict[str, Any]) -> "ConsensusParams":
+        defaults = ConsensusParams().to_json()
+        unknown = set(d) - set(defaults)
+        if unknown:
+            raise ValueError(f"unknown consensus params: {', '.join(sorted(unknown))}")
+        values = {**defaults, **d}
+        if not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values.values()
+        ):
+            raise ValueError("consensus params are positive integers")
+        if values["max_block_bytes"] > MAX_BLOCK_BYTES:
+            raise ValueError(f"max_block_bytes is at most {MAX_BLOCK_BYTES}")
+        return ConsensusParams(**values)
 
 
 @dataclass(frozen=True)
@@ -20,6 +62,7 @@ class Genesis:
     timeouts: TimeoutConfig = field(default_factory=TimeoutConfig)
     genesis_time_ms: int = 0
     contract_version: int = 2
+    params: ConsensusParams = field(default_factory=ConsensusParams)
 
     @property
     def validator_set(self) -> ValidatorSet:
@@ -40,6 +83,7 @@ class Genesis:
                 "precommit": self.timeouts.precommit,
                 "delta": self.timeouts.delta,
             },
+            "consensus_params": self.params.to_json(),
         }
 
     @staticmethod
@@ -53,6 +97,7 @@ class Genesis:
             timeouts=TimeoutConfig(**{k: float(v) for k, v in t.items()}),
             genesis_time_ms=int(d.get("genesis_time_ms", 0)),
             contract_version=int(d.get("contract_version", 1)),
+            params=ConsensusParams.from_json(d.get("consensus_params", {})),
         )
 
     @staticmethod
@@ -79,6 +124,8 @@ class NodeConfig:
     """Validator name -> base URL of its HTTP API."""
     mempool_size: int = 20_000
     max_block_txs: int = 2_000
+    """At most this many transactions in a block this node proposes (the genesis limit, which
+    decides validity for everyone, may be higher; never lower it for others)."""
     rate_per_signer: float = 2_000.0
     """Transactions a second one signer may submit to this node (burst: two seconds' worth)."""
     reads_per_client: float = 1_000.0

@@ -81,6 +81,15 @@ evidence = Table(
     Column("included_height", BigInteger, nullable=True),
 )
 
+validator_sets = Table(
+    "validator_sets",
+    metadata,
+    # the validator set that signs from this height on (genesis: 1), kept so that evidence and
+    # certificates of past heights are checked against the set of their own height
+    Column("from_height", BigInteger, primary_key=True, autoincrement=False),
+    Column("validators", Text, nullable=False),
+)
+
 state_kv = Table(
     "state_kv",
     metadata,
@@ -97,6 +106,7 @@ APPEND_ONLY = (
     checkpoint_quorum,
     blocks,
     tx_results,
+    validator_sets,
 )
 
 _PG_FUNCTION = """

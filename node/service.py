@@ -28,13 +28,15 @@ from consensus.messages import (
     verify_certificate,
     verify_evidence,
 )
+from consensus.safety import SafetyState, double_sign_guard
 from consensus.validators import ValidatorSet
+from consensus.wal import Tail
 from contracts.registry import CONTRACT_VERSION, RULES
 from contracts.rules import BlockContext, genesis_writes, read_keys, signer_key, signer_record_key
 from contracts.state import DictState
 from contracts.tx import MalformedTransaction, Transaction, check_signature, sign_transaction
 from node import chainstore, cosigning, logstore
-from node.blocks import MAX_BLOCK_BYTES, Block
+from node.blocks import Block
 from node.chainstore import Tip
 from node.db import open_database
 from node.executor import Execution, execute
@@ -44,18 +46,18 @@ from node.mempool import Mempool, MempoolFull
 from node.p2p import Peer, check_sender, encode_item, open_envelope, tx_item
 from node.ratelimit import RateLimiter
 from node.vault import Vault
-from node.walfile import WalFile
+from node.walfile import WalCorrupted, WalFile, WalWriteError
+from signing.canonical import canonical_json
 from signing.http_signatures import NonceCache
 from tlog import layout
 from tlog.note import Signer, Verifier, signature_line
 
 log = logging.getLogger("shanhe.node")
 
-MAX_CLOCK_DRIFT_MS = 30_000
 REBROADCAST_SECONDS = 1.0
 SYNC_SECONDS = 1.0
 COSIG_FLUSH_SECONDS = 0.05
-SIGNATURE_ISSUES = {"wrong_chain", "unknown_signer", "bad_signature"}
+NEVER_INCLUDABLE = {"malformed", "too old", "no validator set for its height", "does not verify"}
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,9 @@ class Node:
             )
         self.validators = self.genesis.validator_set
         self.chain_id = self.genesis.chain_id
+        self.params = self.genesis.params
+        self.clock = now_ms
+        """Milliseconds since the epoch: block times and PBTS timeliness (tests skew it)."""
         self.signer = read_signer(config.path(config.key_file))
         self.engine = open_database(config.database_url)
         self.wal = WalFile(config.path(config.wal_file))
@@ -115,7 +120,7 @@ class Node:
             self.frontier = layout.Frontier.load(
                 logstore.tree_size(conn), logstore.hash_reader(conn)
             )
-            self.evidence_pending = bool(chainstore.pending_evidence(conn, self.tip.height + 1, 1))
+            self.evidence_pending = bool(self._includable_evidence(conn, self.tip.height + 1))
         own = self._signer_for(self.validators, self.signer)
         if isinstance(own, str):
             raise ValueError(own)
@@ -125,13 +130,14 @@ class Node:
         self.on_fatal: Callable[[], None] | None = None
         """Called once when the node stops on a failed commit: ``shanhe node run`` exits."""
         self.exec_cache: dict[bytes, tuple[Block, Execution]] = {}
+        self.decoded: dict[bytes, Block | str] = {}
+        """Blocks of the current height by id, decoded once (or why they do not decode)."""
         self.state = chainstore.StateCache()
         self.verified: set[tuple[bytes, bytes]] = set()
         self.cosigs = cosigning.Cosignatures()
-        restored = self.wal.load()
-        if self.wal.torn_tails_repaired:
-            log.warning("the consensus WAL ended in a torn record; it was cut off")
-            self.counters["wal_torn_tails_repaired"] = self.wal.torn_tails_repaired
+        restored, sign_from = self._load_wal()
+        self.wal_unwritten = False
+        """A persist failed: nothing may be sent before the machine's state is written."""
         self.sm = Tendermint(
             self.chain_id,
             self.validators,
@@ -140,6 +146,7 @@ class Node:
             self.tip.height + 1,
             self.genesis.timeouts,
             restored,
+            sign_from_height=sign_from,
         )
         self.started = False
         self.peers: list[Peer] = []
@@ -149,6 +156,36 @@ class Node:
         self.progress_mark: tuple[int, int, int] = (-1, -1, -1)
         self.height_started = time.monotonic()
         self.peer_nonces = NonceCache()
+
+    def _load_wal(self) -> tuple[SafetyState | None, int]:
+        """The WAL's last record and the height from which this validator may sign; raises
+        ``WalCorrupted`` (the node must not start) for damage that is not a torn tail."""
+        try:
+            loaded = self.wal.load()
+        except WalCorrupted as exc:
+            exc.tip = self.tip.height
+            self.wal.close()
+            self.engine.dispose()
+            self.vault.engine.dispose()
+            raise
+        if loaded.tail is Tail.TORN:
+            log.warning("the consensus WAL ended in a torn record; it was cut off")
+        elif loaded.tail is Tail.DAMAGED:
+            log.warning("the consensus WAL ended in a damaged record; it was cut off")
+            self.counters["wal_damaged_tails_cut"] += 1
+        if self.wal.torn_tails_repaired:
+            self.counters["wal_torn_tails_repaired"] = self.wal.torn_tails_repaired
+        tip = self.tip.height
+        sign_from, why = double_sign_guard(loaded.state, tip, loaded.tail is Tail.DAMAGED)
+        if sign_from > tip + 1:
+            log.warning(
+                "double-sign guard: this validator signs nothing below height %d (%s); it "
+                "follows the chain until then",
+                sign_from,
+                why,
+            )
+            self.counters["wal_double_sign_guard"] += 1
+        return loaded.state, sign_from
 
     def _genesis_tip(self) -> Tip:
         return chainstore.genesis_tip(self.genesis_writes, self.genesis.genesis_time_ms)
@@ -225,26 +262,39 @@ class Node:
             )
 
     def propose(self, height: int) -> bytes | None:
+        """A block of pending transactions, or None. Total: a transaction that makes the block
+        invalid (or breaks execution) is evicted from the mempool, never proposed again."""
+        try:
+            return self._propose(height)
+        except Exception:
+            log.exception("proposing at height %d failed", height)
+            self.counters["propose_failed"] += 1
+            return None
+
+    def _propose(self, height: int) -> bytes | None:
+        limit = min(self.config.max_block_txs, self.params.max_block_txs)
         candidates, size = [], 0
-        for tx in self.mempool.take(self.config.max_block_txs):
+        for tx in self.mempool.take(limit):
             size += len(tx.encode()) + 1
-            if size > MAX_BLOCK_BYTES - 64 * 1024:  # room for the header and evidence
+            if size > self.params.max_block_bytes - 64 * 1024:  # room for header and evidence
                 break
             candidates.append(tx)
-        with self.engine.connect() as conn:
+        with self.engine.begin() as conn:
             done = chainstore.committed(conn, [tx.hash for tx in candidates])
-            evidence = chainstore.pending_evidence(conn, height)
+            evidence = self._includable_evidence(conn, height)
         self.mempool.remove(list(done))
         txs = [tx.to_json() for tx in candidates if tx.hash not in done]
         if not txs and not evidence:
             return None
-        time_ms = max(now_ms(), self.tip.time_ms + 1)
-        execution = self._execute(txs, height, time_ms)
-        if execution.invalid:
-            bad = [r.tx_hash for r in execution.results if r.code in SIGNATURE_ISSUES]
-            self.mempool.remove(bad)
-            txs = [t for t in txs if Transaction.from_json(t).hash not in set(bad)]
-            execution = self._execute(txs, height, time_ms)
+        time_ms = max(self.clock(), self.tip.time_ms + 1)
+        execution = self._execute_or_evict(txs, height, time_ms)
+        if execution.invalid_txs:
+            bad = set(execution.invalid_txs)
+            self._evict(bad, "invalid in our own proposal")
+            txs = [t for t in txs if Transaction.from_json(t).hash not in bad]
+            if not txs and not evidence:
+                return None
+            execution = self._execute_or_evict(txs, height, time_ms)
             if execution.invalid:
                 return None
         block = Block(
@@ -263,44 +313,136 @@ class Node:
         self.exec_cache[block_id(data)] = (block, execution)
         return data
 
+    def _execute_or_evict(self, txs: list[dict[str, Any]], height: int, time_ms: int) -> Execution:
+        """Execute; if execution itself fails (it should not: transactions are checked at
+        admission), find the transactions that make it fail one by one and evict them, so
+        that the next proposal, ours or another's, moves on."""
+        try:
+            return self._execute(txs, height, time_ms)
+        except Exception:
+            culprits = set()
+            for raw in txs:
+                try:
+                    self._execute([raw], height, time_ms)
+                except Exception:
+                    with contextlib.suppress(Exception):
+                        culprits.add(Transaction.from_json(raw).hash)
+            self._evict(culprits, "execution failed")
+            raise
+
+    def _evict(self, hashes: set[bytes], why: str) -> None:
+        """Poison-pill eviction: a transaction that makes a block invalid leaves the mempool
+        on every honest node that sees such a block (validity is the same everywhere)."""
+        held = [h for h in hashes if h in self.mempool]
+        if held:
+            self.mempool.remove(held)
+            self.counters["mempool_evicted"] += len(held)
+            log.warning("evicted %d transaction(s) from the mempool: %s", len(held), why)
+
+    def _includable_evidence(self, conn: Any, height: int) -> list[dict[str, Any]]:
+        """Pending evidence that this proposer has checked, against the validator set of the
+        evidence's own height; what can never be included is not offered again."""
+        out = []
+        for key, raw in chainstore.pending_evidence(conn, height):
+            problem = self._evidence_problem(conn, raw, height)
+            if problem is None:
+                out.append(raw)
+            elif problem in NEVER_INCLUDABLE:
+                chainstore.discard_evidence(conn, key)
+                log.warning("evidence can never be included (%s); set aside", problem)
+        return out
+
+    def _evidence_problem(self, conn: Any, raw: dict[str, Any], height: int) -> str | None:
+        try:
+            ev = Evidence.from_json(raw)
+        except Exception:
+            return "malformed"
+        h = ev.first.height
+        if h >= height:
+            return "not yet final"
+        if height - h > self.params.max_evidence_age:
+            return "too old"
+        try:
+            members = _validator_set(chainstore.validators_at(conn, h))
+        except Exception:
+            members = None
+        if not isinstance(members, ValidatorSet):
+            return "no validator set for its height"
+        if verify_evidence(ev, members, self.chain_id) is not None:
+            return "does not verify"
+        if chainstore.evidence_included(conn, ev):
+            return "already included"
+        return None
+
     def validate(self, height: int, data: bytes) -> bool:
-        why = self._invalid_reason(height, data)
+        """Total: any failure is "invalid", counted and logged with its reason; the
+        transactions that made the block invalid leave our mempool."""
+        try:
+            why = self._invalid_reason(height, data)
+        except Exception as exc:
+            log.exception("validating a block at height %d failed", height)
+            why = f"internal: {type(exc).__name__}"
         if why is not None:
             self.counters[f"invalid_block:{why.split(':')[0]}"] += 1
             log.warning("refusing block at height %d: %s", height, why)
         return why is None
 
+    def timely(self, height: int, round_: int, data: bytes) -> bool:
+        """PBTS (CometBFT's proposer-based timestamps): a fresh proposal's time may be at most
+        ``precision`` ahead of our clock and at most ``message_delay`` (growing by a tenth a
+        round) plus ``precision`` behind it when it arrives. Decides our prevote only."""
+        block = self._decode(data)
+        if isinstance(block, str):
+            return True  # no time to judge: validity refuses it (and counts why)
+        p, now = self.params, self.clock()
+        delay = p.message_delay_ms * 1.1 ** min(round_, 60)  # 3,000 times the base: plenty
+        ok = block.time_ms - p.precision_ms <= now <= block.time_ms + delay + p.precision_ms
+        if not ok:
+            self.counters["untimely_proposal"] += 1
+            log.warning(
+                "untimely proposal at height %d round %d: block time %d, our clock %d",
+                height, round_, block.time_ms, now,
+            )  # fmt: skip
+        return ok
+
+    def _decode(self, data: bytes) -> Block | str:
+        h = block_id(data)
+        if h not in self.decoded:
+            try:
+                self.decoded[h] = Block.decode(data)
+            except Exception as exc:
+                self.decoded[h] = f"malformed: {exc}"
+        return self.decoded[h]
+
     def _invalid_reason(self, height: int, data: bytes) -> str | None:
+        """Why the block is invalid, or None. Deterministic: only the chain, its state and the
+        genesis decide (never this node's clock or config), so every honest node agrees."""
         if block_id(data) in self.exec_cache:
             return None  # our own proposal (or one already checked): executed against this tip
-        try:
-            block = Block.decode(data)
-        except ValueError as exc:
-            return f"malformed: {exc}"
+        if len(data) > self.params.max_block_bytes:
+            return "block too large"
+        block = self._decode(data)
+        if isinstance(block, str):
+            return block
         if block.chain_id != self.chain_id or block.height != height:
             return "wrong chain or height"
         if block.prev_hash != self.tip.hash:
             return "wrong parent"
         if self.validators.by_name(block.proposer) is None:
             return "proposer is not a validator"
-        if block.time_ms <= self.tip.time_ms or block.time_ms > now_ms() + MAX_CLOCK_DRIFT_MS:
-            return "block time out of range"
-        if len(block.txs) > self.config.max_block_txs:
+        if block.time_ms <= self.tip.time_ms:
+            return "block time not after the previous block's"
+        if len(block.txs) > self.params.max_block_txs:
             return "too many transactions"
-        if len(data) > MAX_BLOCK_BYTES:
-            return "block too large"
         with self.engine.connect() as conn:
             for raw in block.evidence:
-                try:
-                    ev = Evidence.from_json(raw)
-                except (KeyError, TypeError, ValueError):
-                    return "evidence: malformed"
-                if verify_evidence(ev, self.validators, self.chain_id) is not None:
-                    return "evidence: does not verify"
-                if chainstore.evidence_included(conn, ev) or ev.first.height >= height:
-                    return "evidence: already included or not yet final"
-        execution = self._execute(list(block.txs), height, block.time_ms)
+                if (problem := self._evidence_problem(conn, raw, height)) is not None:
+                    return f"evidence: {problem}"
+        if len({canonical_json(e) for e in block.evidence}) != len(block.evidence):
+            return "evidence: repeated"
+        execution = self._execute_or_evict(list(block.txs), height, block.time_ms)
         if execution.invalid:
+            self._evict(set(execution.invalid_txs), "in an invalid proposal")
             return f"transaction: {execution.invalid}"
         hashes = [r.tx_hash for r in execution.results]
         with self.engine.connect() as conn:
@@ -321,8 +463,8 @@ class Node:
         failed does nothing more: it persists, sends and decides nothing until restarted."""
         if self.failed is not None:
             return
-        if ready.persist is not None:
-            self.wal.append(ready.persist)  # 1. durable before anything is sent
+        if not self._persisted(ready):  # 1. durable before anything is sent
+            ready.messages = []
         if ready.messages:  # 2.
             items = [
                 encode_item({"kind": "consensus", "message": m.to_json()}) for m in ready.messages
@@ -354,8 +496,39 @@ class Node:
             else:
                 self._advance(changed)
 
+    def _persisted(self, ready: Ready) -> bool:
+        """Write what this Ready (or an earlier one whose write failed) must make durable;
+        False if that failed, and then none of its messages may be sent. A full disk makes the
+        node silent, not unsafe: it keeps following, and once a write succeeds again (the
+        machine's whole state at this height) it speaks again. A WAL that this process can no
+        longer write at all (a failed fsync) keeps it silent until a restart."""
+        if ready.persist is None and not (self.wal_unwritten and ready.messages):
+            return True
+        state = ready.persist if ready.persist is not None else self.sm.safety_state()
+        try:
+            self.wal.append(state)
+        except WalWriteError as exc:
+            self.counters["wal_write_failures"] += 1
+            if self.wal.broken is not None and not self.counters["wal_broken"]:
+                self.counters["wal_broken"] = 1
+                log.critical(
+                    "the consensus WAL %s cannot be written any more (%s): this validator "
+                    "signs and sends nothing until it is restarted (docs/consensus.md)",
+                    self.wal.path,
+                    self.wal.broken,
+                )
+            elif not self.wal_unwritten:
+                log.error("%s: sending nothing until the WAL is written again", exc)
+            self.wal_unwritten = True
+            return False
+        if self.wal_unwritten:
+            log.warning("the consensus WAL is written again: sending resumes")
+            self.wal_unwritten = False
+        return True
+
     def _advance(self, changed: ValidatorSet | None) -> None:
         self.height_started = time.monotonic()
+        self.decoded.clear()
         self.handle(self.sm.advance(changed))
 
     def _on_timeout(self, t: Timeout) -> None:
@@ -417,7 +590,7 @@ class Node:
             self.frontier = layout.Frontier.load(
                 logstore.tree_size(conn), logstore.hash_reader(conn)
             )
-            self.evidence_pending = bool(chainstore.pending_evidence(conn, block.height + 1, 1))
+            self.evidence_pending = bool(self._includable_evidence(conn, block.height + 1))
         self.tip = Tip(block.height, h.hex(), block.time_ms, execution.state_root)
         self.state.apply(execution.writes)
         self.exec_cache.clear()

@@ -2,9 +2,13 @@
 
 Seeded virtual clock and network with delay, loss, duplication, reordering, partitions (halves,
 an isolated node, an overlapping-majority ring) and heals, per-node clock skew, crashes and
-restarts from the persisted write-ahead record (sometimes with a torn last record), and one
-Byzantine validator (equivocating proposals, double votes, votes for unknown blocks, garbage
-signatures). Invariants are checked after every event; a failure names its seed.
+restarts from the persisted write-ahead record (sometimes with a torn last record), clock
+offsets judged by proposer-based timestamps, and one Byzantine validator with one or more roles:
+equivocation (conflicting proposals, double votes, votes for unknown blocks, garbage
+signatures), floods of signed messages for far-future rounds and the next height, blocks with
+bad evidence, blocks stamped far ahead or backdated, and proposals timed to split the
+validators (sent to one early, to the others after their timeouts). Invariants are checked
+after every event; a failure names its seed.
 
     python -m tests.sim --seeds 2000          # soak
     python -m tests.sim --seed 1234 --verbose # replay one seed
@@ -20,9 +24,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from consensus.machine import Decision, Ready, Tendermint, Timeout, TimeoutConfig
+from consensus.machine import (
+    CATCHUP_ROUNDS,
+    NEXT_HEIGHT_ROUNDS,
+    Decision,
+    Ready,
+    Tendermint,
+    Timeout,
+    TimeoutConfig,
+)
 from consensus.messages import (
     CommitCertificate,
+    Evidence,
     Message,
     Proposal,
     Vote,
@@ -30,20 +43,41 @@ from consensus.messages import (
     block_id,
     signer_of,
     verify_certificate,
+    verify_evidence,
 )
 from consensus.safety import SafetyState
 from consensus.validators import ValidatorSet
-from consensus.wal import decode_records, encode_record
+from consensus.wal import Corrupt, decode_records, encode_record
 from signing.canonical import canonical_json
-from tlog.note import Signer
+from tlog.note import Signer, Verifier
 
 CHAIN = "sim-chain"
 TIMEOUTS = TimeoutConfig(propose=1.0, prevote=0.5, precommit=0.5, delta=0.5)
 REBROADCAST = 1.0
+PRECISION = 0.5
+"""PBTS: honest clocks read at most this far apart (offsets are drawn within half of it)."""
+MSGDELAY = 2.0
+"""PBTS: how late a fresh proposal may arrive in round 0 (a tenth more each round)."""
+ROLES = ("equivocate", "future_rounds", "bad_evidence", "skewed_time", "split_timing")
 
 
 class InvariantViolation(AssertionError):
     pass
+
+
+class _RememberingVerifier(Verifier):
+    """Every node checks every signature, as in production; in the simulation one message
+    object reaches every node, so its check is remembered (Ed25519 is a pure function)."""
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        key = (self.public_key, message, signature)
+        known = _VERDICTS.get(key)
+        if known is None:
+            known = _VERDICTS[key] = super().verify(message, signature)
+        return known
+
+
+_VERDICTS: dict[tuple[bytes, bytes, bytes], bool] = {}
 
 
 @dataclass
@@ -61,9 +95,16 @@ class Scenario:
     torn: bool
     fault_period: float = 30.0
     settle: float = 90.0
+    offsets: tuple[float, ...] = ()
+    """Each node's clock minus real time, in seconds."""
+    roles: tuple[str, ...] = ()
+    """What the Byzantine validator does."""
 
     @staticmethod
-    def draw(rng: random.Random) -> "Scenario":
+    def draw(rng: random.Random, extra: random.Random | None = None) -> "Scenario":
+        """``extra`` draws what later versions added, so that the scenario and the run of an
+        old seed stay what they were (seeds found by soaking are kept as regression tests)."""
+        extra = extra or random.Random(rng.random())
         n = rng.choices([4, 1, 3, 7], weights=[80, 5, 5, 10])[0]
         byzantine = rng.randrange(n) if n >= 4 and rng.random() < 0.5 else None
         honest = [i for i in range(n) if i != byzantine]
@@ -79,40 +120,112 @@ class Scenario:
             crash=rng.choice(honest) if rng.random() < 0.6 else None,
             crash_at=rng.uniform(0, 25),
             torn=rng.random() < 0.5,
+            offsets=tuple(extra.uniform(-PRECISION / 2, PRECISION / 2) for _ in range(n)),
+            roles=(
+                tuple(sorted(extra.sample(ROLES, extra.randint(1, len(ROLES)))))
+                if byzantine is not None
+                else ()
+            ),
         )
 
 
 class SimApp:
-    """Blocks are canonical JSON {height, parent, txs}; honest validation checks all three."""
+    """Blocks are canonical JSON {height, parent, time, txs, evidence}; honest validation
+    checks them all, deterministically; timeliness reads the node's own (offset) clock."""
 
-    def __init__(self, node: "SimNode") -> None:
-        self.node = node
+    def __init__(self, node: "SimNode", sim: "Simulation") -> None:
+        self.node, self.sim = node, sim
+
+    def clock(self) -> float:
+        return self.sim.now + self.node.offset
+
+    def includable(self, height: int) -> list[dict[str, object]]:
+        return [
+            ev
+            for key, ev in sorted(self.node.evidence_pool.items())
+            if key not in self.node.included_evidence and _evidence_height(ev) < height
+        ][:2]
 
     def pending(self) -> bool:
-        return bool(self.node.mempool - self.node.committed_txs)
+        return bool(self.node.mempool - self.node.committed_txs) or bool(
+            self.includable(len(self.node.chain) + 1)
+        )
 
     def propose(self, height: int) -> bytes | None:
         txs = sorted(self.node.mempool - self.node.committed_txs)[:5]
-        return make_block(height, self.node.tip(), txs) if txs else None
+        evidence = self.includable(height)
+        if not txs and not evidence:
+            return None
+        time_ = max(int(self.clock() * 1000), self.node.tip_time() + 1)
+        if self.node.byzantine:
+            time_, evidence = self.sim.byzantine_block(self.node, time_, evidence)
+        return make_block(height, self.node.tip(), time_, txs, evidence)
 
     def validate(self, height: int, block: bytes) -> bool:
+        ok = self._validate(height, block)
+        self.sim.refused += not ok
+        return ok
+
+    def _validate(self, height: int, block: bytes) -> bool:
         try:
             d = json.loads(block)
-        except ValueError:
+            txs, evidence, time_ = d["txs"], d["evidence"], d["time"]
+            return (
+                d["height"] == height
+                and d["parent"] == self.node.tip()
+                and isinstance(time_, int)
+                and time_ > self.node.tip_time()
+                and isinstance(txs, list)
+                and len(txs) == len(set(txs))
+                and all(isinstance(t, str) and t.startswith("tx-") for t in txs)
+                and not set(txs) & self.node.committed_txs
+                and isinstance(evidence, list)
+                and all(self.valid_evidence(ev, height) for ev in evidence)
+                and len({_evidence_key(ev) for ev in evidence}) == len(evidence)
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
             return False
-        txs = d.get("txs")
+
+    def valid_evidence(self, raw: object, height: int) -> bool:
+        if not isinstance(raw, dict):
+            return False
+        try:
+            ev = Evidence.from_json(raw)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return False
         return (
-            d.get("height") == height
-            and d.get("parent") == self.node.tip()
-            and isinstance(txs, list)
-            and len(txs) == len(set(txs))
-            and all(isinstance(t, str) and t.startswith("tx-") for t in txs)
-            and not set(txs) & self.node.committed_txs
+            verify_evidence(ev, self.sim.validators, CHAIN) is None
+            and ev.first.height < height
+            and _evidence_key(raw) not in self.node.included_evidence
         )
 
+    def timely(self, height: int, round_: int, block: bytes) -> bool:
+        time_ = json.loads(block)["time"] / 1000
+        now = self.clock()
+        ok = time_ - PRECISION <= now <= time_ + MSGDELAY * 1.1 ** min(round_, 60) + PRECISION
+        self.sim.untimely += not ok
+        return bool(ok)
 
-def make_block(height: int, parent: str, txs: list[str]) -> bytes:
-    return canonical_json({"height": height, "parent": parent, "txs": txs})
+
+def _evidence_key(raw: object) -> str:
+    return canonical_json(raw).decode()
+
+
+def _evidence_height(raw: dict[str, object]) -> int:
+    first = raw.get("first")
+    return int(first["height"]) if isinstance(first, dict) else 0
+
+
+def make_block(
+    height: int,
+    parent: str,
+    time_: int,
+    txs: list[str],
+    evidence: list[dict[str, object]] | None = None,
+) -> bytes:
+    return canonical_json(
+        {"height": height, "parent": parent, "time": time_, "txs": txs, "evidence": evidence or []}
+    )
 
 
 @dataclass
@@ -121,6 +234,7 @@ class SimNode:
     signer: Signer
     skew: float
     byzantine: bool
+    offset: float = 0.0
     sm: Tendermint | None = None
     chain: list[tuple[bytes, CommitCertificate]] = field(default_factory=list)
     wal: bytearray = field(default_factory=bytearray)
@@ -129,6 +243,8 @@ class SimNode:
     persisted: set[bytes] = field(default_factory=set)
     crashed: bool = False
     incarnation: int = 0
+    evidence_pool: dict[str, dict[str, object]] = field(default_factory=dict)
+    included_evidence: set[str] = field(default_factory=set)
 
     @property
     def name(self) -> str:
@@ -137,19 +253,29 @@ class SimNode:
     def tip(self) -> str:
         return block_id(self.chain[-1][0]).hex() if self.chain else "genesis"
 
+    def tip_time(self) -> int:
+        """The last block's time, in milliseconds."""
+        return int(json.loads(self.chain[-1][0])["time"]) if self.chain else 0
+
 
 class Simulation:
     def __init__(self, seed: int, scenario: Scenario | None = None, verbose: bool = False) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
-        self.scenario = scenario or Scenario.draw(self.rng)
+        self.scenario = scenario or Scenario.draw(self.rng, random.Random(f"{seed}-extra"))
         self.verbose = verbose
         sc = self.scenario
         signers = [
             Signer(f"v{i}", hashlib.sha256(f"{seed}-{i}".encode()).digest()) for i in range(sc.n)
         ]
-        self.validators = ValidatorSet(tuple(s.verifier() for s in signers))
-        self.nodes = [SimNode(i, s, sc.skews[i], i == sc.byzantine) for i, s in enumerate(signers)]
+        _VERDICTS.clear()
+        self.validators = ValidatorSet(
+            tuple(_RememberingVerifier(s.name, s.verifier().public_key) for s in signers)
+        )
+        self.nodes = [
+            SimNode(i, s, sc.skews[i], i == sc.byzantine, sc.offsets[i] if sc.offsets else 0.0)
+            for i, s in enumerate(signers)
+        ]
         self.now = 0.0
         self.queue: list[tuple[float, int, Callable[[], None]]] = []
         self.seq = 0
@@ -161,6 +287,9 @@ class Simulation:
         self.torn_detected = 0
         self.tx_count = 0
         self.faults_over = False
+        self.flood_dropped = 0
+        self.untimely = 0
+        self.refused = 0
 
     # ------------------------------------------------------------ plumbing
     def log(self, text: str) -> None:
@@ -243,6 +372,10 @@ class Simulation:
                 self.misbehave(node, msg)
             else:
                 self.broadcast(node, msg)
+        if not node.byzantine:
+            self.flood_dropped += sum(
+                r in ("catchup_rounds", "next_height_rounds") for r in ready.dropped
+            )
         incarnation = node.incarnation
         for t in ready.timeouts:
             self.at(t.delay * node.skew, partial(self.fire, node, t, incarnation))
@@ -250,6 +383,8 @@ class Simulation:
             self.evidence_offenders.add(ev.offender)
             if not self.nodes[int(ev.offender[1:])].byzantine:
                 self.fail(f"evidence against honest {ev.offender}")
+            raw = ev.to_json()
+            node.evidence_pool[_evidence_key(raw)] = raw
         for name, height in ready.lagging[:3]:
             self.send_commits(node, self.nodes[int(name[1:])], height)
         if ready.behind is not None:
@@ -278,13 +413,18 @@ class Simulation:
                 self.fail(
                     f"{node.name} committed height {height} without a valid certificate: {err}"
                 )
-            if not SimApp(node).validate(height, decision.block):
+            if not SimApp(node, self).validate(height, decision.block):
                 self.fail(f"{node.name} committed an invalid block at height {height}")
+            latest = self.now + max(abs(o) for o in self.scenario.offsets or (0.0,)) + PRECISION
+            if json.loads(decision.block)["time"] > latest * 1000 + 1:
+                self.fail(f"{node.name} committed a block stamped in the future at {height}")
             first = self.decided.setdefault(height, decision.block)
             if first != decision.block:
                 self.fail(f"agreement: two honest blocks at height {height}")
         node.chain.append((decision.block, decision.certificate))
-        node.committed_txs |= set(json.loads(decision.block)["txs"])
+        content = json.loads(decision.block)
+        node.committed_txs |= set(content["txs"])
+        node.included_evidence |= {_evidence_key(ev) for ev in content["evidence"]}
         self.log(f"{node.name} commits height {height} round {decision.round}")
         assert node.sm is not None
         self.handle(node, node.sm.advance())
@@ -293,6 +433,10 @@ class Simulation:
     def boot(self, node: SimNode) -> None:
         restored = None
         decoded = decode_records(bytes(node.wal))
+        if isinstance(decoded, Corrupt):  # the model only tears tails
+            return self.fail(
+                f"{node.name}'s WAL is corrupt at byte {decoded.offset}: {decoded.reason}"
+            )
         if decoded.torn:
             self.torn_detected += 1
             del node.wal[decoded.valid_length :]
@@ -301,7 +445,7 @@ class Simulation:
         node.sm = Tendermint(
             CHAIN,
             self.validators,
-            SimApp(node),
+            SimApp(node, self),
             node.signer,
             len(node.chain) + 1,
             TIMEOUTS,
@@ -359,16 +503,74 @@ class Simulation:
         self.faults_over = True
 
     # ---------------------------------------------------------- byzantine
+    def byzantine_block(
+        self, node: SimNode, time_: int, evidence: list[dict[str, object]]
+    ) -> tuple[int, list[dict[str, object]]]:
+        """What a Byzantine proposer puts in its own blocks, by role."""
+        roles, rng = self.scenario.roles, self.rng
+        if "skewed_time" in roles and rng.random() < 0.5:
+            time_ = rng.choice([time_ + 30_200, node.tip_time() + 1, time_ - 60_000])
+            time_ = max(time_, node.tip_time() + 1)
+        if "bad_evidence" in roles and rng.random() < 0.5:
+            junk: list[dict[str, object]] = [
+                {"first": 1, "second": []},
+                {"offender": "v0"},
+                {"first": {"kind": "vote"}, "second": {"kind": "proposal"}},
+            ]
+            evidence = [*evidence, rng.choice(junk)]
+            if evidence and rng.random() < 0.3:
+                evidence = [*evidence, evidence[0]]  # the same evidence twice
+        return time_, evidence
+
     def misbehave(self, node: SimNode, msg: Message) -> None:
+        roles = [
+            r for r in self.scenario.roles if r in ("equivocate", "future_rounds", "split_timing")
+        ]
+        role = self.rng.choice(roles) if roles else "honest"
+        if role == "future_rounds":
+            self.flood_future(node, msg)
+            self.broadcast(node, msg)
+        elif role == "split_timing" and isinstance(msg, Proposal):
+            others = [n for n in self.nodes if n is not node]
+            self.rng.shuffle(others)
+            self.broadcast(node, msg, others[:1])
+            late = self.rng.uniform(0.8, 3.0)  # after most honest propose timeouts
+            self.at(late, partial(self.broadcast, node, msg, others[1:]))
+        elif role == "equivocate":
+            self.equivocate(node, msg)
+        else:
+            self.broadcast(node, msg)
+
+    def flood_future(self, node: SimNode, msg: Message) -> None:
+        """Signed messages for far rounds of this height and many rounds of the next, large
+        blocks included, and copies of each: all of it must stay bounded at honest nodes."""
+        rng, n = self.rng, self.scenario.n
+        junk = make_block(msg.height, node.tip(), 0, [f"tx-junk-{i}" for i in range(200)])
+        for _ in range(2):
+            far = msg.round + 2 + rng.randrange(10**4)
+            far += (node.index - msg.height - far) % n  # a round this node proposes in
+            prop = Proposal(CHAIN, msg.height, far, -1, block_id(junk), node.name, b"", junk)
+            vote = Vote(CHAIN, VoteType.PREVOTE, msg.height, far + 1, None, node.name)
+            ahead = Vote(
+                CHAIN, VoteType.PRECOMMIT, msg.height + 1, rng.randrange(50), None, node.name
+            )
+            for m in (
+                prop.signed(node.signer),
+                vote.signed(node.signer),
+                ahead.signed(node.signer),
+            ):
+                for _ in range(3):
+                    self.broadcast(node, m)
+
+    def equivocate(self, node: SimNode, msg: Message) -> None:
         rng = self.rng
         others = [n for n in self.nodes if n is not node]
         half = others[: len(others) // 2]
         rest = others[len(others) // 2 :]
         choice = rng.random()
         if isinstance(msg, Proposal) and choice < 0.5:
-            evil_block = make_block(msg.height, node.tip(), [f"tx-evil-{rng.randrange(10**6)}"])
-            if rng.random() < 0.3:
-                evil_block = make_block(msg.height, node.tip(), ["bad-tx"])
+            txs = [f"tx-evil-{rng.randrange(10**6)}"] if rng.random() >= 0.3 else ["bad-tx"]
+            evil_block = make_block(msg.height, node.tip(), node.tip_time() + 1, txs)
             evil = Proposal(
                 CHAIN,
                 msg.height,
@@ -406,6 +608,20 @@ class Simulation:
         else:
             self.broadcast(node, msg)
 
+    def check_bounds(self) -> None:
+        """What a Byzantine flood can make an honest machine keep is bounded."""
+        n = self.scenario.n
+        for node in self.honest():
+            if node.sm is None:
+                continue
+            beyond, _, future = node.sm.footprint()
+            if beyond > n * CATCHUP_ROUNDS or future > n * NEXT_HEIGHT_ROUNDS * 3:
+                self.fail(
+                    f"{node.name} keeps {beyond} far rounds and {future} next-height messages"
+                )
+            if len(node.sm.round_senders) > node.sm.round + 2 + n * CATCHUP_ROUNDS:
+                self.fail(f"{node.name} tracks {len(node.sm.round_senders)} rounds")
+
     # ---------------------------------------------------------------- run
     def converged(self, final_tx: str) -> bool:
         honest = self.honest()
@@ -435,12 +651,16 @@ class Simulation:
         final_tx = "tx-final"
         self.at(sc.fault_period + 0.01, partial(self.submit, final_tx))
         end = sc.fault_period + sc.settle
+        events = 0
         while self.queue:
             when, _, action = heapq.heappop(self.queue)
             if when > end:
                 break
             self.now = when
             action()
+            events += 1
+            if events % 50 == 0:
+                self.check_bounds()
             if self.faults_over and self.converged(final_tx):
                 break
         honest = self.honest()
@@ -455,6 +675,9 @@ class Simulation:
             virtual_seconds=self.now,
             evidence=len(self.evidence_offenders),
             torn=self.torn_detected,
+            flood_dropped=self.flood_dropped,
+            untimely=self.untimely,
+            refused=self.refused,
         )
 
 
@@ -465,6 +688,9 @@ class SimResult:
     virtual_seconds: float
     evidence: int
     torn: int
+    flood_dropped: int = 0
+    untimely: int = 0
+    refused: int = 0
 
 
 def run_seed(seed: int, verbose: bool = False) -> SimResult:

@@ -1,12 +1,20 @@
-"""The state machine step by step: happy path, restart safety, certificates, evidence, WAL."""
+"""The state machine step by step: happy path, restart safety, certificates, evidence.
+
+The WAL framing is tested in tests/test_wal_integrity.py."""
 
 import hashlib
+import time
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from consensus.machine import Ready, Step, Tendermint, Timeout
+from consensus.machine import (
+    CATCHUP_ROUNDS,
+    NEXT_HEIGHT_ROUNDS,
+    Ready,
+    Step,
+    Tendermint,
+    Timeout,
+)
 from consensus.messages import (
     CommitCertificate,
     Evidence,
@@ -21,7 +29,6 @@ from consensus.messages import (
 )
 from consensus.safety import SafetyState
 from consensus.validators import ValidatorSet
-from consensus.wal import decode_records, encode_record
 from tlog.note import Signer
 
 CHAIN = "unit"
@@ -41,6 +48,9 @@ class App:
 
     def validate(self, height: int, block: bytes) -> bool:
         return self.valid and block.startswith(b"block")
+
+    def timely(self, height: int, round_: int, block: bytes) -> bool:
+        return not block.endswith(b"-late")
 
 
 def machine(i: int, app: App | None = None, restored: SafetyState | None = None) -> Tendermint:
@@ -216,31 +226,6 @@ def test_messages_round_trip_json() -> None:
             message_from_json(bad)
 
 
-@given(st.lists(st.binary(max_size=40), max_size=6), st.data())
-def test_wal_detects_any_torn_tail(records: list[bytes], data: st.DataObject) -> None:
-    stream = b"".join(encode_record(r) for r in records)
-    assert decode_records(stream).records == records and not decode_records(stream).torn
-    cut = data.draw(st.integers(0, len(stream)))
-    decoded = decode_records(stream[:cut])
-    boundaries = {0}
-    pos = 0
-    for r in records:
-        pos += 8 + len(r)
-        boundaries.add(pos)
-    assert decoded.torn == (cut not in boundaries)
-    assert decoded.records == records[: len(decoded.records)]
-    assert decoded.valid_length <= cut
-
-
-@given(st.binary(min_size=1, max_size=40), st.integers(0, 1000))
-def test_wal_detects_a_corrupted_record(payload: bytes, where: int) -> None:
-    stream = bytearray(encode_record(b"first") + encode_record(payload))
-    pos = 13 + 8 + where % len(payload)
-    stream[pos] ^= 0xFF
-    decoded = decode_records(bytes(stream))
-    assert decoded.records == [b"first"] and decoded.torn
-
-
 def test_a_new_validator_set_takes_effect_at_the_next_height() -> None:
     machines = [machine(i) for i in range(4)]
     assert all(r.decision is None or r.decision.height == 1 for r in run_network(machines))
@@ -254,3 +239,144 @@ def test_a_new_validator_set_takes_effect_at_the_next_height() -> None:
     leaving = machines[1]
     leaving.advance(ValidatorSet((VALIDATORS.validators[0], *VALIDATORS.validators[2:])))
     assert leaving.me is None  # v1 left the set: it follows without voting
+
+
+def _proposal(round_: int, block: bytes, pol: int = -1, height: int = 1) -> Proposal:
+    proposer = VALIDATORS.proposer(height, round_)
+    signer = SIGNERS[int(proposer[1:])]
+    return Proposal(CHAIN, height, round_, pol, block_id(block), proposer, b"", block).signed(
+        signer
+    )
+
+
+def _vote(i: int, kind: VoteType, round_: int, block: bytes | None, height: int = 1) -> Vote:
+    h = None if block is None else block_id(block)
+    return Vote(CHAIN, kind, height, round_, h, f"v{i}").signed(SIGNERS[i])
+
+
+def test_far_future_rounds_are_bounded_per_peer() -> None:
+    """One Byzantine validator (v3) floods signed proposals with large blocks and votes for
+    far rounds: an honest machine keeps at most CATCHUP_ROUNDS of them."""
+    m = machine(0)
+    m.start()
+    big = b"block-" + b"x" * 100_000
+    rounds = [r for r in range(10, 2000) if VALIDATORS.proposer(1, r) == "v3"][:40]
+    ready = m.receive_many(_proposal(r, big) for r in rounds)
+    ready.dropped += m.receive_many(
+        _vote(3, VoteType.PREVOTE, r, None) for r in range(100, 1100)
+    ).dropped
+    beyond, kept, _ = m.footprint()
+    assert beyond <= CATCHUP_ROUNDS and kept <= CATCHUP_ROUNDS * 2
+    assert ready.dropped.count("catchup_rounds") >= 1000
+    assert sum(len(b) for b in m.blocks.values()) <= CATCHUP_ROUNDS * len(big)
+
+
+def test_handling_cost_does_not_grow_with_junk() -> None:
+    """Measured side by side: an honest height's messages cost the same after a flood of
+    junk for far rounds (once each message rescanned every stored round: 200x slower)."""
+
+    def honest_height(m: Tendermint) -> float:
+        start = time.perf_counter()
+        m.receive(_proposal(0, b"block-1"))
+        for kind in (VoteType.PREVOTE, VoteType.PRECOMMIT):
+            for i in (1, 2, 3):
+                for _ in range(50):  # re-sent copies, as rebroadcasts deliver them
+                    m.receive(_vote(i, kind, 0, b"block-1"))
+        return time.perf_counter() - start
+
+    junk = [_vote(3, VoteType.PREVOTE, r, None) for r in range(2, 3000)]
+    clean, flooded = [], []
+    for _ in range(3):
+        a, b = machine(0), machine(0)
+        a.start()
+        b.start()
+        b.receive_many(junk)
+        clean.append(honest_height(a))
+        flooded.append(honest_height(b))
+        assert a.decided is not None and b.decided is not None
+    assert min(flooded) < 3 * min(clean)
+
+
+def test_next_height_buffer_keeps_the_honest_proposal() -> None:
+    """1,000 copies of one message (and many rounds from one sender) cannot crowd the next
+    height's honest proposal out of the buffer."""
+    m = machine(0)
+    decision = next(r.decision for r in run_network([machine(i) for i in range(4)]) if r.decision)
+    m.start()
+    flood = [_vote(3, VoteType.PREVOTE, 0, None, height=2)] * 1000
+    flood += [_vote(3, VoteType.PREVOTE, r, None, height=2) for r in range(1, 50)]
+    ready = m.receive_many(flood)
+    assert len(m.future) <= NEXT_HEIGHT_ROUNDS * 3 and "next_height_rounds" in ready.dropped
+    honest = _proposal(0, b"block-2", height=2)
+    m.receive(honest)
+    assert m.commit_certificate(decision.block, decision.certificate).decision is not None
+    m.advance()
+    assert m.proposals[0] == honest
+
+
+def test_an_untimely_fresh_proposal_gets_nil_but_its_polka_is_followed() -> None:
+    """PBTS: the local clock decides only this validator's prevote. A fresh block judged
+    untimely gets nil; once a quorum prevoted it, it is precommitted; re-proposed with its
+    polka, its time is not judged again."""
+    app = App()
+    asked: list[int] = []
+    timely = app.timely
+
+    def counting(height: int, round_: int, block: bytes) -> bool:
+        asked.append(round_)
+        return timely(height, round_, block)
+
+    app.timely = counting  # type: ignore[method-assign]
+    m = machine(3, app)
+    m.start()
+    late = b"block-late"
+    ready = m.receive(_proposal(0, late))
+    assert [v.block_hash for v in ready.messages if isinstance(v, Vote)] == [None]
+    ready = m.receive_many(_vote(i, VoteType.PREVOTE, 0, late) for i in (0, 1, 2))
+    precommits = [v for v in ready.messages if isinstance(v, Vote)]
+    assert [(v.type, v.block_hash) for v in precommits] == [(VoteType.PRECOMMIT, block_id(late))]
+    m.timeout(Timeout(Step.PRECOMMIT, 1, 0, 1.0))
+    ready = m.receive(_proposal(1, late, pol=0))
+    prevote = next(v for v in ready.messages if isinstance(v, Vote))
+    assert prevote.round == 1 and prevote.block_hash == block_id(late)
+    assert asked == [0]
+
+
+def test_a_cached_no_is_asked_again_when_a_quorum_commits() -> None:
+    class Flaky(App):
+        """Says no once (as a transient failure could), then yes."""
+
+        def validate(self, height: int, block: bytes) -> bool:
+            self.valid, first = True, self.valid
+            return first
+
+    m = machine(0, Flaky(valid=False))
+    m.start()
+    ready = m.receive(_proposal(0, b"block-1"))
+    assert [v.block_hash for v in ready.messages if isinstance(v, Vote)] == [None]
+    ready = m.receive_many(_vote(i, VoteType.PRECOMMIT, 0, b"block-1") for i in (1, 2, 3))
+    assert ready.decision is not None and ready.decision.block == b"block-1"
+
+
+def test_a_polka_learned_late_becomes_the_block_to_re_propose() -> None:
+    """v0 missed round 0's polka and moved on; when the polka's prevotes and block reach it
+    later, it re-proposes that block in its own round (seed 50227's cure)."""
+    m = machine(0)
+    m.start()
+    for r in range(3):  # rounds 0-2 time out without a proposal reaching v0
+        for step in (Step.PROPOSE, Step.PREVOTE, Step.PRECOMMIT):
+            m.timeout(Timeout(step, 1, r, 1.0))
+    assert m.round == 3 and m.valid_round == -1  # v0 proposes round 3: validators[(1+3) % 4]
+    m.receive(_proposal(0, b"block-locked"))  # the late round-0 proposal, with its block
+    ready = m.receive_many(_vote(i, VoteType.PREVOTE, 0, b"block-locked") for i in (1, 2, 3))
+    assert m.valid_round == 0 and m.valid_block == b"block-locked" and ready.persist is not None
+    m.timeout(Timeout(Step.PROPOSE, 1, 3, 1.0))
+    m.timeout(Timeout(Step.PREVOTE, 1, 3, 1.0))
+    ready = m.timeout(Timeout(Step.PRECOMMIT, 1, 3, 1.0))
+    assert m.round == 4
+    # round 7 is v0's next: (1 + 7) % 4 == 0
+    for r in range(4, 7):
+        for step in (Step.PROPOSE, Step.PREVOTE, Step.PRECOMMIT):
+            ready = m.timeout(Timeout(step, 1, r, 1.0))
+    proposal = next(p for p in ready.messages if isinstance(p, Proposal))
+    assert proposal.round == 7 and proposal.pol_round == 0 and proposal.block == b"block-locked"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from consensus.safety import SafetyState
-from consensus.wal import encode_record
+from consensus.wal import Tail, encode_record
 from node import walfile
 from node.walfile import WalFile
 
@@ -16,7 +16,7 @@ def state(height: int) -> SafetyState:
 
 def test_last_record_wins_and_a_torn_tail_is_cut(tmp_path: Path) -> None:
     wal = WalFile(tmp_path / "c.wal")
-    assert wal.load() is None
+    assert wal.load().state is None
     wal.append(state(1))
     wal.append(state(2))
     size = (tmp_path / "c.wal").stat().st_size
@@ -24,12 +24,13 @@ def test_last_record_wins_and_a_torn_tail_is_cut(tmp_path: Path) -> None:
         f.write(encode_record(state(3).encode())[:-3])
     wal.close()
     again = WalFile(tmp_path / "c.wal")
-    restored = again.load()
-    assert restored is not None and restored.height == 2 and again.torn_tails_repaired == 1
+    loaded = again.load()
+    assert loaded.state is not None and loaded.state.height == 2 and loaded.tail is Tail.TORN
+    assert again.torn_tails_repaired == 1
     assert (tmp_path / "c.wal").stat().st_size == size
     again.append(state(4))
     again.close()
-    final = WalFile(tmp_path / "c.wal").load()
+    final = WalFile(tmp_path / "c.wal").load().state
     assert final is not None and final.height == 4
 
 
@@ -44,6 +45,6 @@ def test_compaction_keeps_only_the_last_record(
     wal.append(state(40))  # still appends after compacting reopened the file
     wal.close()
     reopened = WalFile(tmp_path / "c.wal")
-    restored = reopened.load()
+    restored = reopened.load().state
     assert restored is not None and restored.height == 40 and reopened.torn_tails_repaired == 0
     assert (tmp_path / "c.wal").stat().st_mode & 0o777 == 0o600
