@@ -1,9 +1,14 @@
-"""Changing who takes part: adding or removing an agency and rotating an agency's key take
-effect only when a quorum (more than two thirds) of the governance agencies approve.
+"""Changing who takes part: adding or removing an agency, rotating an agency's key, and the
+same for validators, take effect only when a quorum (more than two thirds) of the governance
+agencies approve.
 
 Governance agencies are the genesis agencies with the ``governance`` role (those that operate
-validators). The same quorum adds or removes a validator ({name, key, url}); the new set signs
-from the height after the block that applied the change.
+validators). A change is checked twice with the same function: when it is proposed (a bad one
+is a rejected transaction) and again when the approval that reaches the quorum applies it,
+against the state of that moment. Two proposals that were each fine alone (two validators of
+one name, say) can no longer both apply: the second is closed as ``refused`` with its reason,
+so nothing governance writes can make a validator set the nodes cannot use. A validator-set
+change takes effect from the height after the block that applied it.
 """
 
 from typing import Any
@@ -12,8 +17,11 @@ from contracts.fields import BadField, agency, choice, guarded, ident, only, req
 from contracts.rules import Applied, BlockContext, Outcome
 from contracts.state import Overlay
 from contracts.tx import Transaction
+from tlog.note import Verifier
 
-ACTIONS = {"add_agency", "remove_agency", "rotate_agency_key", "add_validator", "remove_validator"}
+VALIDATOR_ACTIONS = {"add_validator", "remove_validator", "rotate_validator_key"}
+AGENCY_ACTIONS = {"add_agency", "remove_agency", "rotate_agency_key"}
+ACTIONS = VALIDATOR_ACTIONS | AGENCY_ACTIONS
 VALIDATORS = "validators"
 KINDS = {"social_security_bureau", "hospital", "health_commission", "auditor"}
 MEMBERS = "governance/members"
@@ -40,39 +48,70 @@ def validators(state: Overlay) -> list[dict[str, str]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
+def _public_key(text: Any) -> bytes | None:
+    try:
+        return Verifier.parse(str(text)).public_key
+    except ValueError:
+        return None
+
+
+def _key_holders(state: Overlay) -> dict[bytes, str]:
+    """Keys that count in consensus or governance, and who holds each: every validator and
+    every governance agency. A key may hold one of these places only, so that one private
+    key can never vote or approve twice under two names."""
+    holders: dict[bytes, str] = {}
+    for v in validators(state):
+        if (key := _public_key(v.get("key"))) is not None:
+            holders[key] = f"validator {v.get('name')}"
+    for member in members(state):
+        record = state.get(f"agency/{member}")
+        if isinstance(record, dict) and (key := _public_key(record.get("key"))) is not None:
+            holders.setdefault(key, f"agency {member}")
+    return holders
+
+
+def _fresh_key(state: Overlay, key: str) -> None:
+    holder = _key_holders(state).get(_public_key(key) or b"")
+    require(holder is None, "key_in_use", f"that key is held by {holder}")
+
+
 def _validator_payload(state: Overlay, action: str, raw: dict[str, Any]) -> dict[str, Any]:
     name = ident(raw, "name")
-    current = {v["name"] for v in validators(state)}
+    current = [v.get("name") for v in validators(state)]
+    if action == "remove_validator":
+        require(set(raw) == {"name"}, "bad_field", "remove_validator takes name")
+        require(name in current, "unknown_validator", f"{name} is not a validator")
+        # The one size rule: never empty (as CometBFT). A smaller set is no less safe (each
+        # height's set decides it, with a quorum of its own), and a floor of four would keep
+        # a validator known to be faulty in a set of four, where it uses up the only fault
+        # the set tolerates anyway.
+        require(len(current) > 1, "wrong_state", "the last validator cannot be removed")
+        return {"name": name}
     if action == "add_validator":
         require(
             set(raw) == {"name", "key", "url"}, "bad_field", "add_validator takes name, key and url"
         )
         require(name not in current, "duplicate_id", f"{name} is a validator")
-        key = verifier(raw, "key")
-        require(
-            key.split("+", 1)[0] == name, "bad_field", "the key must carry the validator's name"
-        )
+    else:
+        require(set(raw) == {"name", "key"}, "bad_field", "rotate_validator_key takes name and key")
+        require(name in current, "unknown_validator", f"{name} is not a validator")
+    key = verifier(raw, "key")
+    require(key.split("+", 1)[0] == name, "bad_field", "the key must carry the validator's name")
+    _fresh_key(state, key)
+    if action == "add_validator":
         return {"name": name, "key": key, "url": text(raw, "url")}
-    require(set(raw) == {"name"}, "bad_field", "remove_validator takes name")
-    require(name in current, "unknown_validator", f"{name} is not a validator")
-    require(len(current) > 1, "wrong_state", "the last validator cannot be removed")
-    return {"name": name}
+    return {"name": name, "key": key}
 
 
-def _payload(state: Overlay, action: str, raw: Any) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise BadField("bad_field", "the proposal's subject must be an object")
-    if action in ("add_validator", "remove_validator"):
-        return _validator_payload(state, action, raw)
+def _agency_payload(state: Overlay, action: str, raw: dict[str, Any]) -> dict[str, Any]:
     agency_id = ident(raw, "id")
-    exists = isinstance(state.get(f"agency/{agency_id}"), dict)
     if action == "add_agency":
         require(
             set(raw) == {"id", "name", "division", "kind", "roles", "key"},
             "bad_field",
             "add_agency takes id, name, division, kind, roles, key",
         )
-        require(not exists, "duplicate_id", f"{agency_id} exists")
+        require(state.get(f"agency/{agency_id}") is None, "duplicate_id", f"{agency_id} exists")
         roles = raw["roles"]
         require(
             isinstance(roles, list)
@@ -81,14 +120,38 @@ def _payload(state: Overlay, action: str, raw: Any) -> dict[str, Any]:
             "bad_field",
             "roles: a list of strings, not governance",
         )
+        key = verifier(raw, "key")
+        _fresh_key(state, key)
         return {"id": agency_id, "name": text(raw, "name"), "division": ident(raw, "division"),
-                "kind": choice(raw, "kind", KINDS), "roles": roles, "key": verifier(raw, "key")}  # fmt: skip
-    agency(state, agency_id)
+                "kind": choice(raw, "kind", KINDS), "roles": roles, "key": key}  # fmt: skip
+    record = agency(state, agency_id)
     if action == "remove_agency":
         require(set(raw) == {"id"}, "bad_field", "remove_agency takes id")
+        require(
+            members(state) != [agency_id],
+            "wrong_state",
+            "the last governance agency cannot be removed: nobody could govern after it",
+        )
         return {"id": agency_id}
     require(set(raw) == {"id", "key"}, "bad_field", "rotate_agency_key takes id and key")
-    return {"id": agency_id, "key": verifier(raw, "key")}
+    key = verifier(raw, "key")
+    own = [record.get("key"), *record.get("previous_keys", [])]
+    require(
+        _public_key(key) not in {_public_key(k) for k in own},
+        "key_in_use",
+        f"{agency_id} holds or held that key: a rotated-away key never comes back",
+    )
+    _fresh_key(state, key)
+    return {"id": agency_id, "key": key}
+
+
+def _payload(state: Overlay, action: str, raw: Any) -> dict[str, Any]:
+    """The change, checked against ``state``: raises ``BadField`` if it cannot apply there."""
+    if not isinstance(raw, dict):
+        raise BadField("bad_field", "the proposal's subject must be an object")
+    if action in VALIDATOR_ACTIONS:
+        return _validator_payload(state, action, raw)
+    return _agency_payload(state, action, raw)
 
 
 def _apply(state: Overlay, action: str, payload: dict[str, Any]) -> None:
@@ -96,7 +159,16 @@ def _apply(state: Overlay, action: str, payload: dict[str, Any]) -> None:
         state.put(VALIDATORS, [*validators(state), payload])
         return
     if action == "remove_validator":
-        state.put(VALIDATORS, [v for v in validators(state) if v["name"] != payload["name"]])
+        state.put(VALIDATORS, [v for v in validators(state) if v.get("name") != payload["name"]])
+        return
+    if action == "rotate_validator_key":
+        state.put(
+            VALIDATORS,
+            [
+                {**v, "key": payload["key"]} if v.get("name") == payload["name"] else v
+                for v in validators(state)
+            ],
+        )
         return
     key = f"agency/{payload['id']}"
     record = state.get(key)
@@ -116,23 +188,36 @@ def _apply(state: Overlay, action: str, payload: dict[str, Any]) -> None:
         )
 
 
-def _approve(state: Overlay, proposal: dict[str, Any], signer: str, tx: Transaction) -> Outcome:
+def _approve(
+    state: Overlay, proposal: dict[str, Any], signer: str, tx: Transaction, ctx: BlockContext
+) -> Outcome:
+    """Count the approval; at the quorum, check the change again against the state of now and
+    apply it, or close the proposal as ``refused`` with the reason. Only approvals of agencies
+    that still govern count."""
     approvals = sorted({*proposal["approvals"], signer})
-    status = "applied" if len(approvals) >= quorum(len(members(state))) else "open"
-    if status == "applied":
-        _apply(state, proposal["action"], proposal["agency"])
-    state.put(
-        f"proposal/{proposal['proposal_id']}",
-        {**proposal, "approvals": approvals, "status": status},
-    )
-    return Applied(
-        tx.encode(), ({"type": "governance_" + status, "proposal_id": proposal["proposal_id"]},)
-    )
+    current = members(state)
+    counted = [a for a in approvals if a in current]
+    record: dict[str, Any] = {**proposal, "approvals": approvals, "status": "open"}
+    if len(counted) >= quorum(len(current)):
+        try:
+            payload = _payload(state, proposal["action"], proposal["agency"])
+        except BadField as exc:
+            record |= {"status": "refused",
+                       "refusal": {"code": exc.code, "message": str(exc), "height": ctx.height}}  # fmt: skip
+        else:
+            _apply(state, proposal["action"], payload)
+            record["status"] = "applied"
+    state.put(f"proposal/{proposal['proposal_id']}", record)
+    event: dict[str, Any] = {"type": "governance_" + record["status"],
+                             "proposal_id": proposal["proposal_id"]}  # fmt: skip
+    if record["status"] == "refused":
+        event["reason"] = record["refusal"]["code"]
+    return Applied(tx.encode(), (event,))
 
 
 def propose(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     action = choice(tx.body, "action", ACTIONS)
-    subject = "validator" if action in ("add_validator", "remove_validator") else "agency"
+    subject = "validator" if action in VALIDATOR_ACTIONS else "agency"
     only(tx.body, "proposal_id", "action", subject)
     _check_member(state, tx.signer)
     proposal_id = ident(tx.body, "proposal_id")
@@ -146,7 +231,7 @@ def propose(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
         "proposed_by": tx.signer,
         "height": ctx.height,
     }
-    return _approve(state, proposal, tx.signer, tx)
+    return _approve(state, proposal, tx.signer, tx, ctx)
 
 
 def approve(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
@@ -159,7 +244,7 @@ def approve(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     require(
         tx.signer not in proposal["approvals"], "already_approved", "this agency already approved"
     )
-    return _approve(state, proposal, tx.signer, tx)
+    return _approve(state, proposal, tx.signer, tx, ctx)
 
 
 RULES = {"governance.propose": guarded(propose), "governance.approve": guarded(approve)}

@@ -3,6 +3,7 @@
 import argparse
 import base64
 import binascii
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -126,6 +127,97 @@ def _cmd_init(args: argparse.Namespace) -> int:
     for path in configs:
         print(f"  {path}")
     print(f"auditors' keys: {Path(args.out) / 'verifier-keys.txt'}")
+    return 0
+
+
+def _governance_steps(node_url: str, proposal_id: str, action: str, subject: dict[str, str]) -> str:
+    """The two commands that put a validator change through governance, ready to paste."""
+    import shlex
+
+    subject_json = shlex.quote("validator=" + json.dumps(subject, separators=(",", ":")))
+    return (
+        f"  a governance agency proposes it (its approval counts):\n"
+        f"    shanhe tx governance.propose --node {node_url} --key AGENCY.key \\\n"
+        f"      --set proposal_id={proposal_id} --set action={action} --set-json {subject_json}\n"
+        f"  more governance agencies approve it, until more than two thirds of them have:\n"
+        f"    shanhe tx governance.approve --node {node_url} --key AGENCY.key "
+        f"--set proposal_id={proposal_id} --wait\n"
+    )
+
+
+def _cmd_validator_keygen(args: argparse.Namespace) -> int:
+    from api.tx_cli import keygen
+    from node.network_init import VALIDATOR_NAME
+
+    if not VALIDATOR_NAME.match(args.name):
+        print("error: --name: 1-64 letters, digits or ._-", file=sys.stderr)
+        return 2
+    return keygen(args.name, Path(args.out))
+
+
+def _cmd_validator_join(args: argparse.Namespace) -> int:
+    from node.keys import KeyFileError
+    from node.network_init import join_network
+
+    peers: dict[str, str] = {}
+    for pair in args.peer:
+        peer_name, sep, url = pair.partition("=")
+        if not sep or not peer_name or not url:
+            print(f"error: --peer takes NAME=URL, got {pair!r}", file=sys.stderr)
+            return 2
+        peers[peer_name] = url
+    out = Path(args.out)
+    try:
+        joined = join_network(
+            Path(args.genesis), peers, out, args.name, args.host, args.port, args.url
+        )
+    except (OSError, ValueError, KeyError, TypeError, KeyFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    name = joined.verifier.split("+", 1)[0]
+    print(f"validator {name}: config {joined.config}, verifier key {joined.verifier}")
+    print("next:")
+    print(f"  start it; it follows and catches up by block sync:\n"
+          f"    shanhe node run --config {joined.config}")  # fmt: skip
+    subject = {"name": name, "key": joined.verifier, "url": joined.url}
+    print(
+        _governance_steps(
+            next(iter(sorted(peers.values()))), f"add-{name}", "add_validator", subject
+        ),
+        end="",
+    )
+    print("  from the height after the block that applies it, it proposes and votes")
+    return 0
+
+
+def _cmd_validator_rotate_key(args: argparse.Namespace) -> int:
+    from node.genesis import NodeConfig
+    from node.keys import KeyFileError
+    from node.network_init import next_key
+
+    config_path = Path(args.config)
+    try:
+        config = NodeConfig.load(config_path)
+        target = config.path(config.next_key_file)
+        if target.exists():
+            raise ValueError(f"{target} exists; keys are never overwritten")
+        verifier = next_key(config_path)
+    except (OSError, ValueError, KeyError, TypeError, KeyFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    name = verifier.split("+", 1)[0]
+    print(f"next key of {name}: {config.path(config.next_key_file)}, verifier key {verifier}")
+    print("next:")
+    node_url = f"http://{config.host}:{config.port}"
+    subject = {"name": name, "key": verifier}
+    print(
+        _governance_steps(
+            node_url, f"rotate-{name}-{verifier.split('+')[1]}", "rotate_validator_key", subject
+        ),
+        end="",
+    )
+    print("  the running node signs with the next key from the height after the block that "
+          "applies it (no restart); keep both key files until then")  # fmt: skip
     return 0
 
 
@@ -258,6 +350,36 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", required=True)
     run.add_argument("--db-url", help="SQLAlchemy URL of the node database (overrides config)")
     run.set_defaults(func=_cmd_node_run)
+
+    validator = commands.add_parser(
+        "validator", help="a validator joining a running network, or rotating its key"
+    )
+    validator_commands = validator.add_subparsers(dest="validator_command", required=True)
+    vkeygen = validator_commands.add_parser(
+        "keygen", help="a new validator key (file mode 0600); prints its verifier key"
+    )
+    vkeygen.add_argument("--name", required=True, help="the validator's name")
+    vkeygen.add_argument("--out", required=True, help="key file to create (e.g. DIR/node.key)")
+    vkeygen.set_defaults(func=_cmd_validator_keygen)
+    join = validator_commands.add_parser(
+        "join", help="config, key and genesis of a validator joining a running network"
+    )
+    join.add_argument("--genesis", required=True, help="the network's genesis.json")
+    join.add_argument(
+        "--peer", action="append", default=[], metavar="NAME=URL",
+        help="a running validator to sync from (repeat; the genesis validators' URLs)",
+    )  # fmt: skip
+    join.add_argument("--out", required=True, help="the new node's directory")
+    join.add_argument("--name", help="validator name (needed unless DIR/node.key exists)")
+    join.add_argument("--host", default="127.0.0.1", help="address it listens on")
+    join.add_argument("--port", type=int, default=8700)
+    join.add_argument("--url", help="where the others reach it (default http://HOST:PORT)")
+    join.set_defaults(func=_cmd_validator_join)
+    rotate = validator_commands.add_parser(
+        "rotate-key", help="make this node's next key; prints the governance change to apply"
+    )
+    rotate.add_argument("--config", required=True, help="the node's config.json")
+    rotate.set_defaults(func=_cmd_validator_rotate_key)
 
     cluster = commands.add_parser("cluster", help="a local cluster of node processes")
     cluster_commands = cluster.add_subparsers(dest="cluster_command", required=True)

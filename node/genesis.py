@@ -111,6 +111,9 @@ class NodeConfig:
     base_dir: Path
     genesis_file: str = "../genesis.json"
     key_file: str = "node.key"
+    next_key_file: str = "node.next.key"
+    """Where the node finds its next validator key: it signs with it from the height at which
+    governance rotates its key to it (``rotate_validator_key``), and after restarts."""
     db_url: str | None = None
     wal_file: str = "consensus.wal"
     vault_url: str | None = None
@@ -152,6 +155,7 @@ class NodeConfig:
             "name": self.name,
             "genesis_file": self.genesis_file,
             "key_file": self.key_file,
+            "next_key_file": self.next_key_file,
             "db_url": self.db_url,
             "wal_file": self.wal_file,
             "vault_url": self.vault_url,

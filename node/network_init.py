@@ -1,11 +1,14 @@
-"""``shanhe init``: keys, genesis and one config per node for a new network."""
+"""``shanhe init``: keys, genesis and one config per node for a new network; and what a
+validator that joins a running network, or rotates its key, needs on its disk."""
 
 import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from node.genesis import Genesis, NodeConfig
 from node.identity import write_network_secret
-from node.keys import write_signer
+from node.keys import read_signer, write_signer
 from tlog.note import Signer
 
 # GB/T 2260 codes of Quzhou city and its districts and counties
@@ -146,3 +149,79 @@ def init_network(
 
 def node_configs(out: Path) -> list[Path]:
     return sorted(out.glob("node-*/config.json"), key=lambda p: int(p.parent.name.split("-")[1]))
+
+
+# ------------------------------------------------------------ joining a running network
+VALIDATOR_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Joined:
+    config: Path
+    verifier: str
+    """The new validator's verifier key: what ``add_validator`` takes."""
+    url: str
+    """Where the other validators will reach it: what ``add_validator`` takes."""
+
+
+def join_network(
+    genesis_file: Path,
+    peers: dict[str, str],
+    out: Path,
+    name: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8700,
+    url: str | None = None,
+) -> Joined:
+    """The directory of a validator that joins a running network (``shanhe validator join``):
+    the network's genesis, a node key (made here unless ``out/node.key`` exists) and a config
+    whose peers are the validators it syncs from until governance adds it. It starts from
+    the genesis and catches up by block sync; the validators governance added since genesis
+    it learns from the blocks."""
+    if (out / "config.json").exists():
+        raise FileExistsError(f"{out / 'config.json'} exists")
+    Genesis.load(genesis_file)  # it must parse; it is copied byte for byte
+    if not peers:
+        raise ValueError("give at least one peer (--peer NAME=URL of a running validator)")
+    for peer_name, peer_url in peers.items():
+        if not peer_url.startswith(("http://", "https://")):
+            raise ValueError(f"peer {peer_name}: {peer_url!r} is not an http(s) URL")
+    key_path = out / "node.key"
+    existing = key_path.exists()
+    if existing:
+        signer = read_signer(key_path)
+        if name is not None and signer.name != name:
+            raise ValueError(f"{key_path} is the key of {signer.name}, not of {name}")
+    elif name is None or not VALIDATOR_NAME.match(name):
+        raise ValueError("--name: 1-64 letters, digits or ._- (the new validator's name)")
+    else:
+        signer = Signer.generate(name)
+    if signer.name in peers:
+        raise ValueError(f"{signer.name} cannot be its own peer")
+    if not existing:
+        write_signer(key_path, signer)
+    (out / "genesis.json").write_bytes(genesis_file.read_bytes())
+    config = NodeConfig(
+        name=signer.name,
+        base_dir=out,
+        genesis_file="genesis.json",
+        host=host,
+        port=port,
+        peers=dict(sorted(peers.items())),
+    )
+    path = out / "config.json"
+    path.write_text(json.dumps(config.to_json(), indent=2) + "\n")
+    public = url or f"http://{host}:{port}"
+    return Joined(path, signer.verifier().encode(), public)
+
+
+def next_key(config_path: Path) -> str:
+    """Make the node's next validator key (``shanhe validator rotate-key``) at the config's
+    ``next_key_file``, never overwriting one; return its verifier key, what
+    ``rotate_validator_key`` takes. The node signs with it from the height at which that
+    change takes effect."""
+    config = NodeConfig.load(config_path)
+    current = read_signer(config.path(config.key_file))
+    following = Signer.generate(current.name)
+    write_signer(config.path(config.next_key_file), following)
+    return following.verifier().encode()

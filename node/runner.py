@@ -1,9 +1,12 @@
 """``shanhe node run``: one validator process serving its HTTP API and peer traffic."""
 
+import contextlib
 import dataclasses
 import gc
 import logging
+import os
 import sys
+import threading
 from pathlib import Path
 
 import uvicorn
@@ -39,12 +42,32 @@ def run_node(config_path: Path, db_url: str | None = None) -> int:
     # out of the collector's full passes, which otherwise rescan it and pause the node's
     # only event loop for ~0.1 s at a time under load (docs/benchmarks.md).
     gc.freeze()
-    uvicorn.run(
-        app,
-        host=config.host,
-        port=config.port,
-        log_level="warning",
-        access_log=False,
-        proxy_headers=False,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+            timeout_graceful_shutdown=5,
+        )
     )
+    node.on_fatal = lambda: _exit_soon(server)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: uvicorn re-raises it once shut down
+        server.run()
+    if node.failed is not None:
+        return 1  # the fatal line is logged: see Node._fail
+    if not server.started:
+        print(f"error: could not serve on {config.host}:{config.port}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _exit_soon(server: uvicorn.Server) -> None:
+    """A node whose commit failed must not go on serving: shut down as on Ctrl-C, and if
+    that hangs, end the process anyway."""
+    server.should_exit = True
+    watchdog = threading.Timer(30, os._exit, (1,))
+    watchdog.daemon = True
+    watchdog.start()

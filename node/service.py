@@ -12,7 +12,7 @@ import os
 import secrets
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +41,7 @@ from node.chainstore import Tip
 from node.db import open_database
 from node.executor import Execution, execute
 from node.genesis import Genesis, NodeConfig
-from node.keys import read_signer
+from node.keys import KeyFileError, read_signer
 from node.mempool import Mempool, MempoolFull
 from node.p2p import Peer, check_sender, encode_item, open_envelope, tx_item
 from node.ratelimit import RateLimiter
@@ -49,7 +49,7 @@ from node.vault import Vault
 from node.walfile import WalCorrupted, WalFile, WalWriteError
 from signing.http_signatures import NonceCache
 from tlog import layout
-from tlog.note import Verifier, signature_line
+from tlog.note import Signer, Verifier, signature_line
 
 log = logging.getLogger("shanhe.node")
 
@@ -114,12 +114,20 @@ class Node:
         with self.engine.begin() as conn:
             chainstore.ensure_genesis(conn, self.genesis_writes)
             self.tip = chainstore.tip(conn, self._genesis_tip())
-            current = _validator_set(chainstore.DBState(conn).get("validators"))
-            self.validators = current or self.validators
+            listed = chainstore.DBState(conn).get("validators")
+            self.validators = self._stored_validator_set(listed)
             self.frontier = layout.Frontier.load(
                 logstore.tree_size(conn), logstore.hash_reader(conn)
             )
             self.evidence_pending = bool(self._includable_evidence(conn, self.tip.height + 1))
+        own = self._signer_for(self.validators, self.signer)
+        if isinstance(own, str):
+            raise ValueError(own)
+        self.signer = own
+        self.failed: str | None = None
+        """Why the node stopped (its commit step failed); it then does nothing more."""
+        self.on_fatal: Callable[[], None] | None = None
+        """Called once when the node stops on a failed commit: ``shanhe node run`` exits."""
         self.exec_cache: dict[bytes, tuple[Block, Execution]] = {}
         self.decoded: dict[bytes, Block | str] = {}
         """Blocks of the current height by id, decoded once (or why they do not decode)."""
@@ -141,7 +149,7 @@ class Node:
         )
         self.started = False
         self.peers: list[Peer] = []
-        self._sync_peers({})
+        self._sync_peers(_validator_urls(listed))
         self.tasks: list[asyncio.Task[None]] = []
         self.sync_now = asyncio.Event()
         self.progress_mark: tuple[int, int, int] = (-1, -1, -1)
@@ -361,7 +369,7 @@ class Node:
             members = _validator_set(chainstore.validators_at(conn, h))
         except Exception:
             members = None
-        if members is None:
+        if not isinstance(members, ValidatorSet):
             return "no validator set for its height"
         if verify_evidence(ev, members, self.chain_id) is not None:
             return "does not verify"
@@ -459,7 +467,10 @@ class Node:
     def handle(self, ready: Ready, pace: bool = True) -> None:
         """Carry out a Ready in the order consensus/__init__.py prescribes. ``pace``: a decision
         reached here starts the next height no sooner than ``block_interval`` after this one
-        started (block sync passes False: catching up must not wait)."""
+        started (block sync passes False: catching up must not wait). A node whose commit step
+        failed does nothing more: it persists, sends and decides nothing until restarted."""
+        if self.failed is not None:
+            return
         if not self._persisted(ready):  # 1. durable before anything is sent
             ready.messages = []
         if ready.messages:  # 2.
@@ -482,7 +493,11 @@ class Node:
         if ready.behind is not None:  # 6.
             self.sync_now.set()
         if ready.decision is not None:  # 4.
-            changed = self._commit(ready.decision)
+            try:
+                changed = self._commit(ready.decision)
+            except Exception as exc:  # the edge: whatever it was, stop clearly
+                self._fail(ready.decision.height, exc)
+                return
             wait = self.height_started + self.config.block_interval - time.monotonic()
             if pace and wait > 0:  # the machine holds the next height's messages meanwhile
                 asyncio.get_running_loop().call_later(wait, self._advance, changed)
@@ -527,13 +542,47 @@ class Node:
     def _on_timeout(self, t: Timeout) -> None:
         self.handle(self.sm.timeout(t))
 
+    def _fail(self, height: int, exc: Exception) -> None:
+        """Stop for good on a commit step that failed: one fatal line saying what, where and
+        what to do; not ready; ``on_fatal`` ends the process. Going on would leave the
+        machine past a height whose block this node never stored, a silent wedge."""
+        what = (str(exc).strip().splitlines() or [""])[0][:300]
+        self.failed = f"commit of height {height} failed: {type(exc).__name__}: {what}"
+        self.started = False  # /readyz answers 503
+        log.debug("commit of height %d failed", height, exc_info=exc)
+        if isinstance(exc, SQLAlchemyError | OSError):
+            todo = (
+                "make its database reachable and writable (connection, space, permissions, locks)"
+            )
+        else:
+            todo = "a bug: keep this log and the node's data for a report"
+        log.critical(
+            "FATAL: could not commit the decided block at height %d (%s: %s); the node has "
+            "stopped. Cause: %s. Then restart it: it resumes from its database and WAL and "
+            "fetches the block from its peers",
+            height,
+            type(exc).__name__,
+            what,
+            todo,
+        )
+        if self.on_fatal is not None:
+            self.on_fatal()
+
     def _commit(self, decision: Decision) -> ValidatorSet | None:
-        """Store the decided block; return the new validator set if the block changed it."""
+        """Store the decided block; return the new validator set if the block changed it.
+        Raises if it cannot (``handle`` then stops the node); checks that need no database
+        come before anything is stored."""
         h = decision.certificate.block_hash
         cached = self.exec_cache.get(h)
         if cached is None:  # decided without our validation (cannot happen: validity is checked)
             raise RuntimeError(f"no execution for decided block {h.hex()}")
         block, execution = cached
+        listed = execution.writes.get("validators")
+        changed = None if listed is None else _validator_set(listed)
+        if isinstance(changed, str):  # governance checks every change: a bug if ever seen
+            raise RuntimeError(
+                f"block {block.height} leaves a validator set no node can use: {changed}"
+            )
         with self.engine.begin() as conn:
             checkpoint = chainstore.store_block(
                 conn, decision.block, block, decision.certificate, execution, self.genesis.origin
@@ -563,17 +612,69 @@ class Node:
             item = encode_item({"kind": "cosig", "tree_size": checkpoint.size, "line": line})
             for peer in self.peers:
                 peer.send(item)
-        changed = _validator_set(execution.writes.get("validators"))
         if changed is not None:
             names = [v.name for v in changed.validators]
             log.warning("validator set changed at height %d: %s", block.height, names)
             self.validators = changed
-            new = execution.writes["validators"]
-            self._sync_peers({v["name"]: v["url"] for v in new if isinstance(v, dict)})
+            self._take_key(changed, block.height + 1)
+            self._sync_peers(_validator_urls(listed))
         return changed
 
+    def _stored_validator_set(self, listed: Any) -> ValidatorSet:
+        """The set the committed state holds (the genesis set if it holds none); a state
+        that holds one no node can use (as governance could write before it re-checked
+        changes when applying them) stops the node at start with the reason."""
+        if listed is None:
+            return self.genesis.validator_set
+        current = _validator_set(listed)
+        if isinstance(current, str):
+            raise ValueError(
+                f"the committed state at height {self.tip.height} holds a validator set no node "
+                f"can use ({current}); every node holds the same state, so no block can follow "
+                "it (earlier versions applied governance changes without checking them again): "
+                "restore the node databases from a backup taken before the change that wrote it"
+            )
+        return current
+
+    def _signer_for(self, validators: ValidatorSet, current: Signer) -> Signer | str:
+        """The key to sign with under ``validators``: the current one if the set holds it
+        (or does not name us: we only follow), else the next key file's once governance has
+        rotated our key to it; else why we cannot sign."""
+        listed = validators.by_name(current.name)
+        if listed is None or listed.public_key == current.verifier().public_key:
+            return current
+        path = self.config.path(self.config.next_key_file)
+        try:
+            following = read_signer(path) if path.exists() else None
+        except KeyFileError as exc:
+            return f"{exc}"
+        if following is not None and following.verifier() == listed:
+            return following
+        return (
+            f"the validator set holds the key {listed.encode()} for {current.name}, and neither "
+            f"{self.config.path(self.config.key_file)} nor {path} holds it: put that key (made "
+            "by `shanhe validator rotate-key`) at the second path"
+        )
+
+    def _take_key(self, validators: ValidatorSet, height: int) -> None:
+        """Sign with the key ``validators`` holds for us from ``height`` on (a rotation takes
+        effect there): the next key file's once governance has rotated to it. Without it we
+        sign nothing, so we never sign with a key the set does not hold."""
+        own = self._signer_for(validators, self.signer)
+        if isinstance(own, str):
+            log.error("from height %d this node only follows: %s", height, own)
+            self.sm.signer = None
+            return
+        if own is not self.signer:
+            log.warning("from height %d this node signs with its next key %s", height, own.name)
+            self.signer = own
+            for peer in self.peers:
+                peer.signer = own
+        self.sm.signer = own
+
     def _sync_peers(self, urls: dict[str, str]) -> None:
-        """One sender per other validator: new ones start, removed ones stop."""
+        """One sender per other validator: new ones start, removed ones stop. URLs come from
+        the node config, else from the governance change that added the validator."""
         wanted = {v.name for v in self.validators.validators} - {self.signer.name}
         for peer in [p for p in self.peers if p.name not in wanted]:
             self.peers.remove(peer)
@@ -779,7 +880,37 @@ def _vault_key(path: Any) -> bytes:
     return key
 
 
-def _validator_set(value: Any) -> ValidatorSet | None:
+def _validator_set(value: Any) -> ValidatorSet | str:
+    """The validator set a state value lists, or why no node could use it. Total: it reads
+    replicated state, and a node must stop on a bad one with a reason, never a stack trace."""
     if not isinstance(value, list) or not value:
-        return None
-    return ValidatorSet(tuple(Verifier.parse(str(v["key"])) for v in value))
+        return "it lists no validator"
+    keys = []
+    for entry in value:
+        if not isinstance(entry, dict):
+            return "an entry is not an object"
+        name, key = entry.get("name"), entry.get("key")
+        try:
+            verifier = Verifier.parse(key) if isinstance(key, str) else None
+        except ValueError:
+            verifier = None
+        if verifier is None or verifier.name != name:
+            return f"{name!r} has no verifier key carrying its name"
+        keys.append(verifier)
+    names = [k.name for k in keys]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        return f"validator names must be unique: {', '.join(twice)} more than once"
+    if len({k.public_key for k in keys}) != len(keys):
+        return "two validators hold the same key"
+    return ValidatorSet(tuple(keys))
+
+
+def _validator_urls(value: Any) -> dict[str, str]:
+    """Validators' URLs as governance added them (genesis validators' are in node configs)."""
+    entries = value if isinstance(value, list) else []
+    return {
+        str(v["name"]): v["url"]
+        for v in entries
+        if isinstance(v, dict) and isinstance(v.get("url"), str) and v.get("url")
+    }

@@ -64,6 +64,13 @@ class Cluster:
         )
         self.wait_up(i)
 
+    def add(self, config: Path, url: str) -> int:
+        """Another node process (one that joins the network later); returns its index."""
+        self.configs.append(config)
+        self.urls.append(url)
+        self.procs.append(None)
+        return len(self.configs) - 1
+
     def start_all(self) -> "Cluster":
         for i in range(len(self.configs)):
             self.start(i)

@@ -17,15 +17,16 @@ def test_the_startup_heap_is_frozen_before_serving(
     [config] = init_network(tmp_path / "net", 1)
     seen: dict[str, Any] = {}
 
-    def fake_run(app: Any, **options: Any) -> None:
+    def fake_run(server: uvicorn.Server) -> None:
         seen["frozen"] = gc.get_freeze_count()
-        seen["options"] = options
+        seen["config"] = server.config
+        server.started = True
 
-    monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setattr(uvicorn.Server, "run", fake_run)
     gc.unfreeze()
     try:
         assert run_node(config) == 0
     finally:
         gc.unfreeze()
     assert seen["frozen"] > 10_000  # the imported modules and the app, not a handful
-    assert seen["options"]["access_log"] is False
+    assert seen["config"].access_log is False
