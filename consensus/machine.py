@@ -162,10 +162,15 @@ class Tendermint:
 
     # ----------------------------------------------------------------- state
     def _me(self) -> str | None:
-        """Our validator name, or None while we only follow (not in the set)."""
-        if self.signer is not None and self.validators.by_name(self.signer.name) is not None:
-            return self.signer.name
-        return None
+        """Our validator name, or None while we only follow: not in the set, or holding
+        another key than the set has for our name (a rotation not taken up yet), whose
+        signatures nobody could count, our own tally included."""
+        if self.signer is None:
+            return None
+        ours = self.validators.by_name(self.signer.name)
+        if ours is None or ours.public_key != self.signer.verifier().public_key:
+            return None
+        return self.signer.name
 
     def _reset(self, height: int) -> None:
         self.height = height

@@ -61,7 +61,7 @@ class Genesis:
     agencies: tuple[dict[str, Any], ...]
     timeouts: TimeoutConfig = field(default_factory=TimeoutConfig)
     genesis_time_ms: int = 0
-    contract_version: int = 2
+    contract_version: int = 3
     params: ConsensusParams = field(default_factory=ConsensusParams)
 
     @property
