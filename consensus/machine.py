@@ -372,20 +372,23 @@ class Tendermint:
             self._receive_vote(msg, sender, peer)
 
     def _receive_future(self, msg: Message, sender: str) -> None:
-        key = (sender, msg.round, _step_of(msg))
-        if msg.height == self.height + 1 and key in self.future:
-            return  # only the first (verified) one per sender, round and step is kept
-        known = self.far.get(sender, 0)
-        if msg.height <= known:  # a height this sender has already shown us to be at
-            self._ready.behind = max(self._ready.behind or 0, known)
+        if msg.height > self.height + 1:  # only tells us we are behind
+            known = self.far.get(sender, 0)
+            if msg.height <= known:  # a height this sender has already shown us to be at
+                self._ready.behind = max(self._ready.behind or 0, known)
+            elif verify_signature(msg, self.validators, self.chain_id):
+                self.far[sender] = msg.height
+                self._ready.behind = max(self._ready.behind or 0, msg.height)
+            else:
+                self._ready.dropped.append("bad_signature")
             return
+        key = (sender, msg.round, _step_of(msg))
+        if key in self.future:
+            return  # only the first (verified) one per sender, round and step is kept
         if not verify_signature(msg, self.validators, self.chain_id):
             self._ready.dropped.append("bad_signature")
             return
         self._ready.behind = max(self._ready.behind or 0, msg.height)
-        if msg.height != self.height + 1:
-            self.far[sender] = msg.height
-            return
         if isinstance(msg, Proposal) and block_id(msg.block) != msg.block_hash:
             self._ready.dropped.append("block_hash_mismatch")  # a relay swapped its block
             return
