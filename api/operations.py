@@ -1,8 +1,7 @@
 """Operations endpoints: liveness, readiness and Prometheus metrics, plus request accounting
-and the limits every request meets before any route sees it (body size, JSON depth, reads,
+and the limits every request meets before any route sees it (body size, JSON limits, reads,
 a peer envelope's signature before its body)."""
 
-import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
@@ -13,34 +12,40 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem_response
 from api.routers import peers
+from contracts.tx import MAX_TX_DEPTH, MAX_TX_ITEMS
 from node import logstore, p2p
 from node.ratelimit import RateLimiter, retry_after
 from node.service import Node
+from signing import bounded_json
+from signing.bounded_json import JsonRefused
 
 router = APIRouter(tags=["operations"])
 MAX_BODY_BYTES = 1024 * 1024
-MAX_JSON_DEPTH = 32
+MAX_JSON_DEPTH = MAX_TX_DEPTH
+"""A transaction's bound (its envelope included): what passes here passes admission."""
+MAX_JSON_ITEMS = 4 * MAX_TX_ITEMS
+"""Counted as commas and opening brackets, a little more than a transaction's items."""
+CLIENT_JSON = bounded_json.Limits(MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_JSON_ITEMS)
+JSON_PATHS = frozenset({"/v1/tx"})
+"""Endpoints whose body is JSON whatever Content-Type says: the limits apply to every body
+sent there (a body labelled ``text/plain`` reaches the same parser in the end)."""
+JSON_VALUE = "shanhe.json"
+"""Scope key of the request body's decoded JSON, decoded once here for the routes."""
 PEER_PATH = p2p.PATH
-"""Peer envelopes are signed by validators and may be large (a proposal): no depth scan."""
-PEER_MAX_BODY_BYTES = 16 * 1024 * 1024
-"""A proposal of MAX_BLOCK_BYTES in base64 plus a batch of votes, or 200 gossiped
-transactions of 16 KiB: both far above a client's limit, both needed for liveness."""
+"""Peer envelopes are signed by validators and may be large (a proposal): their JSON is
+decoded, with limits of its own, only once the signature over the body holds."""
+PEER_MAX_BODY_BYTES = p2p.MAX_ENVELOPE_BYTES
 PeerCheck = Callable[[Mapping[str, str]], str | None]
 """Why a peer envelope is refused on its headers alone (checked before its body is read)."""
-_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
-def json_depth(body: bytes) -> int:
-    """Deepest nesting of arrays and objects, outside strings (the scan runs at C speed over
-    strings; Python sees only the brackets)."""
-    depth = deepest = 0
-    for token in _JSON_TOKEN.findall(body):
-        if token in (b"[", b"{"):
-            depth += 1
-            deepest = max(deepest, depth)
-        elif token in (b"]", b"}"):
-            depth -= 1
-    return deepest
+def is_json(content_type: bytes) -> bool:
+    """A JSON media type (``application/json``, ``application/*+json``), matched as RFC 9110
+    says: case-insensitively, whatever its parameters."""
+    media = content_type.partition(b";")[0].strip().lower()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
 
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -146,11 +151,11 @@ class Accounting:
         body = await _read_body(receive, limit)
         if body is None:
             return _too_large(limit), receive
-        json_body = b"json" in headers.get(b"content-type", b"")
-        if json_body and not peer and json_depth(body) > MAX_JSON_DEPTH:
-            return problem_response(
-                400, "json-too-deep", "JSON nested too deeply", f"at most {MAX_JSON_DEPTH} levels"
-            ), receive
+        if not peer and (scope["path"] in JSON_PATHS or is_json(headers.get(b"content-type", b""))):
+            value = bounded_json.decode(body, CLIENT_JSON)
+            if isinstance(value, JsonRefused):
+                return problem_response(400, value.kind, "JSON refused", value.message), receive
+            scope[JSON_VALUE] = value
         return None, replay_body(body, receive)
 
 

@@ -10,7 +10,7 @@ from signing.canonical import canonical_json
 GENESIS_PARENT = "0" * 64
 MAX_BLOCK_BYTES = 4 * 1024 * 1024
 """A block's encoded size limit, the same on every node (part of validity): a proposal must
-fit a peer envelope (``PEER_MAX_BODY_BYTES`` in api/operations.py) even base64-encoded."""
+fit a peer envelope (``MAX_ENVELOPE_BYTES`` in node/p2p.py) even base64-encoded."""
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,9 @@ from typing import Any
 import httpx
 
 from consensus.validators import ValidatorSet
-from contracts.tx import Transaction
+from contracts.tx import MAX_TX_DEPTH, MAX_TX_ITEMS, Transaction
 from node.http_post import KeepAlivePoster, PostError
+from signing.bounded_json import JsonRefused, Limits, decode
 from signing.http_signatures import (
     NonceCache,
     SignatureError,
@@ -33,9 +34,16 @@ from tlog.note import Signer, Verifier
 log = logging.getLogger("shanhe.p2p")
 MAX_BATCH = 200
 QUEUE_LIMIT = 10_000
-
-
 PATH = "/v1/p2p"
+MAX_ENVELOPE_BYTES = 16 * 1024 * 1024
+"""A proposal of MAX_BLOCK_BYTES in base64 plus a batch of votes, or 200 gossiped
+transactions of 16 KiB: both far above a client's limit, both needed for liveness."""
+ENVELOPE_JSON = Limits(
+    MAX_ENVELOPE_BYTES, MAX_TX_DEPTH + 3, MAX_BATCH * (2 * MAX_TX_ITEMS + 16) + 16
+)
+"""An envelope holds items, an item a transaction (whose own limits apply again when it is
+decoded): an honest batch of valid transactions always fits, and no envelope can nest past
+what a transaction may or build more than a batch of them can."""
 
 
 def encode_item(item: dict[str, Any]) -> bytes:
@@ -97,9 +105,8 @@ def open_envelope(
     if isinstance(verified, SignatureError):
         return _REASONS.get(verified.kind, "malformed")
     sender = verified.removeprefix("node:")
-    try:
-        envelope = json.loads(body)
-    except (ValueError, RecursionError):
+    envelope = decode(body, ENVELOPE_JSON)
+    if isinstance(envelope, JsonRefused):
         return "malformed"
     if (
         not isinstance(envelope, dict)
