@@ -94,7 +94,10 @@ def _explain(value: Any, max_depth: int, max_items: int) -> tuple[str | None, bo
             if isinstance(v, dict):
                 for key in v:
                     if not isinstance(key, str):
-                        return f"{path}: object keys must be strings, got {key!r}", slow
+                        return (
+                            f"{path}: object keys must be strings, not {type(key).__name__}",
+                            slow,
+                        )
                     slow |= any(ord(ch) > 0xFFFF for ch in key)
                 children = [(item, f"{path}.{key}") for key, item in v.items()]
             else:
