@@ -16,8 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from consensus.machine import Decision, Ready, Tendermint, Timeout
 from consensus.messages import (
     CommitCertificate,
@@ -40,10 +38,12 @@ from node.executor import Execution, execute
 from node.genesis import Genesis, NodeConfig
 from node.keys import read_signer
 from node.mempool import Mempool, MempoolFull
-from node.p2p import Peer, check_sender, encode_item, open_envelope, tx_item
+from node.p2p import MAX_ENVELOPE_BYTES, Peer, check_sender, encode_item, open_envelope, tx_item
 from node.ratelimit import RateLimiter
 from node.vault import Vault
 from node.walfile import WalFile
+from signing.bounded_json import JsonRefused, Limits
+from signing.bounded_json import decode as decode_json
 from signing.http_signatures import NonceCache
 from tlog import layout
 from tlog.note import Verifier, signature_line
@@ -547,22 +547,24 @@ class Node:
             for peer in self.peers:
                 try:
                     await self._sync_from(peer)
-                except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+                except Exception as exc:  # whatever a peer answers, this task goes on
                     self.counters["sync_errors"] += 1
-                    log.debug("sync from %s failed: %s", peer.name, exc)
+                    log.debug("sync from %s failed: %s", peer.name, type(exc).__name__)
 
     async def _sync_from(self, peer: Peer) -> None:
-        r = await peer.client.get(f"{peer.url}/v1/status")
-        status = r.json()
-        their_height = int(status["height"])
+        status = await _get_json(peer, "/v1/status", STATUS_JSON)
+        if type(status) is not dict or type(status.get("height")) is not int:
+            raise SyncAnswerRefused("status without a height")
+        their_height = status["height"]
         while their_height > self.tip.height:
             height = self.tip.height + 1
-            r = await peer.client.get(f"{peer.url}/v1/blocks/{height}")
-            if r.status_code != 200:
+            payload = await _get_json(peer, f"/v1/blocks/{height}", BLOCK_ANSWER_JSON)
+            if payload is None:
                 return
-            payload = r.json()
+            if type(payload) is not dict or type(payload.get("block")) is not str:
+                raise SyncAnswerRefused("block answer without a block")
             data = base64.b64decode(payload["block"], validate=True)
-            cert = CommitCertificate.from_json(payload["certificate"])
+            cert = CommitCertificate.from_json(payload.get("certificate"))
             if verify_certificate(cert, self.validators, self.chain_id) is not None:
                 self.counters["sync_bad_certificate"] += 1
                 return
@@ -577,14 +579,51 @@ class Node:
             served = logstore.latest_quorum_size(conn)
         if served is not None and served >= self.frontier.size:
             return
-        r = await peer.client.get(f"{peer.url}/v1/checkpoint")
-        signed = cosigning.lines_of(r.text) if r.status_code == 200 else None
+        note = await _get(peer, "/v1/checkpoint", MAX_CHECKPOINT_BYTES)
+        signed = None if note is None else cosigning.lines_of(note.decode("utf-8", "replace"))
         if signed is None or signed[0] > self.frontier.size:
             return
         size, lines = signed
         for name, line in lines:
             if self.validators.by_name(name) is not None:
                 self._on_cosig(name, size, line)
+
+
+class SyncAnswerRefused(Exception):
+    """A peer's answer during block sync is not what it must be (counted, then the next)."""
+
+
+STATUS_JSON = Limits(64 * 1024, 4, 4096)
+MAX_CHECKPOINT_BYTES = 256 * 1024
+"""A checkpoint note: three lines and one signature line per validator."""
+BLOCK_ANSWER_JSON = Limits(MAX_ENVELOPE_BYTES, 8, 100_000)
+"""A block (4 MiB, base64) with its header, transaction hashes, evidence and certificate."""
+
+
+async def _get(peer: Peer, path: str, max_bytes: int) -> bytes | None:
+    """A peer's answer to GET ``path``, read no further than ``max_bytes`` (a Byzantine peer
+    chooses its size); None if it is not a 200."""
+    async with peer.client.stream("GET", f"{peer.url}{path}") as r:
+        if r.status_code != 200:
+            return None
+        chunks, size = [], 0
+        async for chunk in r.aiter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                raise SyncAnswerRefused(f"{path}: answer past {max_bytes} bytes")
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _get_json(peer: Peer, path: str, limits: Limits) -> Any:
+    """A peer's JSON answer, decoded with the bounded decoder; None if it is not a 200."""
+    data = await _get(peer, path, limits.max_bytes)
+    if data is None:
+        return None
+    value = decode_json(data, limits)
+    if isinstance(value, JsonRefused):
+        raise SyncAnswerRefused(f"{path}: {value.kind}")
+    return value
 
 
 def _vault_key(path: Any) -> bytes:

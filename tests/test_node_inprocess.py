@@ -715,3 +715,57 @@ def test_heights_start_no_sooner_than_the_block_interval(tmp_path: Path, interva
         assert min(gaps) >= interval - 0.001  # the timer's resolution, nothing more
     else:  # no waiting: each height starts as its block is stored
         assert max(s - c for c, s in zip(committed, started, strict=True)) < 0.05
+
+
+def test_block_sync_survives_any_answer_from_a_peer(tmp_path: Path) -> None:
+    """A peer's answers during block sync are decoded with limits and any failure is
+    counted: a 100,000-deep JSON answer used to raise RecursionError in ``r.json()`` and
+    end the node's sync task for good."""
+    import asyncio
+
+    import httpx
+
+    configs = init_network(tmp_path / "net", 2)
+    node = Node(NodeConfig.load(configs[0]))
+    answers = iter(
+        [
+            b"[" * 100_000 + b"]" * 100_000,  # /v1/status
+            b'{"height": 5}',
+            b"[" * 100_000 + b"]" * 100_000,  # /v1/blocks/1
+            b'{"height": 5}',
+            b"{not json",
+            b'{"height": "five"}',
+            b'{"height": 5}',
+            b'{"block": 7, "certificate": []}',
+            b"x" * (20 * 1024 * 1024),  # larger than any answer may be
+        ]
+    )
+    served: list[str] = []
+
+    def peer(request: httpx.Request) -> httpx.Response:
+        served.append(request.url.path)
+        body = next(answers, b'{"height": 0}')
+        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+    async def run() -> None:
+        [p] = node.peers
+        await p.client.aclose()
+        p.client = httpx.AsyncClient(transport=httpx.MockTransport(peer))
+        task = asyncio.create_task(node._sync_loop())
+        try:
+            for _ in range(12):
+                node.sync_now.set()
+                await asyncio.sleep(0.02)
+            assert not task.done(), task  # still syncing
+        finally:
+            task.cancel()
+            await p.client.aclose()
+
+    try:
+        asyncio.run(run())
+    finally:
+        node.wal.close()
+        node.engine.dispose()
+        node.vault.engine.dispose()
+    assert len(served) >= 10
+    assert node.counters["sync_errors"] >= 6
