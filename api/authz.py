@@ -106,7 +106,7 @@ async def caller_of(request: Request) -> Caller:
     node: Node = request.app.state.node
     keyid = verify_request(
         request.method, request.url.path, request.url.query, await request.body(),
-        dict(request.headers), node.key_of, request.app.state.nonces,
+        dict(request.headers), node.key_of, request.app.state.nonces, node.authorities,
     )  # fmt: skip
     limiter: RateLimiter = request.app.state.key_reads
     if wait := limiter.take(keyid, time.monotonic()):

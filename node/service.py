@@ -140,6 +140,8 @@ class Node:
         self.progress_mark: tuple[int, int, int] = (-1, -1, -1)
         self.height_started = time.monotonic()
         self.peer_nonces = NonceCache()
+        self.authorities = config.authorities
+        """This node's public names: a signed request is good here only if signed for one."""
 
     def _genesis_tip(self) -> Tip:
         return chainstore.genesis_tip(self.genesis_writes, self.genesis.genesis_time_ms)
@@ -418,14 +420,16 @@ class Node:
     # ------------------------------------------------------------ inbound
     def check_envelope_headers(self, headers: Mapping[str, str]) -> str | None:
         """Why a peer's envelope is refused before its body is read, or None."""
-        why = check_sender(headers, self.validators)
+        why = check_sender(headers, self.validators, self.authorities)
         if why is not None:
             self.counters[f"dropped_envelope:{why}"] += 1
         return why
 
     def on_envelope(self, body: bytes, headers: Mapping[str, str]) -> str | None:
         """Handle a peer's envelope; the reason it was dropped, or None."""
-        opened = open_envelope(body, headers, self.validators, self.chain_id, self.peer_nonces)
+        opened = open_envelope(
+            body, headers, self.validators, self.chain_id, self.peer_nonces, self.authorities
+        )
         if isinstance(opened, str):
             self.counters[f"dropped_envelope:{opened}"] += 1
             return opened

@@ -247,8 +247,9 @@ envelopes = (
 @given(envelopes)
 def test_opening_any_signed_envelope_never_raises(body: bytes) -> None:
     """Signed by a validator, so each body gets past the signature to the decoding."""
-    headers = sign_request(SIGNERS[0], "node:v0", "POST", "/v1/p2p", "", body, time.time())
-    opened = open_envelope(body, headers, VALIDATORS, CHAIN, NonceCache())
+    headers = sign_request(SIGNERS[0], "node:v0", "POST", "n", "/v1/p2p", "", body, time.time())
+    headers["host"] = "n"
+    opened = open_envelope(body, headers, VALIDATORS, CHAIN, NonceCache(), {"n"})
     assert isinstance(opened, str | tuple)
 
 
@@ -277,7 +278,7 @@ def node(net: Path) -> Iterator[Node]:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     directory = tmp_path_factory.mktemp("fuzz-app") / "net"
-    [config] = init_network(directory, 1)
+    [config] = init_network(directory, 1, public_names=["testserver"])
     with TestClient(create_app(Node(NodeConfig.load(config)))) as c:
         yield c
 
@@ -343,7 +344,7 @@ def test_a_validators_envelope_of_anything_is_never_a_500(
 ) -> None:
     node: Node = client.app.state.node  # type: ignore[attr-defined]
     try:
-        body, headers = seal(node.signer, node.chain_id, [_canonical(i) for i in its])
+        body, headers = seal(node.signer, node.chain_id, [_canonical(i) for i in its], "testserver")
     except ValueError:
         return
     r = client.post("/v1/p2p", content=body, headers=headers)

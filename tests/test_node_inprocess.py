@@ -24,10 +24,15 @@ from node.network_init import init_network
 from node.service import Node
 from tlog.note import Signer
 
+AUTHORITY = "127.0.0.1:8700"
+"""A one-node network's node (``init_network``'s default port): what signatures name."""
+BASE_URL = f"http://{AUTHORITY}"
+
 
 @pytest.fixture
 def single(tmp_path: Path, db_url: str) -> Iterator[tuple[TestClient, Path]]:
-    with TestClient(create_app(_one_node(tmp_path, db_url=db_url))) as client:
+    app = create_app(_one_node(tmp_path, db_url=db_url))
+    with TestClient(app, base_url=BASE_URL) as client:
         yield client, tmp_path / "net"
 
 
@@ -271,7 +276,7 @@ def test_a_resident_lists_who_accessed_their_records(single: tuple[TestClient, P
     def signed_get(
         path: str, query: str = "", signer: Signer = me, keyid: str = f"resident:{pseudonym}"
     ) -> Any:
-        headers = sign_request(signer, keyid, "GET", path, query)
+        headers = sign_request(signer, keyid, "GET", path, query, authority=AUTHORITY)
         return client.get(path + (f"?{query}" if query else ""), headers=headers)
 
     mine = f"/v1/residents/{pseudonym}/access"
@@ -291,10 +296,10 @@ def test_a_resident_lists_who_accessed_their_records(single: tuple[TestClient, P
     assert problem(signed_get(mine, signer=Signer.generate("x"))) == "signature-invalid"
     assert problem(signed_get(mine, signer=hosp_a, keyid=hosp_a.name)) == "forbidden"
     assert problem(signed_get(mine, keyid="resident:" + "11" * 32)) == "unknown-key"
-    headers = sign_request(me, f"resident:{pseudonym}", "GET", mine, "limit=2")
+    headers = sign_request(me, f"resident:{pseudonym}", "GET", mine, "limit=2", authority=AUTHORITY)
     assert client.get(mine + "?limit=2", headers=headers).status_code == 200
     assert problem(client.get(mine + "?limit=2", headers=headers)) == "signature-replayed"
-    headers = sign_request(me, f"resident:{pseudonym}", "GET", mine, "limit=2")
+    headers = sign_request(me, f"resident:{pseudonym}", "GET", mine, "limit=2", authority=AUTHORITY)
     assert problem(client.get(mine + "?limit=3", headers=headers)) == "signature-invalid"
     assert problem(signed_get("/v1/residents/" + "00" * 32 + "/access")) == "forbidden"
     assert client.get("/v1/residents/nope/access").status_code == 400
@@ -319,7 +324,7 @@ def test_overdue_pension_cases_are_listed(
 
     def overdue(agency: str) -> Any:
         signer = read_signer(net / "agencies" / f"{agency}.key")
-        headers = sign_request(signer, agency, "GET", "/v1/pension/overdue", "")
+        headers = sign_request(signer, agency, "GET", "/v1/pension/overdue", authority=AUTHORITY)
         return client.get("/v1/pension/overdue", headers=headers).json()
 
     assert overdue("ssb-330825")["cases"] == []
@@ -453,11 +458,13 @@ def test_signed_reads_are_rate_limited_per_key(tmp_path: Path) -> None:
     [config_path] = init_network(tmp_path / "net", 1)
     data = json.loads(config_path.read_text())
     config_path.write_text(json.dumps({**data, "reads_per_key": 1.0}))  # burst of 2
-    with TestClient(create_app(Node(NodeConfig.load(config_path)))) as client:
+    with TestClient(create_app(Node(NodeConfig.load(config_path))), base_url=BASE_URL) as client:
 
         def overdue(agency: str) -> Any:
             signer = read_signer(tmp_path / "net" / "agencies" / f"{agency}.key")
-            headers = sign_request(signer, agency, "GET", "/v1/pension/overdue")
+            headers = sign_request(
+                signer, agency, "GET", "/v1/pension/overdue", authority=AUTHORITY
+            )
             return client.get("/v1/pension/overdue", headers=headers)
 
         codes = [overdue("ssb-330825") for _ in range(3)]
@@ -553,15 +560,15 @@ def test_peer_envelopes_are_rfc9421_signed_fresh_and_used_once(
 
     client, _ = single
     node: Node = client.app.state.node  # type: ignore[attr-defined]
-    body, headers = seal(node.signer, node.chain_id, [])
+    body, headers = seal(node.signer, node.chain_id, [], AUTHORITY)
     assert client.post("/v1/p2p", content=body, headers=headers).status_code == 204
     again = client.post("/v1/p2p", content=body, headers=headers)  # replayed
     assert again.status_code == 401 and again.json()["type"].endswith("/peer-replayed")
-    body, headers = seal(node.signer, node.chain_id, [])
+    body, headers = seal(node.signer, node.chain_id, [], AUTHORITY)
     tampered = body.replace(b'"items":[]', b'"items":[{}]')
     r = client.post("/v1/p2p", content=tampered, headers=headers)
     assert r.status_code == 400 and r.json()["type"].endswith("/peer-malformed")  # digest
-    body, headers = seal(node.signer, "another-chain", [])
+    body, headers = seal(node.signer, "another-chain", [], AUTHORITY)
     assert client.post("/v1/p2p", content=body, headers=headers).status_code == 400
     stale = {
         **headers,
@@ -606,16 +613,17 @@ def test_a_strangers_envelope_is_refused_before_its_body_is_read(
             app, RequestStats(), RateLimiter.per_second(10), node.check_envelope_headers
         )
         scope = {"type": "http", "method": "POST", "path": "/v1/p2p", "query_string": b"",
-                 "headers": [(k.encode(), v.encode()) for k, v in headers.items()]}  # fmt: skip
+                 "headers": [(b"host", AUTHORITY.encode())]
+                 + [(k.encode(), v.encode()) for k, v in headers.items()]}  # fmt: skip
         asyncio.run(limits(scope, receive, send))  # type: ignore[arg-type]
         return sent[0]["status"], len(reads), heard
 
-    body, headers = seal(stranger, node.chain_id, [])
+    body, headers = seal(stranger, node.chain_id, [], AUTHORITY)
     assert call(headers, body) == (401, 0, [])  # its bytes never read
     assert node.counters["dropped_envelope:bad_signature"] == 1
     no_digest = {k: v for k, v in headers.items() if k != "content-digest"}
     assert call(no_digest, body)[:2] == (400, 0)
-    body, headers = seal(node.signer, node.chain_id, [])
+    body, headers = seal(node.signer, node.chain_id, [], AUTHORITY)
     assert call(headers, body) == (204, 1, [body])  # a validator's: read and handed on
 
 
@@ -644,7 +652,7 @@ def test_blocks_are_capped_in_bytes_and_peer_envelopes_may_carry_them(
     node.mempool.remove([tx.hash for tx in txs])
     # a peer envelope (a proposal, a gossip batch) may exceed a client's body limit
     body, headers = seal(
-        node.signer, node.chain_id, [{"kind": "noise", "pad": "x" * MAX_BODY_BYTES}]
+        node.signer, node.chain_id, [{"kind": "noise", "pad": "x" * MAX_BODY_BYTES}], AUTHORITY
     )
     assert client.post("/v1/p2p", content=body, headers=headers).status_code == 204
 
@@ -659,7 +667,7 @@ def test_a_full_mempool_does_not_swallow_the_rest_of_a_peer_envelope(
     node.mempool = Mempool(0)
     items: list[dict[str, Any] | bytes] = [tx_item(_anchor(net, f"full-{i}")) for i in range(2)]
     items.append({"kind": "cosig", "tree_size": "not a number", "line": "x"})
-    body, headers = seal(node.signer, node.chain_id, items)
+    body, headers = seal(node.signer, node.chain_id, items, AUTHORITY)
     assert client.post("/v1/p2p", content=body, headers=headers).status_code == 204
     assert node.counters["dropped:mempool_full"] == 2
     assert node.counters["dropped:malformed_item"] == 1  # the item after the overflow was read
