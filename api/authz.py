@@ -104,8 +104,8 @@ async def caller_of(request: Request) -> Caller:
     """The verified caller; 401 problem+json without a valid, fresh, unused signature, 429
     when that key reads faster than ``reads_per_key``."""
     node: Node = request.app.state.node
-    keyid = verify_request(
-        request.method, request.url.path, request.url.query, await request.body(),
+    keyid = await verify_request(
+        request.method, request.url.path, request.url.query, request.body,
         dict(request.headers), node.key_of, request.app.state.nonces, node.authorities,
     )  # fmt: skip
     limiter: RateLimiter = request.app.state.key_reads

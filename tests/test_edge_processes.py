@@ -3,9 +3,14 @@ nodes, hostile JSON, and strangers trying to grow a node's memory or hold its co
 
 import hashlib
 import json
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from api.auth import sign_request
@@ -89,3 +94,103 @@ def test_a_resident_signed_950_level_transaction_is_refused_by_every_node(
     after = c.anchor("after the attack")
     assert c.submit(2, after).status_code == 202
     c.wait_for(lambda: c.committed_everywhere([0, 1, 2, 3], after.hash.hex()), what="commit")
+
+
+# ------------------------------------------------- strangers and a node's memory (item 7)
+
+MiB = 1024 * 1024
+
+
+def _rss(c: Cluster, i: int) -> int:
+    proc = c.procs[i]
+    assert proc is not None
+    for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+class Watch:
+    """Polls the node's /healthz on fresh connections and its RSS, in a thread, for as long
+    as an attack lasts."""
+
+    def __init__(self, c: Cluster, i: int) -> None:
+        self.c, self.i = c, i
+        self.start_rss = _rss(c, i)
+        self.peak_rss = self.start_rss
+        self.answered, self.failed = 0, list[str]()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            self.peak_rss = max(self.peak_rss, _rss(self.c, self.i))
+            try:
+                r = httpx.get(f"{self.c.urls[self.i]}/healthz", timeout=3)
+                if r.status_code == 200:
+                    self.answered += 1
+                else:
+                    self.failed.append(str(r.status_code))
+            except httpx.HTTPError as exc:
+                self.failed.append(repr(exc))
+            time.sleep(0.1)
+
+    def __enter__(self) -> "Watch":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.peak_rss = max(self.peak_rss, _rss(self.c, self.i))
+        grown = (self.peak_rss - self.start_rss) / MiB
+        assert grown < 50, f"RSS grew by {grown:.0f} MiB"
+        assert not self.failed and self.answered >= 1, (self.answered, self.failed[:3])
+        assert httpx.get(f"{self.c.urls[self.i]}/healthz", timeout=3).status_code == 200
+
+
+def _connect(c: Cluster, i: int) -> socket.socket:
+    host, port = c.urls[i].removeprefix("http://").split(":")
+    s = socket.create_connection((host, int(port)), timeout=10)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 256 * 1024)
+    return s
+
+
+def _send_until_refused(s: socket.socket, head: bytes, total: int) -> int:
+    """Send ``head`` then ``total`` bytes of filler; how many were sent when the node shut
+    the connection (``total`` if it never did)."""
+    sent = 0
+    chunk = b"a" * MiB
+    try:
+        s.sendall(head)
+        while sent < total:
+            s.sendall(chunk[: min(MiB, total - sent)])
+            sent += min(MiB, total - sent)
+    except OSError:  # EPIPE / ECONNRESET: the node closed it
+        pass
+    return sent
+
+
+def _answer(s: socket.socket) -> bytes:
+    try:
+        s.settimeout(5)
+        return s.recv(65536)
+    except OSError:
+        return b""
+
+
+def test_a_get_with_a_300_mib_body_is_refused_before_its_body_is_read(cluster: Cluster) -> None:
+    """A GET carrying 300 MiB took a node from 78 to 373 MiB before its 401: GETs skipped the
+    body limit, and the signed route read the body before checking the signature."""
+    c = cluster
+    stranger = Signer.generate("ssb-330825")
+    path = "/v1/pension/overdue"
+    for framing in (f"Content-Length: {300 * MiB}", "Transfer-Encoding: chunked"):
+        signed = sign_request(stranger, stranger.name, "GET", path, authority=_authority(c.urls[0]))
+        head = f"GET {path} HTTP/1.1\r\nHost: {_authority(c.urls[0])}\r\n{framing}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in signed.items()) + "\r\n"
+        with Watch(c, 0), _connect(c, 0) as s:
+            sent = _send_until_refused(s, head.encode(), 300 * MiB)
+            answer = _answer(s)
+        assert sent < 100 * MiB, f"{framing}: the node read {sent / MiB:.0f} MiB"
+        assert not answer or answer.startswith((b"HTTP/1.1 400", b"HTTP/1.1 413")), answer[:200]

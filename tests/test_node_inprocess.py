@@ -578,45 +578,75 @@ def test_peer_envelopes_are_rfc9421_signed_fresh_and_used_once(
     assert node.counters["dropped_envelope:replayed"] == 1
 
 
+@dataclasses.dataclass
+class Limited:
+    """What one request did through the limits middleware alone."""
+
+    status: int
+    reads: int
+    """How many times the body was asked for."""
+    heard: list[bytes]
+    """The bodies the app behind it received."""
+    headers: dict[bytes, bytes]
+
+
+def _through_limits(
+    node: Node,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
+    limits: Any = None,
+) -> Limited:
+    import asyncio
+
+    from api.operations import Accounting, RequestStats, signed_check
+    from node.ratelimit import RateLimiter
+
+    reads: list[int] = []
+    heard: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        reads.append(1)
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        heard.append((await receive())["body"])
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    if limits is None:
+        limits = Accounting(
+            app, RequestStats(), RateLimiter.per_second(10), node.check_envelope_headers,
+            signed_check(node),
+        )  # fmt: skip
+    else:
+        limits.app = app
+    path, _, query = path.partition("?")
+    scope = {"type": "http", "method": method, "path": path, "query_string": query.encode(),
+             "headers": [(b"host", AUTHORITY.encode())]
+             + [(k.encode(), v.encode()) for k, v in headers.items()]}  # fmt: skip
+    asyncio.run(limits(scope, receive, send))
+    return Limited(sent[0]["status"], len(reads), heard, dict(sent[0]["headers"]))
+
+
 def test_a_strangers_envelope_is_refused_before_its_body_is_read(
     single: tuple[TestClient, Path],
 ) -> None:
-    import asyncio
-
-    from api.operations import Accounting, RequestStats
     from node.p2p import seal
-    from node.ratelimit import RateLimiter
 
     client, _ = single
     node: Node = client.app.state.node  # type: ignore[attr-defined]
     stranger = Signer.generate(node.signer.name)  # a validator's name, not its key
 
     def call(headers: dict[str, str], body: bytes) -> tuple[int, int, list[bytes]]:
-        reads: list[int] = []
-        heard: list[bytes] = []
-
-        async def receive() -> dict[str, Any]:
-            reads.append(1)
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def app(scope: Any, receive: Any, send: Any) -> None:
-            heard.append((await receive())["body"])
-            await send({"type": "http.response.start", "status": 204, "headers": []})
-            await send({"type": "http.response.body", "body": b""})
-
-        sent: list[dict[str, Any]] = []
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        limits = Accounting(
-            app, RequestStats(), RateLimiter.per_second(10), node.check_envelope_headers
-        )
-        scope = {"type": "http", "method": "POST", "path": "/v1/p2p", "query_string": b"",
-                 "headers": [(b"host", AUTHORITY.encode())]
-                 + [(k.encode(), v.encode()) for k, v in headers.items()]}  # fmt: skip
-        asyncio.run(limits(scope, receive, send))  # type: ignore[arg-type]
-        return sent[0]["status"], len(reads), heard
+        done = _through_limits(node, "POST", "/v1/p2p", headers, body)
+        return done.status, done.reads, done.heard
 
     body, headers = seal(stranger, node.chain_id, [], AUTHORITY)
     assert call(headers, body) == (401, 0, [])  # its bytes never read
@@ -625,6 +655,84 @@ def test_a_strangers_envelope_is_refused_before_its_body_is_read(
     assert call(no_digest, body)[:2] == (400, 0)
     body, headers = seal(node.signer, node.chain_id, [], AUTHORITY)
     assert call(headers, body) == (204, 1, [body])  # a validator's: read and handed on
+
+
+@pytest.mark.parametrize(
+    "framing", [{"content-length": str(300 * 1024 * 1024)}, {"transfer-encoding": "chunked"}]
+)
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_get_with_a_body_is_refused_unread(
+    single: tuple[TestClient, Path], method: str, framing: dict[str, str]
+) -> None:
+    """Issue 10 item 7: a GET carrying 300 MiB was read whole (GETs skipped the body limit)."""
+    client, net = single
+    node: Node = client.app.state.node  # type: ignore[attr-defined]
+    agency = read_signer(net / "agencies" / "ssb-330825.key")
+    path = "/v1/pension/overdue"
+    signed = sign_request(agency, agency.name, method, path, authority=AUTHORITY)
+    done = _through_limits(node, method, path, {**signed, **framing}, b"x" * 1024)
+    assert (done.status, done.reads, done.heard) == (400, 0, [])
+    assert done.headers[b"connection"] == b"close"  # the rest is never read either
+    assert done.headers[b"x-problem-type"] == b"body-not-allowed"
+    assert _through_limits(node, method, path, signed, b"").status == 204
+
+
+def test_a_signed_request_is_refused_before_its_body_is_read(
+    single: tuple[TestClient, Path],
+) -> None:
+    """The signed routes read the caller's body, then checked the signature."""
+    client, net = single
+    node: Node = client.app.state.node  # type: ignore[attr-defined]
+    hospital = read_signer(net / "agencies" / "hosp-330824.key")
+    path, document = "/v1/health/cases/c-1/payload", b"x" * 900_000
+    for signer, authority, why in [
+        (Signer.generate(hospital.name), AUTHORITY, b"signature-invalid"),  # not its key
+        (hospital, "127.0.0.1:8701", b"signature-wrong-authority"),  # for another node
+    ]:
+        headers = sign_request(
+            signer, hospital.name, "PUT", path, "", document, authority=authority
+        )
+        if why == b"signature-wrong-authority":
+            headers["host"] = authority
+        done = _through_limits(node, "PUT", path, headers, document)
+        assert (done.status, done.reads, done.heard) == (401, 0, [])
+        assert done.headers[b"x-problem-type"] == why
+        assert done.headers[b"connection"] == b"close"
+    good = sign_request(hospital, hospital.name, "PUT", path, "", document, authority=AUTHORITY)
+    done = _through_limits(node, "PUT", path, good, document)
+    assert (done.status, done.reads, done.heard) == (204, 1, [document])
+    r = client.put(path, content=document, headers=good)  # and at the route, the nonce is fresh
+    assert r.status_code == 404 and r.json()["type"].endswith("/unknown-case")
+    again = client.put(path, content=document, headers=good)
+    assert again.status_code == 401 and again.json()["type"].endswith("/signature-replayed")
+    other = client.put(path, content=b"another document", headers=good)
+    assert other.status_code == 401  # the digest it announced, and signed, is not this body's
+
+
+def test_bodies_in_progress_share_a_budget(single: tuple[TestClient, Path]) -> None:
+    """Many slow uploads at once must not add up to more memory than one budget."""
+    from api.operations import BODY_BUDGET, MAX_BODY_BYTES, Accounting, RequestStats, signed_check
+    from node.ratelimit import RateLimiter
+
+    client, _ = single
+    node: Node = client.app.state.node  # type: ignore[attr-defined]
+    accounting = Accounting(
+        client.app, RequestStats(), RateLimiter.per_second(10),
+        node.check_envelope_headers, signed_check(node),
+    )  # fmt: skip
+    accounting.buffered = BODY_BUDGET - MAX_BODY_BYTES  # others' uploads in progress
+    headers = {"content-type": "application/octet-stream"}
+    one = _through_limits(
+        node, "POST", "/v1/other", {**headers, "content-length": "1000"}, b"x" * 1000, accounting
+    )
+    assert one.status == 204 and accounting.buffered == BODY_BUDGET - MAX_BODY_BYTES
+    accounting.buffered = BODY_BUDGET - 999
+    busy = _through_limits(
+        node, "POST", "/v1/other", {**headers, "content-length": "1000"}, b"x" * 1000, accounting
+    )
+    assert (busy.status, busy.reads) == (503, 0) and busy.headers[b"retry-after"] == b"1"
+    chunked = _through_limits(node, "POST", "/v1/other", headers, b"x", accounting)
+    assert chunked.status == 503  # no length: counted at the body limit
 
 
 def test_blocks_are_capped_in_bytes_and_peer_envelopes_may_carry_them(
