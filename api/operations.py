@@ -89,13 +89,14 @@ def _closing(response: Response) -> Response:
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole body, or None past the limit: a chunked body has no Content-Length to trust."""
+    """The whole body, or None past the limit (a chunked body has no Content-Length to trust)
+    or if the client went away before sending it all."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            return None
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -10,6 +10,7 @@ import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
 from node.genesis import NodeConfig
+from node.http_guard import GuardedHttpToolsProtocol
 from node.keys import KeyFileError
 from node.service import Node
 
@@ -43,6 +44,8 @@ def run_node(config_path: Path, db_url: str | None = None) -> int:
         app,
         host=config.host,
         port=config.port,
+        http=GuardedHttpToolsProtocol,  # bounded heads, slow clients timed out, connections capped
+        timeout_keep_alive=5,
         log_level="warning",
         access_log=False,
         proxy_headers=False,

@@ -194,3 +194,53 @@ def test_a_get_with_a_300_mib_body_is_refused_before_its_body_is_read(cluster: C
             answer = _answer(s)
         assert sent < 100 * MiB, f"{framing}: the node read {sent / MiB:.0f} MiB"
         assert not answer or answer.startswith((b"HTTP/1.1 400", b"HTTP/1.1 413")), answer[:200]
+
+
+def test_a_100_mib_header_is_refused_at_the_header_limit(cluster: Cluster) -> None:
+    """A 100 MiB header to /healthz was accepted (+160 MiB)."""
+    c = cluster
+    for head in (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ", b"GET /healthz?"):
+        with Watch(c, 0), _connect(c, 0) as s:
+            sent = _send_until_refused(s, head, 100 * MiB)
+            answer = _answer(s)
+        assert sent < 20 * MiB, f"the node read {sent / MiB:.0f} MiB of one header"
+        assert not answer or answer.startswith(b"HTTP/1.1 431"), answer[:200]
+
+
+def test_slow_and_incomplete_requests_are_timed_out(cluster: Cluster) -> None:
+    """1,000 incomplete requests were held open for 30 s and more."""
+    c = cluster
+    with Watch(c, 0):
+        heads = []
+        for n in range(1000):
+            s = _connect(c, 0)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-N: %d\r\n" % n)  # never ends
+            heads.append(s)
+        body = _connect(c, 0)  # headers complete, the body never comes
+        body.sendall(b"POST /v1/tx HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+        idle = _connect(c, 0)  # one request answered, then nothing more
+        idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _answer(idle).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        pending = [*heads, body, idle]
+        while pending and time.monotonic() - started < 25:
+            still = []
+            for s in pending:
+                s.setblocking(False)
+                try:
+                    if s.recv(65536) == b"":  # closed by the node
+                        s.close()
+                        continue
+                except BlockingIOError:
+                    pass
+                except OSError:  # reset by the node
+                    s.close()
+                    continue
+                still.append(s)
+            pending = still
+            time.sleep(0.2)
+        held = len(pending)
+        for s in pending:
+            s.close()
+    assert held == 0, f"{held} connections still held after 25 s"
+    assert time.monotonic() - started < 20
