@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from consensus.machine import Decision, Ready, Tendermint, Timeout
 from consensus.messages import (
     CommitCertificate,
@@ -553,7 +555,11 @@ class Node:
                     await self._sync_from(peer)
                 except Exception as exc:  # whatever a peer answers, this task goes on
                     self.counters["sync_errors"] += 1
-                    log.debug("sync from %s failed: %s", peer.name, type(exc).__name__)
+                    expected = isinstance(exc, httpx.HTTPError | SyncAnswerRefused | ValueError)
+                    log.log(
+                        logging.DEBUG if expected else logging.WARNING,
+                        "sync from %s failed: %s: %.200s", peer.name, type(exc).__name__, exc,
+                    )  # fmt: skip
 
     async def _sync_from(self, peer: Peer) -> None:
         status = await _get_json(peer, "/v1/status", STATUS_JSON)
