@@ -32,6 +32,11 @@ def create_app(node: Node) -> FastAPI:
         app.include_router(router)
     app.add_middleware(SubmitFastPath, node=node, route=submit_route())
     # outermost: limits apply first
-    operations.install(app, node.config.reads_per_client, node.check_envelope_headers)
+    operations.install(
+        app,
+        node.config.reads_per_client,
+        node.check_envelope_headers,
+        operations.signed_check(node),
+    )
 
     return app

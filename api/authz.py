@@ -104,9 +104,9 @@ async def caller_of(request: Request) -> Caller:
     """The verified caller; 401 problem+json without a valid, fresh, unused signature, 429
     when that key reads faster than ``reads_per_key``."""
     node: Node = request.app.state.node
-    keyid = verify_request(
-        request.method, request.url.path, request.url.query, await request.body(),
-        dict(request.headers), node.key_of, request.app.state.nonces,
+    keyid = await verify_request(
+        request.method, request.url.path, request.url.query, request.body,
+        dict(request.headers), node.key_of, request.app.state.nonces, node.authorities,
     )  # fmt: skip
     limiter: RateLimiter = request.app.state.key_reads
     if wait := limiter.take(keyid, time.monotonic()):

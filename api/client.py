@@ -12,6 +12,7 @@ import httpx
 from api.auth import sign_request
 from contracts.tx import Transaction, sign_transaction
 from node.vault import commitment, open_delivery
+from signing.http_signatures import authority_of
 from tlog.checkpoint import Checkpoint, verify_checkpoint
 from tlog.errors import Invalid
 from tlog.hashing import leaf_hash
@@ -81,7 +82,8 @@ class ShanheClient:
     ) -> httpx.Response:
         """A request signed with RFC 9421 (``keyid``: agency id, ``resident:<p>`` or
         ``node:<name>``), as every non-public read needs; raises ApiError on a problem."""
-        headers = sign_request(key, keyid, method, path, query, body)
+        authority = authority_of(str(self.http.base_url))  # the node this request is for
+        headers = sign_request(key, keyid, method, path, query, body, authority=authority)
         if body:
             headers["content-type"] = "application/octet-stream"
         r = self.http.request(method, path + (f"?{query}" if query else ""), headers=headers,

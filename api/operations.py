@@ -1,8 +1,7 @@
 """Operations endpoints: liveness, readiness and Prometheus metrics, plus request accounting
-and the limits every request meets before any route sees it (body size, JSON depth, reads,
+and the limits every request meets before any route sees it (body size, JSON limits, reads,
 a peer envelope's signature before its body)."""
 
-import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
@@ -11,36 +10,49 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import problem_response
+from api.auth import refusal_before_body
+from api.problems import Problem, problem_response
 from api.routers import peers
+from contracts.tx import MAX_TX_DEPTH, MAX_TX_ITEMS
 from node import logstore, p2p
 from node.ratelimit import RateLimiter, retry_after
 from node.service import Node
+from signing import bounded_json
+from signing.bounded_json import JsonRefused
 
 router = APIRouter(tags=["operations"])
 MAX_BODY_BYTES = 1024 * 1024
-MAX_JSON_DEPTH = 32
+MAX_JSON_DEPTH = MAX_TX_DEPTH
+"""A transaction's bound (its envelope included): what passes here passes admission."""
+MAX_JSON_ITEMS = 4 * MAX_TX_ITEMS
+"""Counted as commas and opening brackets, a little more than a transaction's items."""
+CLIENT_JSON = bounded_json.Limits(MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_JSON_ITEMS)
+JSON_PATHS = frozenset({"/v1/tx"})
+"""Endpoints whose body is JSON whatever Content-Type says: the limits apply to every body
+sent there (a body labelled ``text/plain`` reaches the same parser in the end)."""
+JSON_VALUE = "shanhe.json"
+"""Scope key of the request body's decoded JSON, decoded once here for the routes."""
 PEER_PATH = p2p.PATH
-"""Peer envelopes are signed by validators and may be large (a proposal): no depth scan."""
-PEER_MAX_BODY_BYTES = 16 * 1024 * 1024
-"""A proposal of MAX_BLOCK_BYTES in base64 plus a batch of votes, or 200 gossiped
-transactions of 16 KiB: both far above a client's limit, both needed for liveness."""
+"""Peer envelopes are signed by validators and may be large (a proposal): their JSON is
+decoded, with limits of its own, only once the signature over the body holds."""
+PEER_MAX_BODY_BYTES = p2p.MAX_ENVELOPE_BYTES
 PeerCheck = Callable[[Mapping[str, str]], str | None]
 """Why a peer envelope is refused on its headers alone (checked before its body is read)."""
-_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+SignedCheck = Callable[[str, str, str, Mapping[str, str]], Problem | None]
+"""Why a signed request (method, path, query, headers) is refused on its headers alone."""
+BODY_BUDGET = 64 * 1024 * 1024
+"""Bytes the client bodies of all requests in progress may hold together (a chunked body is
+counted at the body limit): past it, 503. Validators' envelopes are not counted: they are
+read only once their signature holds."""
 
 
-def json_depth(body: bytes) -> int:
-    """Deepest nesting of arrays and objects, outside strings (the scan runs at C speed over
-    strings; Python sees only the brackets)."""
-    depth = deepest = 0
-    for token in _JSON_TOKEN.findall(body):
-        if token in (b"[", b"{"):
-            depth += 1
-            deepest = max(deepest, depth)
-        elif token in (b"]", b"}"):
-            depth -= 1
-    return deepest
+def is_json(content_type: bytes) -> bool:
+    """A JSON media type (``application/json``, ``application/*+json``), matched as RFC 9110
+    says: case-insensitively, whatever its parameters."""
+    media = content_type.partition(b";")[0].strip().lower()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
 
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -69,14 +81,22 @@ def _too_large(limit: int) -> Response:
     )
 
 
+def _closing(response: Response) -> Response:
+    """The response, with the connection closed after it: the body it refuses is left unread
+    (kept alive, the server would read it all only to throw it away)."""
+    response.headers["connection"] = "close"
+    return response
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole body, or None past the limit: a chunked body has no Content-Length to trust."""
+    """The whole body, or None past the limit (a chunked body has no Content-Length to trust)
+    or if the client went away before sending it all."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            return None
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -89,69 +109,118 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
 
 class Accounting:
     """Pure ASGI middleware (Starlette's ``@app.middleware`` costs too much on the hot path):
-    enforces the limits, and times every request by route and problem type."""
+    enforces the limits, and times every request by route and problem type.
+
+    Nothing a stranger sends is read before it is known to be wanted: a GET or HEAD with a
+    body is refused unread, a signed request's signature is checked on its headers before
+    its body (the Content-Digest it announces is signed), a peer's envelope likewise, and the
+    bodies of all requests in progress together may hold at most ``BODY_BUDGET`` bytes.
+    """
 
     def __init__(
-        self, app: ASGIApp, stats: RequestStats, reads: RateLimiter, peers: PeerCheck
+        self,
+        app: ASGIApp,
+        stats: RequestStats,
+        reads: RateLimiter,
+        peers: PeerCheck,
+        signed: SignedCheck,
     ) -> None:
         self.app, self.stats, self.reads, self.peers = app, stats, reads, peers
+        self.signed = signed
+        self.buffered = 0
+        """Bytes of client bodies read and held by requests in progress."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refusal, receive = await self._limits(scope, receive)
-        if refusal is not None:
-            await refusal(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status, problem = 500, None
+        held = 0
+        try:
+            refusal, receive, held = await self._limits(scope, receive)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+            start = time.perf_counter()
+            status, problem = 500, None
 
-        async def watch(message: Message) -> None:
-            nonlocal status, problem
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                problem = (
-                    dict(message.get("headers", [])).get(b"x-problem-type", b"").decode() or None
-                )
-            await send(message)
+            async def watch(message: Message) -> None:
+                nonlocal status, problem
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    problem = (
+                        dict(message.get("headers", [])).get(b"x-problem-type", b"").decode()
+                        or None
+                    )
+                await send(message)
 
-        await self.app(scope, receive, watch)
-        path = getattr(scope.get("route"), "path", "unmatched")
-        self.stats.observe(path, time.perf_counter() - start, status, problem)
+            await self.app(scope, receive, watch)
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self.stats.observe(path, time.perf_counter() - start, status, problem)
+        finally:
+            self.buffered -= held
 
-    async def _limits(self, scope: Scope, receive: Receive) -> tuple[Response | None, Receive]:
-        """A refusal, or None and the receive channel for the app (replaying a read body)."""
+    async def _limits(self, scope: Scope, receive: Receive) -> tuple[Response | None, Receive, int]:
+        """A refusal, or None and the receive channel for the app (replaying a read body);
+        and how many body bytes this request holds from the budget."""
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
         if scope["method"] in ("GET", "HEAD"):
+            if b"transfer-encoding" in headers or (length is not None and length != b"0"):
+                return _closing(problem_response(
+                    400, "body-not-allowed", "A GET or HEAD request has no body",
+                )), receive, 0  # fmt: skip
             client = scope.get("client") or ("unknown", 0)
             if wait := self.reads.take(str(client[0]), time.monotonic()):
                 return problem_response(
                     429, "rate-limited", "Too many requests", "reads from this address",
                     retry_after=retry_after(wait),
-                ), receive  # fmt: skip
-            return None, receive
-        headers = dict(scope["headers"])
+                ), receive, 0  # fmt: skip
+            return None, receive, 0
         peer = scope["path"] == PEER_PATH
-        if peer and (
-            why := self.peers(
-                {k.decode("latin-1"): v.decode("latin-1") for k, v in headers.items()}
-            )
-        ):
+        if peer and (why := self.peers(_text(headers))):
             problem = peers.refused(why)
-            return problem_response(problem.status, problem.kind, problem.title), receive
+            return (
+                _closing(problem_response(problem.status, problem.kind, problem.title)),
+                receive,
+                0,
+            )
+        if not peer and (b"signature-input" in headers or b"signature" in headers):
+            query = scope.get("query_string", b"").decode("latin-1")
+            if refused := self.signed(scope["method"], scope["path"], query, _text(headers)):
+                response = problem_response(
+                    refused.status, refused.kind, refused.title, refused.detail
+                )
+                return _closing(response), receive, 0
         limit = PEER_MAX_BODY_BYTES if peer else MAX_BODY_BYTES
-        length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
-            return _too_large(limit), receive
-        body = await _read_body(receive, limit)
+            return _closing(_too_large(limit)), receive, 0
+        held = 0 if peer else min(int(length or limit), limit)
+        if self.buffered + held > BODY_BUDGET:
+            return _closing(problem_response(
+                503, "busy", "Too many requests in progress", retry_after=1,
+            )), receive, 0  # fmt: skip
+        self.buffered += held
+        try:
+            body = await _read_body(receive, limit)
+        except BaseException:
+            self.buffered -= held
+            raise
         if body is None:
-            return _too_large(limit), receive
-        json_body = b"json" in headers.get(b"content-type", b"")
-        if json_body and not peer and json_depth(body) > MAX_JSON_DEPTH:
-            return problem_response(
-                400, "json-too-deep", "JSON nested too deeply", f"at most {MAX_JSON_DEPTH} levels"
-            ), receive
-        return None, replay_body(body, receive)
+            return _closing(_too_large(limit)), receive, held
+        if not peer and (scope["path"] in JSON_PATHS or is_json(headers.get(b"content-type", b""))):
+            value = bounded_json.decode(body, CLIENT_JSON)
+            if isinstance(value, JsonRefused):
+                return (
+                    problem_response(400, value.kind, "JSON refused", value.message),
+                    receive,
+                    held,
+                )
+            scope[JSON_VALUE] = value
+        return None, replay_body(body, receive), held
+
+
+def _text(headers: dict[bytes, bytes]) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in headers.items()}
 
 
 def replay_body(body: bytes, receive: Receive) -> Receive:
@@ -168,11 +237,20 @@ def replay_body(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-def install(app: FastAPI, reads_per_client: float, peers: PeerCheck) -> None:
+def signed_check(node: Node) -> SignedCheck:
+    """The node's check of a signed request on its headers alone."""
+
+    def check(method: str, path: str, query: str, headers: Mapping[str, str]) -> Problem | None:
+        return refusal_before_body(method, path, query, headers, node.key_of, node.authorities)
+
+    return check
+
+
+def install(app: FastAPI, reads_per_client: float, peers: PeerCheck, signed: SignedCheck) -> None:
     stats = RequestStats()
     app.state.request_stats = stats
     reads = RateLimiter.per_second(reads_per_client)
-    app.add_middleware(Accounting, stats=stats, reads=reads, peers=peers)
+    app.add_middleware(Accounting, stats=stats, reads=reads, peers=peers, signed=signed)
     app.include_router(router)
 
 

@@ -27,16 +27,52 @@ class VoteType(StrEnum):
     PRECOMMIT = "precommit"
 
 
-def _hex(h: bytes | None) -> str | None:
+def _hex_or_none(h: bytes | None) -> str | None:
     return None if h is None else h.hex()
 
 
-def _unhex(s: Any) -> bytes | None:
-    if s is None:
-        return None
-    if not isinstance(s, str):
-        raise ValueError("hash must be hex")
-    return bytes.fromhex(s)
+def _brief(value: Any) -> str:
+    """A value for an error message: never its repr, which recurses (and a peer or a
+    proposer chooses the value)."""
+    return repr(value[:20]) if type(value) is str else f"a {type(value).__name__}"
+
+
+class MalformedMessage(ValueError):
+    """Not a well-formed message, certificate or evidence: the one error decoding raises,
+    whatever it is given (peers, blocks and block sync hand it anything)."""
+
+
+def _object(d: Any, what: str) -> dict[str, Any]:
+    if type(d) is not dict:
+        raise MalformedMessage(f"{what} must be an object")
+    return d
+
+
+def _field(d: dict[str, Any], key: str) -> Any:
+    try:
+        return d[key]
+    except KeyError:
+        raise MalformedMessage(f"missing {key!r}") from None
+
+
+def _text(d: dict[str, Any], key: str) -> str:
+    value = _field(d, key)
+    if type(value) is not str:
+        raise MalformedMessage(f"{key} must be a string")
+    return value
+
+
+def _hex(d: dict[str, Any], key: str) -> bytes:
+    try:
+        return bytes.fromhex(_text(d, key))
+    except MalformedMessage:
+        raise
+    except ValueError:
+        raise MalformedMessage(f"{key} must be hex") from None
+
+
+def _unhex(d: dict[str, Any], key: str) -> bytes | None:
+    return None if _field(d, key) is None else _hex(d, key)
 
 
 @dataclass(frozen=True)
@@ -57,7 +93,7 @@ class Vote:
                 "type": str(self.type),
                 "height": self.height,
                 "round": self.round,
-                "block_hash": _hex(self.block_hash),
+                "block_hash": _hex_or_none(self.block_hash),
                 "validator": self.validator,
             }
         )
@@ -72,21 +108,26 @@ class Vote:
             "type": str(self.type),
             "height": self.height,
             "round": self.round,
-            "block_hash": _hex(self.block_hash),
+            "block_hash": _hex_or_none(self.block_hash),
             "validator": self.validator,
             "signature": self.signature.hex(),
         }
 
     @staticmethod
-    def from_json(d: dict[str, Any]) -> "Vote":
+    def from_json(value: Any) -> "Vote":
+        """Raises ``MalformedMessage`` (a ValueError) for anything but a vote."""
+        d = _object(value, "a vote")
+        kind = _text(d, "type")
+        if kind not in (VoteType.PREVOTE, VoteType.PRECOMMIT):
+            raise MalformedMessage(f"unknown vote type {_brief(kind)}")
         return Vote(
-            str(d["chain_id"]),
-            VoteType(d["type"]),
-            _int(d["height"]),
-            _int(d["round"]),
-            _unhex(d["block_hash"]),
-            str(d["validator"]),
-            bytes.fromhex(str(d["signature"])),
+            _text(d, "chain_id"),
+            VoteType(kind),
+            _int(_field(d, "height")),
+            _int(_field(d, "round")),
+            _unhex(d, "block_hash"),
+            _text(d, "validator"),
+            _hex(d, "signature"),
         )
 
 
@@ -136,16 +177,25 @@ class Proposal:
         }
 
     @staticmethod
-    def from_json(d: dict[str, Any]) -> "Proposal":
+    def from_json(value: Any) -> "Proposal":
+        """Raises ``MalformedMessage`` (a ValueError) for anything but a proposal."""
+        d = _object(value, "a proposal")
+        block = d.get("block", "")
+        if type(block) is not str:
+            raise MalformedMessage("block must be base64")
+        try:
+            data = base64.b64decode(block, validate=True)
+        except ValueError:
+            raise MalformedMessage("block must be base64") from None
         return Proposal(
-            str(d["chain_id"]),
-            _int(d["height"]),
-            _int(d["round"]),
-            _int(d["pol_round"], minimum=-1),
-            bytes.fromhex(str(d["block_hash"])),
-            str(d["proposer"]),
-            bytes.fromhex(str(d["signature"])),
-            base64.b64decode(str(d.get("block", "")), validate=True),
+            _text(d, "chain_id"),
+            _int(_field(d, "height")),
+            _int(_field(d, "round")),
+            _int(_field(d, "pol_round"), minimum=-1),
+            _hex(d, "block_hash"),
+            _text(d, "proposer"),
+            _hex(d, "signature"),
+            data,
         )
 
 
@@ -153,19 +203,20 @@ Message = Proposal | Vote
 
 
 def _int(value: Any, minimum: int = 0) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum or value > 2**53:
-        raise ValueError(f"not an integer >= {minimum}: {value!r}")
+    if type(value) is not int or value < minimum or value > 2**53:
+        raise MalformedMessage(f"not an integer >= {minimum}: {_brief(value)}")
     return value
 
 
-def message_from_json(d: dict[str, Any]) -> Message:
-    """Decode a message; raises ValueError (or KeyError/TypeError) on malformed input."""
+def message_from_json(value: Any) -> Message:
+    """Decode a message; raises ``MalformedMessage`` (a ValueError) for anything else."""
+    d = _object(value, "a message")
     kind = d.get("kind")
     if kind == "vote":
         return Vote.from_json(d)
     if kind == "proposal":
         return Proposal.from_json(d)
-    raise ValueError(f"unknown message kind {kind!r}")
+    raise MalformedMessage(f"unknown message kind {_brief(kind)}")
 
 
 def signer_of(msg: Message) -> str:
@@ -199,12 +250,17 @@ class CommitCertificate:
         }
 
     @staticmethod
-    def from_json(d: dict[str, Any]) -> "CommitCertificate":
+    def from_json(value: Any) -> "CommitCertificate":
+        """Raises ``MalformedMessage`` (a ValueError) for anything but a certificate."""
+        d = _object(value, "a certificate")
+        precommits = _field(d, "precommits")
+        if type(precommits) is not list:
+            raise MalformedMessage("precommits must be a list")
         return CommitCertificate(
-            _int(d["height"]),
-            _int(d["round"]),
-            bytes.fromhex(str(d["block_hash"])),
-            tuple(Vote.from_json(v) for v in d["precommits"]),
+            _int(_field(d, "height")),
+            _int(_field(d, "round")),
+            _hex(d, "block_hash"),
+            tuple(Vote.from_json(v) for v in precommits),
         )
 
 
@@ -258,8 +314,12 @@ class Evidence:
         return {"offender": self.offender, "first": first, "second": second}
 
     @staticmethod
-    def from_json(d: dict[str, Any]) -> "Evidence":
-        return Evidence(message_from_json(d["first"]), message_from_json(d["second"]))
+    def from_json(value: Any) -> "Evidence":
+        """Raises ``MalformedMessage`` (a ValueError) for anything but two messages."""
+        d = _object(value, "evidence")
+        return Evidence(
+            message_from_json(_field(d, "first")), message_from_json(_field(d, "second"))
+        )
 
 
 def _strip(msg: Message) -> Message:

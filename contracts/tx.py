@@ -16,6 +16,12 @@ from tlog.note import Signer, Verifier
 
 DOMAIN = b"shanhe-tx-v1\n"
 MAX_TX_BYTES = 16 * 1024
+MAX_TX_DEPTH = 32
+"""Nesting of the whole envelope (the envelope is level 1, its body level 2): the same bound
+as a client's JSON body at the HTTP edge, so what passes one passes the other."""
+MAX_TX_ITEMS = 1024
+"""Array items and object members in the body, all levels together (a real body has a few
+dozen): bounds the work of checking, hashing and executing one transaction."""
 
 
 class MalformedTransaction(ValueError):
@@ -40,7 +46,8 @@ class Transaction:
 
     @cached_property
     def _body_bytes(self) -> bytes:
-        return canonical_json(self.body)
+        # walked without recursion: past the limits it is refused, whatever the caller's stack
+        return canonical_json(self.body, max_depth=MAX_TX_DEPTH - 1, max_items=MAX_TX_ITEMS)
 
     def to_json(self) -> dict[str, Any]:
         return {"body": self.body, "signature": self.signature.hex()}
@@ -66,7 +73,9 @@ class Transaction:
 
     @staticmethod
     def from_json(value: Any) -> "Transaction":
-        """Decode and check the envelope's shape (not its signature or rules)."""
+        """Decode and check the envelope's shape and limits (not its signature or rules): the
+        one stateless check, at admission and in block validation alike. Total: anything
+        that is not a transaction raises ``MalformedTransaction``, never another error."""
         if not isinstance(value, dict) or set(value) != {"body", "signature"}:
             raise MalformedTransaction("a transaction is {body, signature}")
         body, sig = value["body"], value["signature"]

@@ -1,16 +1,19 @@
 """Blocks: what the validators agree on, as RFC 8785 bytes whose SHA-256 is the block id."""
 
 import base64
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.tx import MAX_TX_DEPTH
+from signing.bounded_json import JsonRefused, Limits, decode
 from signing.canonical import canonical_json
 
 GENESIS_PARENT = "0" * 64
 MAX_BLOCK_BYTES = 4 * 1024 * 1024
 """A block's encoded size limit, the same on every node (part of validity): a proposal must
-fit a peer envelope (``PEER_MAX_BODY_BYTES`` in api/operations.py) even base64-encoded."""
+fit a peer envelope (``MAX_ENVELOPE_BYTES`` in node/p2p.py) even base64-encoded."""
+BLOCK_JSON = Limits(MAX_BLOCK_BYTES, MAX_TX_DEPTH + 2, MAX_BLOCK_BYTES)
+"""A block nests its transactions two levels down; its size bounds its items."""
 
 
 @dataclass(frozen=True)
@@ -60,25 +63,34 @@ class Block:
 
     @staticmethod
     def decode(data: bytes) -> "Block":
-        """Raises ValueError for anything that is not a well-formed block."""
+        """Raises ValueError for anything that is not a well-formed block, and nothing else
+        (a Byzantine proposer chooses these bytes)."""
+        d = decode(data, BLOCK_JSON)
+        if isinstance(d, JsonRefused):
+            raise ValueError(f"malformed block: {d.kind}: {d.message}")
         try:
-            d = json.loads(data)
+            if type(d) is not dict:
+                raise TypeError("a block is an object")
+            txs, evidence = d["txs"], d["evidence"]
+            if type(txs) is not list or type(evidence) is not list:
+                raise TypeError("txs and evidence are lists")
             block = Block(
                 chain_id=_str(d["chain_id"]),
                 height=_int(d["height"]),
                 prev_hash=_str(d["prev_hash"]),
                 proposer=_str(d["proposer"]),
                 time_ms=_int(d["time_ms"]),
-                txs=tuple(_obj(t) for t in d["txs"]),
-                evidence=tuple(_obj(e) for e in d["evidence"]),
+                txs=tuple(_obj(t) for t in txs),
+                evidence=tuple(_obj(e) for e in evidence),
                 tree_size=_int(d["tree_size"]),
                 tree_root=_str(d["tree_root"]),
                 state_root=_str(d["state_root"]),
             )
             base64.b64decode(block.tree_root, validate=True)
+            canonical = block.encode() == data
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"malformed block: {exc}") from exc
-        if block.encode() != data:
+        if not canonical:
             raise ValueError("block bytes are not canonical")
         return block
 
@@ -90,7 +102,7 @@ def _str(v: Any) -> str:
 
 
 def _int(v: Any) -> int:
-    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+    if type(v) is not int or v < 0:
         raise TypeError("want a non-negative integer")
     return v
 

@@ -118,8 +118,9 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
     try:
         configs = init_network(
-            Path(args.out), args.nodes, args.chain_id, args.base_port, args.host, args.peer_url
-        )
+            Path(args.out), args.nodes, args.chain_id, args.base_port, args.host, args.peer_url,
+            args.public_name,
+        )  # fmt: skip
     except (FileExistsError, ValueError, KeyError, IndexError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -341,6 +342,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--peer-url",
         default="http://{host}:{port}",
         help="how nodes reach each other; {host}, {port}, {i} are filled in",
+    )
+    init.add_argument(
+        "--public-name",
+        action="append",
+        default=[],
+        metavar="TEMPLATE",
+        help="another host[:port] or URL clients reach each node by, e.g. "
+        "'https://node{i}.example' (repeatable): signed requests must name one of a node's "
+        "names; its peer URL's and, for a loopback or wildcard --host, 127.0.0.1:{port} and "
+        "localhost:{port} are always among them",
     )
     init.set_defaults(func=_cmd_init)
 

@@ -8,7 +8,19 @@ from typing import Any
 from consensus.machine import TimeoutConfig
 from consensus.validators import ValidatorSet
 from node.blocks import MAX_BLOCK_BYTES
+from signing.http_signatures import normalize_authority
 from tlog.note import Verifier
+
+LOOPBACK_OR_ANY = frozenset({"127.0.0.1", "localhost", "0.0.0.0", "::", "::1", ""})
+
+
+def default_public_names(host: str, port: int) -> list[str]:
+    """What a node listening on ``host:port`` is called when nobody says otherwise: its
+    address, or, for a loopback or wildcard address, the loopback names a client on the same
+    machine (or a published container port) uses."""
+    if host in LOOPBACK_OR_ANY:
+        return [f"127.0.0.1:{port}", f"localhost:{port}"]
+    return [f"{host}:{port}"]
 
 
 @dataclass(frozen=True)
@@ -122,6 +134,10 @@ class NodeConfig:
     port: int = 8700
     peers: dict[str, str] = field(default_factory=dict)
     """Validator name -> base URL of its HTTP API."""
+    public_names: list[str] = field(default_factory=list)
+    """``host[:port]`` under which clients and peers reach this node: a signed request must be
+    signed for one of them (RFC 9421 ``@authority``), so it is good at this node only. Empty:
+    ``host:port``, or the loopback names for a wildcard or loopback ``host``."""
     mempool_size: int = 20_000
     max_block_txs: int = 2_000
     """At most this many transactions in a block this node proposes (the genesis limit, which
@@ -141,6 +157,12 @@ class NodeConfig:
 
     def path(self, relative: str) -> Path:
         return (self.base_dir / relative).resolve()
+
+    @property
+    def authorities(self) -> frozenset[str]:
+        """This node's names as a signature's ``@authority`` must give one (normalized)."""
+        names = self.public_names or default_public_names(self.host, self.port)
+        return frozenset(normalize_authority(n) for n in names)
 
     @property
     def database_url(self) -> str:
@@ -163,6 +185,7 @@ class NodeConfig:
             "host": self.host,
             "port": self.port,
             "peers": self.peers,
+            "public_names": self.public_names,
             "mempool_size": self.mempool_size,
             "max_block_txs": self.max_block_txs,
             "rate_per_signer": self.rate_per_signer,

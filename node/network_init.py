@@ -3,12 +3,14 @@ validator that joins a running network, or rotates its key, needs on its disk.""
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from node.genesis import Genesis, NodeConfig
+from node.genesis import Genesis, NodeConfig, default_public_names
 from node.identity import write_network_secret
 from node.keys import read_signer, write_signer
+from signing.http_signatures import authority_of
 from tlog.note import Signer
 
 # GB/T 2260 codes of Quzhou city and its districts and counties
@@ -87,11 +89,15 @@ def init_network(
     base_port: int = 8700,
     host: str = "127.0.0.1",
     peer_url: str = "http://{host}:{port}",
+    public_names: Sequence[str] = (),
 ) -> list[Path]:
     """Write the network into ``out``; return the node config paths (node i at base_port+i-1).
 
     ``peer_url`` is how the nodes reach each other: ``{host}``, ``{port}`` and ``{i}`` (1-based)
-    are filled in; docker-compose uses ``http://node-{i}:{port}`` (service names)."""
+    are filled in; docker-compose uses ``http://node-{i}:{port}`` (service names). Each node's
+    public names (what signed requests must be signed for) are the authority of its peer URL,
+    the loopback names when it listens on a loopback or wildcard address, and ``public_names``
+    (templates like ``peer_url``'s, ``host[:port]`` or a URL)."""
     if not peer_url.startswith(("http://", "https://")):
         raise ValueError("--peer-url must be an http(s) URL template")
     if nodes < 1:
@@ -134,12 +140,16 @@ def init_network(
     for i, signer in enumerate(signers):
         node_dir = out / f"node-{i + 1}"
         write_signer(node_dir / "node.key", signer)
+        port = base_port + i
+        names = [authority_of(urls[signer.name]), *default_public_names(host, port)]
+        names += [authority_of(t.format(host=host, port=port, i=i + 1)) for t in public_names]
         config = NodeConfig(
             name=signer.name,
             base_dir=node_dir,
             host=host,
-            port=base_port + i,
+            port=port,
             peers={n: u for n, u in urls.items() if n != signer.name},
+            public_names=list(dict.fromkeys(names)),
         )
         path = node_dir / "config.json"
         path.write_text(json.dumps(config.to_json(), indent=2) + "\n")

@@ -13,17 +13,19 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from consensus.validators import ValidatorSet
-from contracts.tx import Transaction
+from contracts.tx import MAX_TX_DEPTH, MAX_TX_ITEMS, Transaction
 from node.http_post import KeepAlivePoster, PostError
+from signing.bounded_json import JsonRefused, Limits, decode
 from signing.http_signatures import (
     NonceCache,
     SignatureError,
+    authority_of,
     sign_request,
     verify_headers,
     verify_request,
@@ -33,9 +35,16 @@ from tlog.note import Signer, Verifier
 log = logging.getLogger("shanhe.p2p")
 MAX_BATCH = 200
 QUEUE_LIMIT = 10_000
-
-
 PATH = "/v1/p2p"
+MAX_ENVELOPE_BYTES = 16 * 1024 * 1024
+"""A proposal of MAX_BLOCK_BYTES in base64 plus a batch of votes, or 200 gossiped
+transactions of 16 KiB: both far above a client's limit, both needed for liveness."""
+ENVELOPE_JSON = Limits(
+    MAX_ENVELOPE_BYTES, MAX_TX_DEPTH + 3, MAX_BATCH * (2 * MAX_TX_ITEMS + 16) + 16
+)
+"""An envelope holds items, an item a transaction (whose own limits apply again when it is
+decoded): an honest batch of valid transactions always fits, and no envelope can nest past
+what a transaction may or build more than a batch of them can."""
 
 
 def encode_item(item: dict[str, Any]) -> bytes:
@@ -49,14 +58,16 @@ def tx_item(tx: Transaction) -> bytes:
 
 
 def seal(
-    signer: Signer, chain_id: str, items: Sequence[dict[str, Any] | bytes]
+    signer: Signer, chain_id: str, items: Sequence[dict[str, Any] | bytes], authority: str
 ) -> tuple[bytes, dict[str, str]]:
     """The envelope's exact body bytes and the RFC 9421 headers that authenticate them (key id
-    ``node:<name>``), the same request signatures agencies and residents use."""
+    ``node:<name>``) to the one peer reached as ``authority``: the same request signatures
+    agencies and residents use."""
     parts = [i if isinstance(i, bytes) else encode_item(i) for i in items]
     head = encode_item({"chain_id": chain_id, "from": signer.name})[:-1]
     body = head + b',"items":[' + b",".join(parts) + b"]}"
-    headers = sign_request(signer, f"node:{signer.name}", "POST", PATH, "", body, time.time())
+    keyid = f"node:{signer.name}"
+    headers = sign_request(signer, keyid, "POST", authority, PATH, "", body, time.time())
     return body, {"content-type": "application/json", **headers}
 
 
@@ -69,18 +80,22 @@ def _validator_key(validators: ValidatorSet) -> Callable[[str], Verifier | None]
     return key_of
 
 
-def check_sender(headers: Mapping[str, str], validators: ValidatorSet) -> str | None:
+def check_sender(
+    headers: Mapping[str, str], validators: ValidatorSet, authorities: Collection[str]
+) -> str | None:
     """Why an envelope is refused on its headers alone, or None: a validator's fresh
-    signature over the Content-Digest it announces, checked before its body (up to 16 MiB)
-    is read. ``open_envelope`` checks the body against it and spends the nonce."""
+    signature, for this node (one of ``authorities``), over the Content-Digest it announces,
+    checked before its body (up to 16 MiB) is read. ``open_envelope`` checks the body against
+    it and spends the nonce."""
     checked = verify_headers(
-        "POST", PATH, "", None, headers, _validator_key(validators), time.time()
+        "POST", PATH, "", None, headers, _validator_key(validators), time.time(), authorities
     )
     return _REASONS.get(checked.kind, "malformed") if isinstance(checked, SignatureError) else None
 
 
 _REASONS = {"unknown-key": "unknown_sender", "signature-invalid": "bad_signature",
-            "signature-replayed": "replayed", "signature-stale": "stale"}  # fmt: skip
+            "signature-replayed": "replayed", "signature-stale": "stale",
+            "signature-wrong-authority": "wrong_authority"}  # fmt: skip
 
 
 def open_envelope(
@@ -89,17 +104,18 @@ def open_envelope(
     validators: ValidatorSet,
     chain_id: str,
     nonces: NonceCache,
+    authorities: Collection[str],
 ) -> tuple[str, list[dict[str, Any]]] | str:
     """(sender, items), or the reason the envelope was dropped: only a validator of the
-    current set, signing fresh and once, is heard."""
+    current set, signing fresh, once and for this node, is heard."""
     key_of = _validator_key(validators)
-    verified = verify_request("POST", PATH, "", body, headers, key_of, nonces, time.time())
+    now = time.time()
+    verified = verify_request("POST", PATH, "", body, headers, key_of, nonces, now, authorities)
     if isinstance(verified, SignatureError):
         return _REASONS.get(verified.kind, "malformed")
     sender = verified.removeprefix("node:")
-    try:
-        envelope = json.loads(body)
-    except (ValueError, RecursionError):
+    envelope = decode(body, ENVELOPE_JSON)
+    if isinstance(envelope, JsonRefused):
         return "malformed"
     if (
         not isinstance(envelope, dict)
@@ -122,6 +138,7 @@ class Peer:
 
     def __init__(self, name: str, url: str, signer: Signer, chain_id: str) -> None:
         self.name, self.url = name, url.rstrip("/")
+        self.authority = authority_of(self.url)
         self.signer, self.chain_id = signer, chain_id
         self.urgent: deque[bytes] = deque(maxlen=QUEUE_LIMIT)
         self.gossip: deque[bytes] = deque()
@@ -159,7 +176,7 @@ class Peer:
             items = self.next_batch()
             if not items:
                 continue
-            body, headers = seal(self.signer, self.chain_id, items)
+            body, headers = seal(self.signer, self.chain_id, items, self.authority)
             try:
                 if await self.poster.post(PATH, body, headers) >= 400:
                     self.failures += 1

@@ -13,6 +13,7 @@ import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
 from node.genesis import NodeConfig
+from node.http_guard import GuardedHttpToolsProtocol
 from node.keys import KeyFileError
 from node.service import Node
 
@@ -51,6 +52,8 @@ def run_node(config_path: Path, db_url: str | None = None) -> int:
             access_log=False,
             proxy_headers=False,
             timeout_graceful_shutdown=5,
+            http=GuardedHttpToolsProtocol,  # bounded heads, slow clients timed out, capped
+            timeout_keep_alive=5,
         )
     )
     node.on_fatal = lambda: _exit_soon(server)

@@ -43,10 +43,12 @@ from node.executor import Execution, execute
 from node.genesis import Genesis, NodeConfig
 from node.keys import KeyFileError, read_signer
 from node.mempool import Mempool, MempoolFull
-from node.p2p import Peer, check_sender, encode_item, open_envelope, tx_item
+from node.p2p import MAX_ENVELOPE_BYTES, Peer, check_sender, encode_item, open_envelope, tx_item
 from node.ratelimit import RateLimiter
 from node.vault import Vault
 from node.walfile import WalCorrupted, WalFile, WalWriteError
+from signing.bounded_json import JsonRefused, Limits
+from signing.bounded_json import decode as decode_json
 from signing.http_signatures import NonceCache
 from tlog import layout
 from tlog.note import Signer, Verifier, signature_line
@@ -155,6 +157,8 @@ class Node:
         self.progress_mark: tuple[int, int, int] = (-1, -1, -1)
         self.height_started = time.monotonic()
         self.peer_nonces = NonceCache()
+        self.authorities = config.authorities
+        """This node's public names: a signed request is good here only if signed for one."""
 
     def _load_wal(self) -> tuple[SafetyState | None, int]:
         """The WAL's last record and the height from which this validator may sign; raises
@@ -701,14 +705,16 @@ class Node:
     # ------------------------------------------------------------ inbound
     def check_envelope_headers(self, headers: Mapping[str, str]) -> str | None:
         """Why a peer's envelope is refused before its body is read, or None."""
-        why = check_sender(headers, self.validators)
+        why = check_sender(headers, self.validators, self.authorities)
         if why is not None:
             self.counters[f"dropped_envelope:{why}"] += 1
         return why
 
     def on_envelope(self, body: bytes, headers: Mapping[str, str]) -> str | None:
         """Handle a peer's envelope; the reason it was dropped, or None."""
-        opened = open_envelope(body, headers, self.validators, self.chain_id, self.peer_nonces)
+        opened = open_envelope(
+            body, headers, self.validators, self.chain_id, self.peer_nonces, self.authorities
+        )
         if isinstance(opened, str):
             self.counters[f"dropped_envelope:{opened}"] += 1
             return opened
@@ -830,22 +836,28 @@ class Node:
             for peer in self.peers:
                 try:
                     await self._sync_from(peer)
-                except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+                except Exception as exc:  # whatever a peer answers, this task goes on
                     self.counters["sync_errors"] += 1
-                    log.debug("sync from %s failed: %s", peer.name, exc)
+                    expected = isinstance(exc, httpx.HTTPError | SyncAnswerRefused | ValueError)
+                    log.log(
+                        logging.DEBUG if expected else logging.WARNING,
+                        "sync from %s failed: %s: %.200s", peer.name, type(exc).__name__, exc,
+                    )  # fmt: skip
 
     async def _sync_from(self, peer: Peer) -> None:
-        r = await peer.client.get(f"{peer.url}/v1/status")
-        status = r.json()
-        their_height = int(status["height"])
+        status = await _get_json(peer, "/v1/status", STATUS_JSON)
+        if type(status) is not dict or type(status.get("height")) is not int:
+            raise SyncAnswerRefused("status without a height")
+        their_height = status["height"]
         while their_height > self.tip.height:
             height = self.tip.height + 1
-            r = await peer.client.get(f"{peer.url}/v1/blocks/{height}")
-            if r.status_code != 200:
+            payload = await _get_json(peer, f"/v1/blocks/{height}", BLOCK_ANSWER_JSON)
+            if payload is None:
                 return
-            payload = r.json()
+            if type(payload) is not dict or type(payload.get("block")) is not str:
+                raise SyncAnswerRefused("block answer without a block")
             data = base64.b64decode(payload["block"], validate=True)
-            cert = CommitCertificate.from_json(payload["certificate"])
+            cert = CommitCertificate.from_json(payload.get("certificate"))
             if verify_certificate(cert, self.validators, self.chain_id) is not None:
                 self.counters["sync_bad_certificate"] += 1
                 return
@@ -860,14 +872,51 @@ class Node:
             served = logstore.latest_quorum_size(conn)
         if served is not None and served >= self.frontier.size:
             return
-        r = await peer.client.get(f"{peer.url}/v1/checkpoint")
-        signed = cosigning.lines_of(r.text) if r.status_code == 200 else None
+        note = await _get(peer, "/v1/checkpoint", MAX_CHECKPOINT_BYTES)
+        signed = None if note is None else cosigning.lines_of(note.decode("utf-8", "replace"))
         if signed is None or signed[0] > self.frontier.size:
             return
         size, lines = signed
         for name, line in lines:
             if self.validators.by_name(name) is not None:
                 self._on_cosig(name, size, line)
+
+
+class SyncAnswerRefused(Exception):
+    """A peer's answer during block sync is not what it must be (counted, then the next)."""
+
+
+STATUS_JSON = Limits(64 * 1024, 4, 4096)
+MAX_CHECKPOINT_BYTES = 256 * 1024
+"""A checkpoint note: three lines and one signature line per validator."""
+BLOCK_ANSWER_JSON = Limits(MAX_ENVELOPE_BYTES, 8, 100_000)
+"""A block (4 MiB, base64) with its header, transaction hashes, evidence and certificate."""
+
+
+async def _get(peer: Peer, path: str, max_bytes: int) -> bytes | None:
+    """A peer's answer to GET ``path``, read no further than ``max_bytes`` (a Byzantine peer
+    chooses its size); None if it is not a 200."""
+    async with peer.client.stream("GET", f"{peer.url}{path}") as r:
+        if r.status_code != 200:
+            return None
+        chunks, size = [], 0
+        async for chunk in r.aiter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                raise SyncAnswerRefused(f"{path}: answer past {max_bytes} bytes")
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _get_json(peer: Peer, path: str, limits: Limits) -> Any:
+    """A peer's JSON answer, decoded with the bounded decoder; None if it is not a 200."""
+    data = await _get(peer, path, limits.max_bytes)
+    if data is None:
+        return None
+    value = decode_json(data, limits)
+    if isinstance(value, JsonRefused):
+        raise SyncAnswerRefused(f"{path}: {value.kind}")
+    return value
 
 
 def _vault_key(path: Any) -> bytes:

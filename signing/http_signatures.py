@@ -1,11 +1,14 @@
 """HTTP Message Signatures (RFC 9421, ``ed25519``): what callers and validator nodes sign.
 
-The signature covers ``@method``, ``@path``, ``@query`` and ``content-digest`` (RFC 9530, of
-the body, empty for GETs) with ``created``, ``keyid``, ``alg`` and a ``nonce``. ``keyid`` names
-a key registered on the ledger: an agency id, ``resident:<pseudonym>`` or ``node:<validator>``.
-A request outside the ``created`` window, or with a nonce seen before, is refused: signed
-requests cannot be replayed. Pure: the clock and the key lookup are the caller's; failures are
-values (``SignatureError``), the HTTP edge turns them into problems.
+The signature covers ``@method``, ``@authority``, ``@path``, ``@query`` and ``content-digest``
+(RFC 9530, of the body, empty for GETs) with ``created``, ``keyid``, ``alg`` and a ``nonce``.
+``keyid`` names a key registered on the ledger: an agency id, ``resident:<pseudonym>`` or
+``node:<validator>``. A request outside the ``created`` window, or with a nonce seen before, is
+refused: signed requests cannot be replayed. Nonces are remembered per node, so a request also
+names the one node it is for: ``@authority`` (the Host it was sent to) must be one of the
+verifier's own names, else it is refused whatever its signature. Pure: the clock, the key
+lookup and the names are the caller's; failures are values (``SignatureError``), the HTTP edge
+turns them into problems.
 
 Written here rather than taken from the ``http-message-signatures`` package: that package
 verifies through request objects and ``cryptography``, while nodes verify raw ASGI requests on
@@ -18,16 +21,17 @@ import base64
 import hashlib
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from tlog.note import Signer, Verifier
 
 WINDOW_SECONDS = 60
-COMPONENTS = '("@method" "@path" "@query" "content-digest")'
+COMPONENTS = '("@method" "@authority" "@path" "@query" "content-digest")'
 _LABEL = r"[a-z*][a-z0-9_.*-]{0,63}"
 _INPUT = re.compile(
-    rf'^({_LABEL})=\("@method" "@path" "@query" "content-digest"\)((?:;[a-z]+=(?:"[^"]*"|\d+))+)$'
+    rf'^({_LABEL})=\("@method" "@authority" "@path" "@query" "content-digest"\)((?:;[a-z]+=(?:"[^"]*"|\d+))+)$'
 )
 _PARAM = re.compile(r';([a-z]+)=("[^"]*"|\d+)')
 _SIGNATURE = re.compile(rf"^({_LABEL})=:([A-Za-z0-9+/=]+):$")
@@ -37,8 +41,8 @@ _NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 @dataclass(frozen=True)
 class SignatureError:
     kind: str
-    """Stable reason: signature-required, -malformed, -stale, -invalid, -replayed,
-    content-digest-mismatch, unknown-key."""
+    """Stable reason: signature-required, -malformed, -stale, -wrong-authority, -invalid,
+    -replayed, content-digest-mismatch, unknown-key."""
     message: str
 
 
@@ -46,9 +50,29 @@ def content_digest(body: bytes) -> str:
     return f"sha-256=:{base64.b64encode(hashlib.sha256(body).digest()).decode()}:"
 
 
-def _base(method: str, path: str, query: str, digest: str, params: str) -> bytes:
+def normalize_authority(authority: str, scheme: str = "http") -> str:
+    """RFC 9421 section 2.2.3: the host in lower case, with the port unless it is the
+    scheme's default (what the oracle package and HTTP clients derive from a URL)."""
+    authority = authority.strip().lower()
+    default = {"http": ":80", "https": ":443"}.get(scheme.lower())
+    if default and authority.endswith(default):
+        authority = authority.removesuffix(default)
+    return authority
+
+
+def authority_of(url: str) -> str:
+    """The ``@authority`` a request to ``url`` carries: ``host[:port]``, normalized (a bare
+    ``host[:port]`` is taken as it is)."""
+    if "://" not in url:
+        return normalize_authority(url)
+    parts = urlsplit(url)
+    return normalize_authority(parts.netloc.rpartition("@")[2], parts.scheme)
+
+
+def _base(method: str, authority: str, path: str, query: str, digest: str, params: str) -> bytes:
     lines = [
         f'"@method": {method.upper()}',
+        f'"@authority": {authority}',
         f'"@path": {path}',
         f'"@query": ?{query}',
         f'"content-digest": {digest}',
@@ -61,15 +85,19 @@ def sign_request(
     signer: Signer,
     keyid: str,
     method: str,
+    authority: str,
     path: str,
     query: str,
     body: bytes,
     now: float,
 ) -> dict[str, str]:
-    """The headers that authenticate one request."""
+    """The headers that authenticate one request to the node reached as ``authority``
+    (``host[:port]`` of the URL it is sent to)."""
     params = f'{COMPONENTS};created={int(now)};keyid="{keyid}";alg="ed25519";nonce="{secrets.token_urlsafe(16)}"'
     digest = content_digest(body)
-    signature = signer.sign(_base(method, path, query, digest, params))
+    signature = signer.sign(
+        _base(method, normalize_authority(authority), path, query, digest, params)
+    )
     return {
         "content-digest": digest,
         "signature-input": f"sig1={params}",
@@ -101,9 +129,13 @@ def verify_request(
     key_of: Callable[[str], Verifier | None],
     nonces: NonceCache,
     now: float,
+    authorities: Collection[str],
 ) -> str | SignatureError:
-    """The verified ``keyid``, or why the request is not authenticated."""
-    checked = verify_headers(method, path, query, content_digest(body), headers, key_of, now)
+    """The verified ``keyid``, or why the request is not authenticated. ``authorities``: the
+    verifier's own names (normalized); ``headers`` must hold the request's ``host``."""
+    checked = verify_headers(
+        method, path, query, content_digest(body), headers, key_of, now, authorities
+    )
     if isinstance(checked, SignatureError):
         return checked
     keyid, nonce = checked
@@ -120,11 +152,12 @@ def verify_headers(
     headers: Mapping[str, str],
     key_of: Callable[[str], Verifier | None],
     now: float,
+    authorities: Collection[str],
 ) -> tuple[str, str] | SignatureError:
-    """(keyid, nonce) of a well-formed, fresh signature by a known key, or why not; the nonce
-    is the caller's to spend. ``body_digest`` None: check the signature over the request's
-    own Content-Digest, before reading a body that may be large (the body must then be checked
-    against it, as ``verify_request`` does)."""
+    """(keyid, nonce) of a well-formed, fresh signature by a known key for one of
+    ``authorities``, or why not; the nonce is the caller's to spend. ``body_digest`` None:
+    check the signature over the request's own Content-Digest, before reading a body that may
+    be large (the body must then be checked against it, as ``verify_request`` does)."""
     signature_input, signature = headers.get("signature-input"), headers.get("signature")
     if not signature_input or not signature:
         return SignatureError(
@@ -145,13 +178,20 @@ def verify_headers(
     ):
         return SignatureError(
             "signature-malformed",
-            "Signature-Input must cover @method @path @query content-digest, with created, "
-            "keyid and a nonce (alg ed25519)",
+            "Signature-Input must cover @method @authority @path @query content-digest, with "
+            "created, keyid and a nonce (alg ed25519)",
         )
     keyid, nonce = keyid.strip('"'), nonce.strip('"')
     if abs(now - int(created)) > WINDOW_SECONDS:
         return SignatureError(
             "signature-stale", f"created must be within {WINDOW_SECONDS} s of now"
+        )
+    authority = normalize_authority(headers.get("host", ""))
+    if authority not in authorities:
+        return SignatureError(
+            "signature-wrong-authority",
+            f"This node is {', '.join(sorted(authorities))}; the request was sent to "
+            f"{authority[:100]!r} (sign for the node you send to)",
         )
     digest = headers["content-digest"] if body_digest is None else body_digest
     if headers.get("content-digest", digest) != digest:
@@ -161,7 +201,8 @@ def verify_headers(
         return SignatureError("unknown-key", f"{keyid} is not a key registered on the ledger")
     signed_params = signature_input.removeprefix(f"{parsed.group(1)}=")
     if not key.verify(
-        _base(method, path, query, digest, signed_params), base64.b64decode(sig.group(2))
+        _base(method, authority, path, query, digest, signed_params),
+        base64.b64decode(sig.group(2)),
     ):
         return SignatureError("signature-invalid", "The signature does not verify")
     return keyid, nonce

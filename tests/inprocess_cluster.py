@@ -28,8 +28,10 @@ class LocalPoster:
     """Stands in for ``KeepAlivePoster``: hands the signed envelope to the destination node
     as its HTTP route would (headers checked first, then the body)."""
 
-    def __init__(self, net: "LocalNetwork", src: int, dst: int) -> None:
+    def __init__(self, net: "LocalNetwork", src: int, dst: int, authority: str) -> None:
         self.net, self.src, self.dst = net, src, dst
+        self.authority = authority
+        """The Host an HTTP client would send (signed as ``@authority``)."""
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> int:
         if self.dst in self.net.down or self.src in self.net.down:
@@ -40,6 +42,7 @@ class LocalPoster:
         if delay:
             await asyncio.sleep(delay)
         target = self.net.nodes[self.dst]
+        headers = {**headers, "host": self.authority}
         why = target.check_envelope_headers(headers) or target.on_envelope(body, headers)
         return 204 if why is None else 400
 
@@ -69,7 +72,7 @@ class LocalNetwork:
     def wire(self, src: int, node: Node) -> None:
         for peer in node.peers:
             dst = self.names.index(peer.name)
-            peer.poster = LocalPoster(self, src, dst)  # type: ignore[assignment]
+            peer.poster = LocalPoster(self, src, dst, peer.authority)  # type: ignore[assignment]
             peer.url = f"http://{peer.name}"
             peer.client = httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=self.apps[dst]), timeout=5.0

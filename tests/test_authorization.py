@@ -62,7 +62,9 @@ class World:
     def call(self, caller: str | None, method: str, path: str, body: bytes = b"") -> Any:
         headers = {}
         if caller is not None:
-            headers = sign_request(self.keys[caller], caller, method, path, "", body)
+            headers = sign_request(
+                self.keys[caller], caller, method, path, "", body, authority="127.0.0.1:8700"
+            )
         return self.client.request(method, path, headers=headers, content=body)
 
 
@@ -72,7 +74,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     [config_path] = init_network(net, 1)
     config = json.loads(config_path.read_text())
     config_path.write_text(json.dumps({**config, "reads_per_client": 100_000}))
-    with TestClient(create_app(Node(NodeConfig.load(config_path)))) as client:
+    app = create_app(Node(NodeConfig.load(config_path)))
+    with TestClient(app, base_url="http://127.0.0.1:8700") as client:  # the node's own name
         w = World(client, net)
         for p in (ME, OTHER):
             key = w.keys[f"resident:{p}"].verifier().encode()

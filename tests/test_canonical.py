@@ -76,3 +76,24 @@ def test_a_transactions_envelope_bytes_are_its_rfc8785_encoding(
 
     tx = Transaction(body, signature)
     assert tx.encode() == canonical_json(tx.to_json())
+
+
+def _nested(levels: int, leaf: object = 1) -> object:
+    value = leaf
+    for _ in range(levels):
+        value = {"a": [value]}
+    return value
+
+
+def test_deep_values_are_refused_without_recursion() -> None:
+    with pytest.raises(NotCanonicalizable, match="nested deeper than"):
+        canonical_json(_nested(50_000))  # 100,000 levels: no RecursionError
+    with pytest.raises(NotCanonicalizable, match=r"\$\.a\[0\]\.a: nested deeper than 3"):
+        canonical_json(_nested(2), max_depth=3)
+    assert canonical_json(_nested(2), max_depth=4) == b'{"a":[{"a":[1]}]}'
+
+
+def test_items_are_bounded() -> None:
+    assert canonical_json({"a": [1, 2], "b": {}}, max_items=4) == b'{"a":[1,2],"b":{}}'
+    with pytest.raises(NotCanonicalizable, match="more than 3 items"):
+        canonical_json({"a": [1, 2], "b": {}}, max_items=3)

@@ -16,7 +16,15 @@ from tests.cluster import free_base_port
 
 def test_init_writes_a_network(tmp_path: Path) -> None:
     out = tmp_path / "net"
-    assert main(["init", "--nodes", "4", "--out", str(out), "--chain-id", "test-chain"]) == 0
+    names = [
+        "--public-name",
+        "https://node{i}.shanhe.example",
+        "--public-name",
+        "10.0.0.{i}:{port}",
+    ]
+    assert (
+        main(["init", "--nodes", "4", "--out", str(out), "--chain-id", "test-chain", *names]) == 0
+    )
     genesis = json.loads((out / "genesis.json").read_text())
     assert genesis["chain_id"] == "test-chain" and genesis["quorum"] == 3
     assert [v["name"] for v in genesis["validators"]] == [
@@ -26,7 +34,11 @@ def test_init_writes_a_network(tmp_path: Path) -> None:
     assert {p.stem for p in (out / "agencies").glob("*.key")} >= {"ssb-330825", "hosp-330881"}
     for i in range(1, 5):
         config = json.loads((out / f"node-{i}" / "config.json").read_text())
-        assert config["port"] == 8700 + i - 1 and len(config["peers"]) == 3
+        port = 8700 + i - 1
+        assert config["port"] == port and len(config["peers"]) == 3
+        assert config["public_names"] == [  # what signed requests to this node must name
+            f"127.0.0.1:{port}", f"localhost:{port}", f"node{i}.shanhe.example", f"10.0.0.{i}:{port}"
+        ]  # fmt: skip
         assert (out / f"node-{i}" / "node.key").stat().st_mode & 0o777 == 0o600
     assert main(["init", "--nodes", "4", "--out", str(out)]) == 2  # never overwrites
 

@@ -152,7 +152,7 @@ def test_cluster_commits_survives_crashes_and_loses_nothing(
     ]
     for i in everyone:
         items = [{"kind": "consensus", "message": v} for v in votes]
-        body, headers = seal(byzantine, c.chain_id, items)
+        body, headers = seal(byzantine, c.chain_id, items, c.urls[i].removeprefix("http://"))
         assert (
             c.client.post(f"{c.urls[i]}/v1/p2p", content=body, headers=headers).status_code == 204
         )
@@ -179,10 +179,12 @@ def test_cluster_commits_survives_crashes_and_loses_nothing(
 
     # peer envelopes from unknown keys are dropped and counted
     stranger = Signer.generate("node-330800")  # right name, wrong key
-    body, headers = seal(stranger, c.chain_id, [])
+    body, headers = seal(stranger, c.chain_id, [], c.urls[0].removeprefix("http://"))
     r = c.client.post(f"{c.urls[0]}/v1/p2p", content=body, headers=headers)
     assert r.status_code == 401 and r.json()["type"].endswith("/peer-bad-signature")
-    body, headers = seal(Signer.generate("mallory"), c.chain_id, [])
+    body, headers = seal(
+        Signer.generate("mallory"), c.chain_id, [], c.urls[0].removeprefix("http://")
+    )
     r = c.client.post(f"{c.urls[0]}/v1/p2p", content=body, headers=headers)
     assert r.status_code == 401
     counters = c.status(0)["counters"]

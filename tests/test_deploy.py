@@ -79,6 +79,13 @@ def test_init_writes_configs_the_node_services_can_run(
         for peer, url in config["peers"].items():
             target = urlsplit(url)
             assert target.hostname in compose["services"] and target.hostname != name, peer
+        # signed requests name the node: as its peers reach it, and as its published port
+        port = config["port"]
+        assert set(config["public_names"]) == {
+            f"{name}:{port}",
+            f"127.0.0.1:{port}",
+            f"localhost:{port}",
+        }
     assert (out / "verifier-keys.txt").is_file()
 
 

@@ -24,10 +24,15 @@ from node.network_init import init_network
 from node.service import Node
 from tlog.note import Signer
 
+AUTHORITY = "127.0.0.1:8700"
+"""A one-node network's node (``init_network``'s default port): what signatures name."""
+BASE_URL = f"http://{AUTHORITY}"
+
 
 @pytest.fixture
 def single(tmp_path: Path, db_url: str) -> Iterator[tuple[TestClient, Path]]:
-    with TestClient(create_app(_one_node(tmp_path, db_url=db_url))) as client:
+    app = create_app(_one_node(tmp_path, db_url=db_url))
+    with TestClient(app, base_url=BASE_URL) as client:
         yield client, tmp_path / "net"
 
 
@@ -271,7 +276,7 @@ def test_a_resident_lists_who_accessed_their_records(single: tuple[TestClient, P
     def signed_get(
         path: str, query: str = "", signer: Signer = me, keyid: str = f"resident:{pseudonym}"
     ) -> Any:
-        headers = sign_request(signer, keyid, "GET", path, query)
+        headers = sign_request(signer, keyid, "GET", path, query, authority=AUTHORITY)
         return client.get(path + (f"?{query}" if query else ""), headers=headers)
 
     mine = f"/v1/residents/{pseudonym}/access"
@@ -291,10 +296,10 @@ def test_a_resident_lists_who_accessed_their_records(single: tuple[TestClient, P
     assert problem(signed_get(mine, signer=Signer.generate("x"))) == "signature-invalid"
     assert problem(signed_get(mine, signer=hosp_a, keyid=hosp_a.name)) == "forbidden"
     assert problem(signed_get(mine, keyid="resident:" + "11" * 32)) == "unknown-key"
-    headers = sign_request(me, f"resident:{pseudonym}", "GET", mine, "limit=2")
+    headers = sign_request(me, f"resident:{pseudonym}", "GET", mine, "limit=2", authority=AUTHORITY)
     assert client.get(mine + "?limit=2", headers=headers).status_code == 200
     assert problem(client.get(mine + "?limit=2", headers=headers)) == "signature-replayed"
-    headers = sign_request(me, f"resident:{pseudonym}", "GET", mine, "limit=2")
+    headers = sign_request(me, f"resident:{pseudonym}", "GET", mine, "limit=2", authority=AUTHORITY)
     assert problem(client.get(mine + "?limit=3", headers=headers)) == "signature-invalid"
     assert problem(signed_get("/v1/residents/" + "00" * 32 + "/access")) == "forbidden"
     assert client.get("/v1/residents/nope/access").status_code == 400
@@ -319,7 +324,7 @@ def test_overdue_pension_cases_are_listed(
 
     def overdue(agency: str) -> Any:
         signer = read_signer(net / "agencies" / f"{agency}.key")
-        headers = sign_request(signer, agency, "GET", "/v1/pension/overdue", "")
+        headers = sign_request(signer, agency, "GET", "/v1/pension/overdue", authority=AUTHORITY)
         return client.get("/v1/pension/overdue", headers=headers).json()
 
     assert overdue("ssb-330825")["cases"] == []
@@ -363,6 +368,68 @@ def test_json_nested_past_the_limit_is_refused_as_such(single: tuple[TestClient,
     assert client.post("/v1/tx", json=brackets_in_strings).status_code == 202
 
 
+def _enrolled_resident(client: TestClient, net: Path, name: str) -> tuple[Signer, str]:
+    """A resident enrolled on the ledger: (their key, their signer name)."""
+    ssb = read_signer(net / "agencies" / "ssb-330825.key")
+    me = Signer.generate(name)
+    pseudonym = hashlib.sha256(name.encode()).hexdigest()
+    body = {"type": "resident.enroll", "chain_id": "shanhe-quzhou-dev", "signer": ssb.name,
+            "nonce": f"enroll-{name}", "pseudonym": pseudonym, "key": me.verifier().encode()}  # fmt: skip
+    tx = sign_transaction(body, ssb)
+    client.post("/v1/tx", json=tx.to_json())
+    assert _wait_status(client, tx.hash.hex())["status"] == "committed"
+    return me, f"resident:{pseudonym}"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/JSON",
+        "Application/Json; charset=utf-8",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        None,
+    ],
+)
+def test_a_resident_signed_950_level_transaction_is_refused_whatever_its_content_type(
+    single: tuple[TestClient, Path], content_type: str | None
+) -> None:
+    """Issue 10's attack: accepted with 202 under ``application/JSON`` (the depth limit
+    matched only lower-case ``json``), then every validator raised RecursionError in block
+    validation and no height committed again."""
+    client, net = single
+    me, signer = _enrolled_resident(client, net, "resident-deep")
+    deep: Any = "x"
+    for _ in range(950):
+        deep = {"a": deep}
+    body = {"type": "consent.grant", "chain_id": "shanhe-quzhou-dev", "signer": signer,
+            "nonce": "deep-1", "consent_id": "c-deep", "extra": deep}  # fmt: skip
+    tx = Transaction(body, b"")  # the limits also refuse to sign it: sign by hand
+    data = json.dumps({"body": body, "signature": me.sign(b"shanhe-tx-v1\n" + json.dumps(
+        body, sort_keys=True, separators=(",", ":")).encode()).hex()}).encode()  # fmt: skip
+    headers = {} if content_type is None else {"content-type": content_type}
+    r = client.post("/v1/tx", content=data, headers=headers)
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"].endswith("/json-too-deep")
+    assert len(client.app.state.node.mempool) == 0  # type: ignore[attr-defined]
+    del tx
+
+
+def test_a_body_of_escaped_quotes_is_refused_in_milliseconds(
+    single: tuple[TestClient, Path],
+) -> None:
+    """The old depth scan was a regex, quadratic on an unterminated string of escaped
+    quotes: 8,000 took 2.9 s, a 1 MiB body would have held the event loop for hours."""
+    client, _ = single
+    start = time.monotonic()
+    r = client.post(
+        "/v1/tx", content=b'"' + b'\\"' * 300_000, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 400 and r.json()["type"].endswith("/json-malformed")
+    assert time.monotonic() - start < 2
+
+
 def test_a_chunked_body_past_the_limit_is_refused(single: tuple[TestClient, Path]) -> None:
     from api.operations import MAX_BODY_BYTES
 
@@ -391,11 +458,13 @@ def test_signed_reads_are_rate_limited_per_key(tmp_path: Path) -> None:
     [config_path] = init_network(tmp_path / "net", 1)
     data = json.loads(config_path.read_text())
     config_path.write_text(json.dumps({**data, "reads_per_key": 1.0}))  # burst of 2
-    with TestClient(create_app(Node(NodeConfig.load(config_path)))) as client:
+    with TestClient(create_app(Node(NodeConfig.load(config_path))), base_url=BASE_URL) as client:
 
         def overdue(agency: str) -> Any:
             signer = read_signer(tmp_path / "net" / "agencies" / f"{agency}.key")
-            headers = sign_request(signer, agency, "GET", "/v1/pension/overdue")
+            headers = sign_request(
+                signer, agency, "GET", "/v1/pension/overdue", authority=AUTHORITY
+            )
             return client.get("/v1/pension/overdue", headers=headers)
 
         codes = [overdue("ssb-330825") for _ in range(3)]
@@ -491,15 +560,15 @@ def test_peer_envelopes_are_rfc9421_signed_fresh_and_used_once(
 
     client, _ = single
     node: Node = client.app.state.node  # type: ignore[attr-defined]
-    body, headers = seal(node.signer, node.chain_id, [])
+    body, headers = seal(node.signer, node.chain_id, [], AUTHORITY)
     assert client.post("/v1/p2p", content=body, headers=headers).status_code == 204
     again = client.post("/v1/p2p", content=body, headers=headers)  # replayed
     assert again.status_code == 401 and again.json()["type"].endswith("/peer-replayed")
-    body, headers = seal(node.signer, node.chain_id, [])
+    body, headers = seal(node.signer, node.chain_id, [], AUTHORITY)
     tampered = body.replace(b'"items":[]', b'"items":[{}]')
     r = client.post("/v1/p2p", content=tampered, headers=headers)
     assert r.status_code == 400 and r.json()["type"].endswith("/peer-malformed")  # digest
-    body, headers = seal(node.signer, "another-chain", [])
+    body, headers = seal(node.signer, "another-chain", [], AUTHORITY)
     assert client.post("/v1/p2p", content=body, headers=headers).status_code == 400
     stale = {
         **headers,
@@ -509,52 +578,161 @@ def test_peer_envelopes_are_rfc9421_signed_fresh_and_used_once(
     assert node.counters["dropped_envelope:replayed"] == 1
 
 
+@dataclasses.dataclass
+class Limited:
+    """What one request did through the limits middleware alone."""
+
+    status: int
+    reads: int
+    """How many times the body was asked for."""
+    heard: list[bytes]
+    """The bodies the app behind it received."""
+    headers: dict[bytes, bytes]
+
+
+def _through_limits(
+    node: Node,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
+    limits: Any = None,
+) -> Limited:
+    import asyncio
+
+    from api.operations import Accounting, RequestStats, signed_check
+    from node.ratelimit import RateLimiter
+
+    reads: list[int] = []
+    heard: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        reads.append(1)
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        heard.append((await receive())["body"])
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    if limits is None:
+        limits = Accounting(
+            app, RequestStats(), RateLimiter.per_second(10), node.check_envelope_headers,
+            signed_check(node),
+        )  # fmt: skip
+    else:
+        limits.app = app
+    path, _, query = path.partition("?")
+    scope = {"type": "http", "method": method, "path": path, "query_string": query.encode(),
+             "headers": [(b"host", AUTHORITY.encode())]
+             + [(k.encode(), v.encode()) for k, v in headers.items()]}  # fmt: skip
+    asyncio.run(limits(scope, receive, send))
+    return Limited(sent[0]["status"], len(reads), heard, dict(sent[0]["headers"]))
+
+
 def test_a_strangers_envelope_is_refused_before_its_body_is_read(
     single: tuple[TestClient, Path],
 ) -> None:
-    import asyncio
-
-    from api.operations import Accounting, RequestStats
     from node.p2p import seal
-    from node.ratelimit import RateLimiter
 
     client, _ = single
     node: Node = client.app.state.node  # type: ignore[attr-defined]
     stranger = Signer.generate(node.signer.name)  # a validator's name, not its key
 
     def call(headers: dict[str, str], body: bytes) -> tuple[int, int, list[bytes]]:
-        reads: list[int] = []
-        heard: list[bytes] = []
+        done = _through_limits(node, "POST", "/v1/p2p", headers, body)
+        return done.status, done.reads, done.heard
 
-        async def receive() -> dict[str, Any]:
-            reads.append(1)
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def app(scope: Any, receive: Any, send: Any) -> None:
-            heard.append((await receive())["body"])
-            await send({"type": "http.response.start", "status": 204, "headers": []})
-            await send({"type": "http.response.body", "body": b""})
-
-        sent: list[dict[str, Any]] = []
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        limits = Accounting(
-            app, RequestStats(), RateLimiter.per_second(10), node.check_envelope_headers
-        )
-        scope = {"type": "http", "method": "POST", "path": "/v1/p2p", "query_string": b"",
-                 "headers": [(k.encode(), v.encode()) for k, v in headers.items()]}  # fmt: skip
-        asyncio.run(limits(scope, receive, send))  # type: ignore[arg-type]
-        return sent[0]["status"], len(reads), heard
-
-    body, headers = seal(stranger, node.chain_id, [])
+    body, headers = seal(stranger, node.chain_id, [], AUTHORITY)
     assert call(headers, body) == (401, 0, [])  # its bytes never read
     assert node.counters["dropped_envelope:bad_signature"] == 1
     no_digest = {k: v for k, v in headers.items() if k != "content-digest"}
     assert call(no_digest, body)[:2] == (400, 0)
-    body, headers = seal(node.signer, node.chain_id, [])
+    body, headers = seal(node.signer, node.chain_id, [], AUTHORITY)
     assert call(headers, body) == (204, 1, [body])  # a validator's: read and handed on
+
+
+@pytest.mark.parametrize(
+    "framing", [{"content-length": str(300 * 1024 * 1024)}, {"transfer-encoding": "chunked"}]
+)
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_get_with_a_body_is_refused_unread(
+    single: tuple[TestClient, Path], method: str, framing: dict[str, str]
+) -> None:
+    """Issue 10 item 7: a GET carrying 300 MiB was read whole (GETs skipped the body limit)."""
+    client, net = single
+    node: Node = client.app.state.node  # type: ignore[attr-defined]
+    agency = read_signer(net / "agencies" / "ssb-330825.key")
+    path = "/v1/pension/overdue"
+    signed = sign_request(agency, agency.name, method, path, authority=AUTHORITY)
+    done = _through_limits(node, method, path, {**signed, **framing}, b"x" * 1024)
+    assert (done.status, done.reads, done.heard) == (400, 0, [])
+    assert done.headers[b"connection"] == b"close"  # the rest is never read either
+    assert done.headers[b"x-problem-type"] == b"body-not-allowed"
+    assert _through_limits(node, method, path, signed, b"").status == 204
+
+
+def test_a_signed_request_is_refused_before_its_body_is_read(
+    single: tuple[TestClient, Path],
+) -> None:
+    """The signed routes read the caller's body, then checked the signature."""
+    client, net = single
+    node: Node = client.app.state.node  # type: ignore[attr-defined]
+    hospital = read_signer(net / "agencies" / "hosp-330824.key")
+    path, document = "/v1/health/cases/c-1/payload", b"x" * 900_000
+    for signer, authority, why in [
+        (Signer.generate(hospital.name), AUTHORITY, b"signature-invalid"),  # not its key
+        (hospital, "127.0.0.1:8701", b"signature-wrong-authority"),  # for another node
+    ]:
+        headers = sign_request(
+            signer, hospital.name, "PUT", path, "", document, authority=authority
+        )
+        if why == b"signature-wrong-authority":
+            headers["host"] = authority
+        done = _through_limits(node, "PUT", path, headers, document)
+        assert (done.status, done.reads, done.heard) == (401, 0, [])
+        assert done.headers[b"x-problem-type"] == why
+        assert done.headers[b"connection"] == b"close"
+    good = sign_request(hospital, hospital.name, "PUT", path, "", document, authority=AUTHORITY)
+    done = _through_limits(node, "PUT", path, good, document)
+    assert (done.status, done.reads, done.heard) == (204, 1, [document])
+    r = client.put(path, content=document, headers=good)  # and at the route, the nonce is fresh
+    assert r.status_code == 404 and r.json()["type"].endswith("/unknown-case")
+    again = client.put(path, content=document, headers=good)
+    assert again.status_code == 401 and again.json()["type"].endswith("/signature-replayed")
+    other = client.put(path, content=b"another document", headers=good)
+    assert other.status_code == 401  # the digest it announced, and signed, is not this body's
+
+
+def test_bodies_in_progress_share_a_budget(single: tuple[TestClient, Path]) -> None:
+    """Many slow uploads at once must not add up to more memory than one budget."""
+    from api.operations import BODY_BUDGET, MAX_BODY_BYTES, Accounting, RequestStats, signed_check
+    from node.ratelimit import RateLimiter
+
+    client, _ = single
+    node: Node = client.app.state.node  # type: ignore[attr-defined]
+    accounting = Accounting(
+        client.app, RequestStats(), RateLimiter.per_second(10),
+        node.check_envelope_headers, signed_check(node),
+    )  # fmt: skip
+    accounting.buffered = BODY_BUDGET - MAX_BODY_BYTES  # others' uploads in progress
+    headers = {"content-type": "application/octet-stream"}
+    one = _through_limits(
+        node, "POST", "/v1/other", {**headers, "content-length": "1000"}, b"x" * 1000, accounting
+    )
+    assert one.status == 204 and accounting.buffered == BODY_BUDGET - MAX_BODY_BYTES
+    accounting.buffered = BODY_BUDGET - 999
+    busy = _through_limits(
+        node, "POST", "/v1/other", {**headers, "content-length": "1000"}, b"x" * 1000, accounting
+    )
+    assert (busy.status, busy.reads) == (503, 0) and busy.headers[b"retry-after"] == b"1"
+    chunked = _through_limits(node, "POST", "/v1/other", headers, b"x", accounting)
+    assert chunked.status == 503  # no length: counted at the body limit
 
 
 def test_blocks_are_capped_in_bytes_and_peer_envelopes_may_carry_them(
@@ -581,7 +759,7 @@ def test_blocks_are_capped_in_bytes_and_peer_envelopes_may_carry_them(
     node.mempool.remove([tx.hash for tx in txs])
     # a peer envelope (a proposal, a gossip batch) may exceed a client's body limit
     body, headers = seal(
-        node.signer, node.chain_id, [{"kind": "noise", "pad": "x" * MAX_BODY_BYTES}]
+        node.signer, node.chain_id, [{"kind": "noise", "pad": "x" * MAX_BODY_BYTES}], AUTHORITY
     )
     assert client.post("/v1/p2p", content=body, headers=headers).status_code == 204
 
@@ -596,7 +774,7 @@ def test_a_full_mempool_does_not_swallow_the_rest_of_a_peer_envelope(
     node.mempool = Mempool(0)
     items: list[dict[str, Any] | bytes] = [tx_item(_anchor(net, f"full-{i}")) for i in range(2)]
     items.append({"kind": "cosig", "tree_size": "not a number", "line": "x"})
-    body, headers = seal(node.signer, node.chain_id, items)
+    body, headers = seal(node.signer, node.chain_id, items, AUTHORITY)
     assert client.post("/v1/p2p", content=body, headers=headers).status_code == 204
     assert node.counters["dropped:mempool_full"] == 2
     assert node.counters["dropped:malformed_item"] == 1  # the item after the overflow was read
@@ -675,3 +853,57 @@ def test_malformed_evidence_makes_a_block_invalid_not_an_error(
                   (), (evidence,), 0, "", node.tip.state_root.hex())  # fmt: skip
     assert node.validate(height, block.encode()) is False
     assert node.counters["invalid_block:evidence"] == 1
+
+
+def test_block_sync_survives_any_answer_from_a_peer(tmp_path: Path) -> None:
+    """A peer's answers during block sync are decoded with limits and any failure is
+    counted: a 100,000-deep JSON answer used to raise RecursionError in ``r.json()`` and
+    end the node's sync task for good."""
+    import asyncio
+
+    import httpx
+
+    configs = init_network(tmp_path / "net", 2)
+    node = Node(NodeConfig.load(configs[0]))
+    answers = iter(
+        [
+            b"[" * 100_000 + b"]" * 100_000,  # /v1/status
+            b'{"height": 5}',
+            b"[" * 100_000 + b"]" * 100_000,  # /v1/blocks/1
+            b'{"height": 5}',
+            b"{not json",
+            b'{"height": "five"}',
+            b'{"height": 5}',
+            b'{"block": 7, "certificate": []}',
+            b"x" * (20 * 1024 * 1024),  # larger than any answer may be
+        ]
+    )
+    served: list[str] = []
+
+    def peer(request: httpx.Request) -> httpx.Response:
+        served.append(request.url.path)
+        body = next(answers, b'{"height": 0}')
+        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+    async def run() -> None:
+        [p] = node.peers
+        await p.client.aclose()
+        p.client = httpx.AsyncClient(transport=httpx.MockTransport(peer))
+        task = asyncio.create_task(node._sync_loop())
+        try:
+            for _ in range(12):
+                node.sync_now.set()
+                await asyncio.sleep(0.02)
+            assert not task.done(), task  # still syncing
+        finally:
+            task.cancel()
+            await p.client.aclose()
+
+    try:
+        asyncio.run(run())
+    finally:
+        node.wal.close()
+        node.engine.dispose()
+        node.vault.engine.dispose()
+    assert len(served) >= 10
+    assert node.counters["sync_errors"] >= 6

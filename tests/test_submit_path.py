@@ -74,11 +74,15 @@ def call(
 TX = {"body": {"type": "anchor"}, "signature": "00"}
 
 
-def test_a_well_formed_submission_is_answered_here_with_the_route_label() -> None:
+@pytest.mark.parametrize(
+    "content_type",
+    [b"application/json; charset=utf-8", b"Application/JSON", b"application/problem+json"],
+)
+def test_a_well_formed_submission_is_answered_here_with_the_route_label(
+    content_type: bytes,
+) -> None:
     node = StubNode()
-    passed, status, headers, body, scope = call(
-        node, json.dumps(TX).encode(), b"application/json; charset=utf-8"
-    )
+    passed, status, headers, body, scope = call(node, json.dumps(TX).encode(), content_type)
     assert passed is None and node.submitted == [TX]
     assert status == 202 and headers[b"content-type"] == b"application/json"
     assert json.loads(body) == {"tx_hash": "ab" * 32, "status": "pending"}
