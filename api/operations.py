@@ -283,6 +283,8 @@ def readyz(request: Request) -> Response:
             logstore.tree_size(conn)
     except Exception:  # any database failure means not ready
         return problem_response(503, "not-ready", "Database unavailable")
+    if node.failed is not None:
+        return problem_response(503, "not-ready", "Stopped after a failure", node.failed)
     if not node.started:
         return problem_response(503, "not-ready", "Consensus not running yet")
     return PlainTextResponse("ready\n")

@@ -74,6 +74,11 @@ class TxRejected(Exception):
         self.code = code
 
 
+class NotAValidator(Exception):
+    """A client's transaction at a node that only follows: its gossip would be dropped by the
+    validators and it proposes no block, so a 202 would promise what nobody keeps."""
+
+
 class RateLimited(Exception):
     def __init__(self, wait: float) -> None:
         super().__init__(f"too many transactions from this signer; retry in {wait:.2f} s")
@@ -767,6 +772,12 @@ class Node:
             raise TxRejected("bad_signature", "the signature does not verify with the signer's key")
         if gossip and (wait := self.limiter.take(tx.signer, time.monotonic())):
             raise RateLimited(wait)
+        if gossip and self.sm.me is None:
+            raise NotAValidator(
+                "this node is not a validator of the current set (or not with the key the set "
+                "holds): it would hold the transaction where no block takes it; send it to a "
+                "validator (GET /v1/network)"
+            )
         self.mempool.add(tx)  # raises MempoolFull
         if gossip:
             item = tx_item(tx)

@@ -5,10 +5,12 @@ import json
 from functools import partial
 from pathlib import Path
 
+import pytest
+
 from consensus.messages import Evidence, Vote, VoteType
 from node import chainstore
 from node.blocks import Block
-from node.service import Node, now_ms
+from node.service import Node, NotAValidator, now_ms
 from tests.inprocess_cluster import envelope_messages, local_network, run
 
 SETTLE = 30.0
@@ -120,6 +122,9 @@ def test_evidence_against_a_removed_validator_is_checked_against_its_own_set(
                 with node.engine.begin() as conn:
                     assert chainstore.record_evidence(conn, ev)
                 node.evidence_pending = True
+            await net.until(lambda: offender.sm.me is None, SETTLE, "the offender follows")
+            with pytest.raises(NotAValidator):  # it follows now: no 202 for what it cannot keep
+                offender.submit(net.anchor("to the removed validator").to_json())
             after = net.anchor("after the removal")
             honest[1].submit(after.to_json())
             await net.until(lambda: net.committed_on(after, honest), SETTLE, "commit after")

@@ -95,7 +95,8 @@ def test_a_failed_commit_stops_the_node_with_one_fatal_line(
         assert client.post("/v1/tx", json=tx.to_json()).status_code == 202
         _wait(lambda: node.failed is not None)
         assert stops == [node.failed]  # the process is told to end, once
-        assert client.get("/readyz").status_code == 503
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and "commit of height" in ready.json()["detail"]
         critical = [r for r in caplog.records if r.levelno >= logging.ERROR]
         assert len(critical) == 1, [r.getMessage() for r in critical]
         line = critical[0].getMessage()

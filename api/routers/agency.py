@@ -17,7 +17,7 @@ from contracts.pension import is_overdue
 from node import chainstore
 from node.mempool import MempoolFull
 from node.ratelimit import retry_after
-from node.service import Node, RateLimited, TxRejected
+from node.service import Node, NotAValidator, RateLimited, TxRejected
 from node.vault import Unreadable
 
 router = APIRouter(prefix="/v1", tags=["agency"])
@@ -110,6 +110,8 @@ def accept(node: Node, raw: dict[str, Any]) -> TxAccepted:
         ) from exc
     except MempoolFull as exc:
         raise Problem(503, "mempool-full", "Mempool is full", str(exc), retry_after=1) from exc
+    except NotAValidator as exc:
+        raise Problem(503, "not-a-validator", "This node takes no transactions", str(exc)) from exc
     return TxAccepted(tx_hash=submitted.tx_hash, status=submitted.status)
 
 
