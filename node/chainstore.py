@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from consensus.messages import CommitCertificate, Evidence
+from consensus.validators import ValidatorSet
 from contracts.state import GENESIS_STATE_ROOT, JSON, next_state_root
 from node import logstore
 from node.blocks import GENESIS_PARENT, Block
@@ -19,6 +20,7 @@ from node.executor import Execution
 from node.schema import blocks, evidence, state_kv, tx_results, validator_sets
 from signing.canonical import canonical_json
 from tlog.checkpoint import Checkpoint
+from tlog.note import Verifier
 
 
 class DBState:
@@ -302,3 +304,29 @@ def state_prefix(
         query = query.where(state_kv.c.key > after)
     rows = conn.execute(query.order_by(state_kv.c.key).limit(limit))
     return [(str(k), json.loads(v)) for k, v in rows]
+
+
+def validator_set(value: Any) -> ValidatorSet | str:
+    """The validator set a state value lists, or why no node could use it. Total: it reads
+    replicated state, and a node must stop on a bad one with a reason, never a stack trace."""
+    if not isinstance(value, list) or not value:
+        return "it lists no validator"
+    keys = []
+    for entry in value:
+        if not isinstance(entry, dict):
+            return "an entry is not an object"
+        name, key = entry.get("name"), entry.get("key")
+        try:
+            verifier = Verifier.parse(key) if isinstance(key, str) else None
+        except ValueError:
+            verifier = None
+        if verifier is None or verifier.name != name:
+            return f"{name!r} has no verifier key carrying its name"
+        keys.append(verifier)
+    names = [k.name for k in keys]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        return f"validator names must be unique: {', '.join(twice)} more than once"
+    if len({k.public_key for k in keys}) != len(keys):
+        return "two validators hold the same key"
+    return ValidatorSet(tuple(keys))

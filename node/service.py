@@ -1,11 +1,11 @@
-"""A validator node: the consensus driver, the application behind it, and peer traffic.
+"""A validator node: the consensus driver and peer traffic; the application consensus asks
+(``node.application``) and catching up (``node.blocksync``) are its mixins.
 
 Everything here runs on one asyncio loop, so the state machine, mempool and tip are only
 touched from that loop; HTTP read endpoints use their own database connections.
 """
 
 import asyncio
-import base64
 import contextlib
 import logging
 import os
@@ -16,39 +16,33 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
 from consensus.machine import Decision, Ready, Tendermint, Timeout
 from consensus.messages import (
-    CommitCertificate,
-    Evidence,
-    block_id,
     message_from_json,
-    verify_certificate,
-    verify_evidence,
 )
 from consensus.safety import SafetyState, double_sign_guard
 from consensus.validators import ValidatorSet
 from consensus.wal import Tail
-from contracts.registry import CONTRACT_VERSION, RULES
-from contracts.rules import BlockContext, genesis_writes, read_keys, signer_key, signer_record_key
+from contracts.registry import CONTRACT_VERSION
+from contracts.rules import genesis_writes, signer_key, signer_record_key
 from contracts.state import DictState
-from contracts.tx import MalformedTransaction, Transaction, check_signature, sign_transaction
+from contracts.tx import MalformedTransaction, Transaction, sign_transaction
 from node import chainstore, cosigning, logstore
+from node.application import BlockApplication
 from node.blocks import Block
+from node.blocksync import BlockSync
 from node.chainstore import Tip
 from node.db import open_database
-from node.executor import Execution, execute
+from node.executor import Execution
 from node.genesis import Genesis, NodeConfig
 from node.keys import KeyFileError, read_signer
 from node.mempool import Mempool, MempoolFull
-from node.p2p import MAX_ENVELOPE_BYTES, Peer, check_sender, encode_item, open_envelope, tx_item
+from node.p2p import Peer, check_sender, encode_item, open_envelope, tx_item
 from node.ratelimit import RateLimiter
 from node.vault import Vault
 from node.walfile import WalCorrupted, WalFile, WalWriteError
-from signing.bounded_json import JsonRefused, Limits
-from signing.bounded_json import decode as decode_json
 from signing.http_signatures import NonceCache
 from tlog import layout
 from tlog.note import Signer, Verifier, signature_line
@@ -56,9 +50,7 @@ from tlog.note import Signer, Verifier, signature_line
 log = logging.getLogger("shanhe.node")
 
 REBROADCAST_SECONDS = 1.0
-SYNC_SECONDS = 1.0
 COSIG_FLUSH_SECONDS = 0.05
-NEVER_INCLUDABLE = {"malformed", "too old", "no validator set for its height", "does not verify"}
 
 
 @dataclass(frozen=True)
@@ -89,7 +81,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Node:
+class Node(BlockApplication, BlockSync):
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
         self.genesis = Genesis.load(config.path(config.genesis_file))
@@ -239,239 +231,6 @@ class Node:
             self.handle(self.sm.rebroadcast())
         self.progress_mark = mark
 
-    # ------------------------------------------------ Application (consensus)
-    def pending(self) -> bool:
-        return len(self.mempool) > 0 or self.evidence_pending
-
-    def _context(self, height: int, time_ms: int) -> BlockContext:
-        return BlockContext(self.chain_id, height, time_ms, self._check_signature)
-
-    def _check_signature(self, tx: Transaction, key: Any) -> bool:
-        token = (tx.hash, key.public_key)
-        if token in self.verified:
-            return True
-        ok = check_signature(tx, key)
-        if ok:
-            if len(self.verified) > 200_000:
-                self.verified.clear()
-            self.verified.add(token)
-        return ok
-
-    def _execute(self, txs: list[dict[str, Any]], height: int, time_ms: int) -> Execution:
-        with self.engine.connect() as conn:
-            self.state.prefetch(conn, [k for t in txs for k in read_keys(t.get("body"))])
-            return execute(
-                self.state.view(conn),
-                self.frontier,
-                self.tip.state_root,
-                txs,
-                self._context(height, time_ms),
-                RULES,
-            )
-
-    def propose(self, height: int) -> bytes | None:
-        """A block of pending transactions, or None. Total: a transaction that makes the block
-        invalid (or breaks execution) is evicted from the mempool, never proposed again."""
-        try:
-            return self._propose(height)
-        except Exception:
-            log.exception("proposing at height %d failed", height)
-            self.counters["propose_failed"] += 1
-            return None
-
-    def _propose(self, height: int) -> bytes | None:
-        limit = min(self.config.max_block_txs, self.params.max_block_txs)
-        candidates, size = [], 0
-        for tx in self.mempool.take(limit):
-            size += len(tx.encode()) + 1
-            if size > self.params.max_block_bytes - 64 * 1024:  # room for header and evidence
-                break
-            candidates.append(tx)
-        with self.engine.begin() as conn:
-            done = chainstore.committed(conn, [tx.hash for tx in candidates])
-            evidence = self._includable_evidence(conn, height)
-        self.mempool.remove(list(done))
-        txs = [tx.to_json() for tx in candidates if tx.hash not in done]
-        if not txs and not evidence:
-            return None
-        time_ms = max(self.clock(), self.tip.time_ms + 1)
-        execution = self._execute_or_evict(txs, height, time_ms)
-        if execution.invalid_txs:
-            bad = set(execution.invalid_txs)
-            self._evict(bad, "invalid in our own proposal")
-            txs = [t for t in txs if Transaction.from_json(t).hash not in bad]
-            if not txs and not evidence:
-                return None
-            execution = self._execute_or_evict(txs, height, time_ms)
-            if execution.invalid:
-                return None
-        block = Block(
-            chain_id=self.chain_id,
-            height=height,
-            prev_hash=self.tip.hash,
-            proposer=self.signer.name,
-            time_ms=time_ms,
-            txs=tuple(txs),
-            evidence=tuple(evidence),
-            tree_size=execution.tree_size,
-            tree_root=execution.tree_root,
-            state_root=execution.state_root.hex(),
-        )
-        data = block.encode()
-        self.exec_cache[block_id(data)] = (block, execution)
-        return data
-
-    def _execute_or_evict(self, txs: list[dict[str, Any]], height: int, time_ms: int) -> Execution:
-        """Execute; if execution itself fails (it should not: transactions are checked at
-        admission), find the transactions that make it fail one by one and evict them, so
-        that the next proposal, ours or another's, moves on."""
-        try:
-            return self._execute(txs, height, time_ms)
-        except SQLAlchemyError:
-            raise  # the database failed, not a transaction: evict nothing
-        except Exception:
-            culprits = set()
-            for raw in txs:
-                try:
-                    self._execute([raw], height, time_ms)
-                except SQLAlchemyError:
-                    raise
-                except Exception:
-                    with contextlib.suppress(Exception):
-                        culprits.add(Transaction.from_json(raw).hash)
-            self._evict(culprits, "execution failed")
-            raise
-
-    def _evict(self, hashes: set[bytes], why: str) -> None:
-        """Poison-pill eviction: a transaction that makes a block invalid leaves the mempool
-        on every honest node that sees such a block (validity is the same everywhere)."""
-        held = [h for h in hashes if h in self.mempool]
-        if held:
-            self.mempool.remove(held)
-            self.counters["mempool_evicted"] += len(held)
-            log.warning("evicted %d transaction(s) from the mempool: %s", len(held), why)
-
-    def _includable_evidence(self, conn: Any, height: int) -> list[dict[str, Any]]:
-        """Pending evidence that this proposer has checked, against the validator set of the
-        evidence's own height; what can never be included is not offered again."""
-        out = []
-        for key, raw in chainstore.pending_evidence(conn, height):
-            problem = self._evidence_problem(conn, raw, height)
-            if problem is None:
-                out.append(raw)
-            elif problem in NEVER_INCLUDABLE:
-                chainstore.discard_evidence(conn, key)
-                log.warning("evidence can never be included (%s); set aside", problem)
-        return out
-
-    def _evidence_problem(self, conn: Any, raw: dict[str, Any], height: int) -> str | None:
-        try:
-            ev = Evidence.from_json(raw)
-        except Exception:
-            return "malformed"
-        h = ev.first.height
-        if h >= height:
-            return "not yet final"
-        if height - h > self.params.max_evidence_age:
-            return "too old"
-        try:
-            members = _validator_set(chainstore.validators_at(conn, h))
-        except Exception:
-            members = None
-        if not isinstance(members, ValidatorSet):
-            return "no validator set for its height"
-        if verify_evidence(ev, members, self.chain_id) is not None:
-            return "does not verify"
-        if chainstore.evidence_included(conn, ev):
-            return "already included"
-        return None
-
-    def validate(self, height: int, data: bytes) -> bool | None:
-        """Total: any failure is "invalid", counted and logged with its reason; the
-        transactions that made the block invalid leave our mempool. A database failure is no
-        verdict (None): the block is asked about again, and nothing is evicted for it."""
-        try:
-            why = self._invalid_reason(height, data)
-        except SQLAlchemyError as exc:
-            self.counters["validate_database_error"] += 1
-            log.error("no verdict on a block at height %d: database: %s", height, exc)
-            return None
-        except Exception as exc:
-            log.exception("validating a block at height %d failed", height)
-            why = f"internal: {type(exc).__name__}"
-        if why is not None:
-            self.counters[f"invalid_block:{why.split(':')[0]}"] += 1
-            log.warning("refusing block at height %d: %s", height, why)
-        return why is None
-
-    def timely(self, height: int, round_: int, data: bytes) -> bool:
-        """PBTS (CometBFT's proposer-based timestamps): a fresh proposal's time may be at most
-        ``precision`` ahead of our clock and at most ``message_delay`` (growing by a tenth a
-        round) plus ``precision`` behind it when it arrives. Decides our prevote only."""
-        block = self._decode(data)
-        if isinstance(block, str):
-            return True  # no time to judge: validity refuses it (and counts why)
-        p, now = self.params, self.clock()
-        delay = p.message_delay_ms * 1.1 ** min(round_, 60)  # 3,000 times the base: plenty
-        ok = block.time_ms - p.precision_ms <= now <= block.time_ms + delay + p.precision_ms
-        if not ok:
-            self.counters["untimely_proposal"] += 1
-            log.warning(
-                "untimely proposal at height %d round %d: block time %d, our clock %d",
-                height, round_, block.time_ms, now,
-            )  # fmt: skip
-        return ok
-
-    def _decode(self, data: bytes) -> Block | str:
-        h = block_id(data)
-        if h not in self.decoded:
-            try:
-                self.decoded[h] = Block.decode(data)
-            except Exception as exc:
-                self.decoded[h] = f"malformed: {exc}"
-        return self.decoded[h]
-
-    def _invalid_reason(self, height: int, data: bytes) -> str | None:
-        """Why the block is invalid, or None. Deterministic: only the chain, its state and the
-        genesis decide (never this node's clock or config), so every honest node agrees."""
-        if block_id(data) in self.exec_cache:
-            return None  # our own proposal (or one already checked): executed against this tip
-        if len(data) > self.params.max_block_bytes:
-            return "block too large"
-        block = self._decode(data)
-        if isinstance(block, str):
-            return block
-        if block.chain_id != self.chain_id or block.height != height:
-            return "wrong chain or height"
-        if block.prev_hash != self.tip.hash:
-            return "wrong parent"
-        if self.validators.by_name(block.proposer) is None:
-            return "proposer is not a validator"
-        if block.time_ms <= self.tip.time_ms:
-            return "block time not after the previous block's"
-        if len(block.txs) > self.params.max_block_txs:
-            return "too many transactions"
-        with self.engine.connect() as conn:
-            for raw in block.evidence:
-                if (problem := self._evidence_problem(conn, raw, height)) is not None:
-                    return f"evidence: {problem}"
-        if len({Evidence.from_json(e).key() for e in block.evidence}) != len(block.evidence):
-            return "evidence: repeated"  # one equivocation, however its two messages are ordered
-        execution = self._execute_or_evict(list(block.txs), height, block.time_ms)
-        if execution.invalid:
-            self._evict(set(execution.invalid_txs), "in an invalid proposal")
-            return f"transaction: {execution.invalid}"
-        hashes = [r.tx_hash for r in execution.results]
-        with self.engine.connect() as conn:
-            if chainstore.committed(conn, hashes) or len(set(hashes)) != len(hashes):
-                return "transaction: already committed or repeated"
-        if (execution.tree_size, execution.tree_root) != (block.tree_size, block.tree_root):
-            return "post-state: tree head differs"
-        if execution.state_root.hex() != block.state_root:
-            return "post-state: state root differs"
-        self.exec_cache[block_id(data)] = (block, execution)
-        return None
-
     # -------------------------------------------------------------- driver
     def handle(self, ready: Ready, pace: bool = True) -> None:
         """Carry out a Ready in the order consensus/__init__.py prescribes. ``pace``: a decision
@@ -587,7 +346,7 @@ class Node:
             raise RuntimeError(f"no execution for decided block {h.hex()}")
         block, execution = cached
         listed = execution.writes.get("validators")
-        changed = None if listed is None else _validator_set(listed)
+        changed = None if listed is None else chainstore.validator_set(listed)
         if isinstance(changed, str):  # governance checks every change: a bug if ever seen
             raise RuntimeError(
                 f"block {block.height} leaves a validator set no node can use: {changed}"
@@ -635,7 +394,7 @@ class Node:
         changes when applying them) stops the node at start with the reason."""
         if listed is None:
             return self.genesis.validator_set
-        current = _validator_set(listed)
+        current = chainstore.validator_set(listed)
         if isinstance(current, str):
             raise ValueError(
                 f"the committed state at height {self.tip.height} holds a validator set no node "
@@ -838,97 +597,6 @@ class Node:
             return {"tx_hash": tx_hash.hex(), "status": "pending"}
         return None
 
-    # ---------------------------------------------------------------- sync
-    async def _sync_loop(self) -> None:
-        while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.sync_now.wait(), SYNC_SECONDS)
-            self.sync_now.clear()
-            for peer in self.peers:
-                try:
-                    await self._sync_from(peer)
-                except Exception as exc:  # whatever a peer answers, this task goes on
-                    self.counters["sync_errors"] += 1
-                    expected = isinstance(exc, httpx.HTTPError | SyncAnswerRefused | ValueError)
-                    log.log(
-                        logging.DEBUG if expected else logging.WARNING,
-                        "sync from %s failed: %s: %.200s", peer.name, type(exc).__name__, exc,
-                    )  # fmt: skip
-
-    async def _sync_from(self, peer: Peer) -> None:
-        status = await _get_json(peer, "/v1/status", STATUS_JSON)
-        if type(status) is not dict or type(status.get("height")) is not int:
-            raise SyncAnswerRefused("status without a height")
-        their_height = status["height"]
-        while their_height > self.tip.height:
-            height = self.tip.height + 1
-            payload = await _get_json(peer, f"/v1/blocks/{height}", BLOCK_ANSWER_JSON)
-            if payload is None:
-                return
-            if type(payload) is not dict or type(payload.get("block")) is not str:
-                raise SyncAnswerRefused("block answer without a block")
-            data = base64.b64decode(payload["block"], validate=True)
-            cert = CommitCertificate.from_json(payload.get("certificate"))
-            if verify_certificate(cert, self.validators, self.chain_id) is not None:
-                self.counters["sync_bad_certificate"] += 1
-                return
-            self.handle(self.sm.commit_certificate(data, cert), pace=False)
-            if self.tip.height < height:  # refused
-                return
-        await self._merge_checkpoint(peer)
-
-    async def _merge_checkpoint(self, peer: Peer) -> None:
-        """Take cosignatures for our tree head from a peer's latest quorum checkpoint."""
-        with self.engine.connect() as conn:
-            served = logstore.latest_quorum_size(conn)
-        if served is not None and served >= self.frontier.size:
-            return
-        note = await _get(peer, "/v1/checkpoint", MAX_CHECKPOINT_BYTES)
-        signed = None if note is None else cosigning.lines_of(note.decode("utf-8", "replace"))
-        if signed is None or signed[0] > self.frontier.size:
-            return
-        size, lines = signed
-        for name, line in lines:
-            if self.validators.by_name(name) is not None:
-                self._on_cosig(name, size, line)
-
-
-class SyncAnswerRefused(Exception):
-    """A peer's answer during block sync is not what it must be (counted, then the next)."""
-
-
-STATUS_JSON = Limits(64 * 1024, 4, 4096)
-MAX_CHECKPOINT_BYTES = 256 * 1024
-"""A checkpoint note: three lines and one signature line per validator."""
-BLOCK_ANSWER_JSON = Limits(MAX_ENVELOPE_BYTES, 8, 100_000)
-"""A block (4 MiB, base64) with its header, transaction hashes, evidence and certificate."""
-
-
-async def _get(peer: Peer, path: str, max_bytes: int) -> bytes | None:
-    """A peer's answer to GET ``path``, read no further than ``max_bytes`` (a Byzantine peer
-    chooses its size); None if it is not a 200."""
-    async with peer.client.stream("GET", f"{peer.url}{path}") as r:
-        if r.status_code != 200:
-            return None
-        chunks, size = [], 0
-        async for chunk in r.aiter_bytes():
-            size += len(chunk)
-            if size > max_bytes:
-                raise SyncAnswerRefused(f"{path}: answer past {max_bytes} bytes")
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _get_json(peer: Peer, path: str, limits: Limits) -> Any:
-    """A peer's JSON answer, decoded with the bounded decoder; None if it is not a 200."""
-    data = await _get(peer, path, limits.max_bytes)
-    if data is None:
-        return None
-    value = decode_json(data, limits)
-    if isinstance(value, JsonRefused):
-        raise SyncAnswerRefused(f"{path}: {value.kind}")
-    return value
-
 
 def _vault_key(path: Any) -> bytes:
     """The node's vault master key (wraps every resident data key), created 0600 on first use."""
@@ -938,32 +606,6 @@ def _vault_key(path: Any) -> bytes:
             f.write(os.urandom(32))
     key: bytes = path.read_bytes()
     return key
-
-
-def _validator_set(value: Any) -> ValidatorSet | str:
-    """The validator set a state value lists, or why no node could use it. Total: it reads
-    replicated state, and a node must stop on a bad one with a reason, never a stack trace."""
-    if not isinstance(value, list) or not value:
-        return "it lists no validator"
-    keys = []
-    for entry in value:
-        if not isinstance(entry, dict):
-            return "an entry is not an object"
-        name, key = entry.get("name"), entry.get("key")
-        try:
-            verifier = Verifier.parse(key) if isinstance(key, str) else None
-        except ValueError:
-            verifier = None
-        if verifier is None or verifier.name != name:
-            return f"{name!r} has no verifier key carrying its name"
-        keys.append(verifier)
-    names = [k.name for k in keys]
-    if len(set(names)) != len(names):
-        twice = sorted({n for n in names if names.count(n) > 1})
-        return f"validator names must be unique: {', '.join(twice)} more than once"
-    if len({k.public_key for k in keys}) != len(keys):
-        return "two validators hold the same key"
-    return ValidatorSet(tuple(keys))
 
 
 def _validator_urls(value: Any) -> dict[str, str]:

@@ -20,11 +20,12 @@ from api.app import create_app
 from consensus.validators import ValidatorSet
 from contracts.tx import Transaction, sign_transaction
 from node import chainstore, executor
+from node.chainstore import validator_set as _validator_set
 from node.genesis import NodeConfig
 from node.keys import read_signer
 from node.network_init import init_network
 from node.runner import run_node
-from node.service import Node, _validator_set
+from node.service import Node
 from tests.cluster import Cluster
 
 pytestmark = pytest.mark.timeout(300)
@@ -85,7 +86,7 @@ def test_a_failed_commit_stops_the_node_with_one_fatal_line(
     if inject == "database error":
         monkeypatch.setattr(chainstore, "store_block", _database_error(chainstore.store_block))
     else:
-        monkeypatch.setattr("node.service.execute", _bad_validator_set(executor.execute))
+        monkeypatch.setattr("node.application.execute", _bad_validator_set(executor.execute))
     node = Node(NodeConfig.load(config))
     stops: list[str | None] = []
     node.on_fatal = lambda: stops.append(node.failed)

@@ -115,7 +115,7 @@ def test_a_byzantine_sync_answer_cannot_grow_an_honest_nodes_memory(tmp_path: Pa
     peer.client = httpx.AsyncClient(transport=httpx.MockTransport(byzantine_http))
 
     async def sync_once() -> None:
-        from node.service import SyncAnswerRefused
+        from node.blocksync import SyncAnswerRefused
 
         with pytest.raises(SyncAnswerRefused):  # refused at the cap (_sync_loop counts it)
             await node._sync_from(peer)
