@@ -6,6 +6,7 @@ mempool's dedup key) is SHA-256 of the RFC 8785 bytes of the whole envelope.
 """
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -15,6 +16,10 @@ from signing.canonical import NotCanonicalizable, canonical_json
 from tlog.note import Signer, Verifier
 
 DOMAIN = b"shanhe-tx-v1\n"
+_CONTROL = re.compile(rb'(?:^|[^\\])(?:\\\\)*\\(?:[btnfr]|u00[01])')
+"""A control character as RFC 8785 escapes it (a backslash not itself escaped, then b, t, n,
+f, r or u0000-u001f): no field needs one, and a NUL cannot even be stored in PostgreSQL text
+(once a field named ``x\\u0000`` in a refused transaction stopped every PostgreSQL node)."""
 MAX_TX_BYTES = 16 * 1024
 MAX_TX_DEPTH = 32
 """Nesting of the whole envelope (the envelope is level 1, its body level 2): the same bound
@@ -99,6 +104,8 @@ class Transaction:
             raise MalformedTransaction(str(exc)) from exc
         if size > MAX_TX_BYTES:
             raise MalformedTransaction(f"transaction is {size} bytes, at most {MAX_TX_BYTES}")
+        if _CONTROL.search(tx.encode()):
+            raise MalformedTransaction("strings may not hold control characters (U+0000-U+001F)")
         return tx
 
 

@@ -181,7 +181,10 @@ def store_block(
         conn,
         "tx_results",
         ("tx_hash", "height", "leaf_index", "code", "message"),
-        [(r.tx_hash, block.height, r.leaf_index, r.code, r.message) for r in execution.results],
+        [
+            (r.tx_hash, block.height, r.leaf_index, r.code, _storable(r.message))
+            for r in execution.results
+        ],
     )
     before = logstore.tree_size(conn)
     size, root = logstore.append_leaves(conn, list(execution.leaves))
@@ -203,6 +206,12 @@ def store_block(
     checkpoint = Checkpoint(origin, size, root)
     logstore.add_checkpoint(conn, size, checkpoint.body())
     return checkpoint
+
+
+def _storable(message: str) -> str:
+    """A refusal's message may quote what a client sent; PostgreSQL text holds no NUL (and
+    admission refuses control characters anyway: this is the second line)."""
+    return message.replace("\x00", "\\u0000")
 
 
 def tx_result(conn: Connection, tx_hash: bytes) -> dict[str, Any] | None:

@@ -69,3 +69,20 @@ def test_a_body_past_the_limits_cannot_even_be_signed() -> None:
     body = {"type": "anchor", "chain_id": "c", "signer": "a", "nonce": "n", "x": _nested(40)}
     with pytest.raises(ValueError, match="nested deeper than"):
         sign_transaction(body, SIGNER)
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [("value", "a\x00b"), ("value", "line\nbreak"), ("value", "\x1f"), ("key", "x\x00")],
+)
+def test_control_characters_are_malformed_anywhere(where: str, value: str) -> None:
+    """A field named ``x\\u0000`` in a transaction the rules refused once stopped every
+    PostgreSQL validator (its text columns hold no NUL): control characters never enter."""
+    raw = _envelope({value: 1} if where == "key" else value)
+    with pytest.raises(MalformedTransaction, match="control characters"):
+        Transaction.from_json(raw)
+
+
+@pytest.mark.parametrize("value", ["back\\slash", "\\n as two characters", "\x7f", "中文 ok"])
+def test_look_alikes_of_control_characters_pass(value: str) -> None:
+    assert Transaction.from_json(_envelope(value)).body["x"] == value
