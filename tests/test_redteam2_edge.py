@@ -184,3 +184,45 @@ def test_a_strangers_connections_cannot_cut_the_validators_off(cluster: Cluster)
                 break
             time.sleep(0.5)
     assert status == "committed", f"not committed within 30 s of its 202 ({status})"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="red team 2: validators' envelopes are outside the body budget and unbounded in "
+    "number: one Byzantine validator's 16 MiB envelopes in progress grow a node without bound",
+)
+def test_a_byzantine_validators_envelopes_in_progress_are_bounded(cluster: Cluster) -> None:
+    """``operations.Accounting`` leaves peer envelopes out of the 64 MiB body budget: they
+    are read once their signature over the announced Content-Digest holds. A Byzantine
+    validator's signature holds. It opens 24 connections to node 0, each a signed POST
+    /v1/p2p announcing a 16 MiB body (the envelope limit), sends all of it but the last byte
+    and waits: the node holds every body (24 x 16 MiB) until the 15 s body timeout, and the
+    attacker may start again at once, with as many connections as the cap allows (512)."""
+    from node.keys import read_signer
+    from signing.http_signatures import sign_request
+
+    c = cluster
+    byzantine = read_signer(c.dir / "node-4" / "node.key")
+    host, port = _address(c, 0)
+    body = b" " * (16 * MiB - 2) + b"{}"
+    before = _rss(c, 0)
+    conns = []
+    try:
+        for _ in range(24):
+            signed = sign_request(
+                byzantine, f"node:{byzantine.name}", "POST", f"{host}:{port}", "/v1/p2p", "",
+                body, time.time(),
+            )  # fmt: skip
+            head = f"POST /v1/p2p HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            head += "".join(f"{k}: {v}\r\n" for k, v in signed.items()) + "\r\n"
+            s = socket.create_connection((host, port), timeout=10)
+            s.sendall(head.encode() + body[:-1])
+            conns.append(s)
+        time.sleep(1)
+        peak = _rss(c, 0)
+    finally:
+        for s in conns:
+            s.close()
+    grown = (peak - before) / MiB
+    assert grown < 100, f"RSS grew by {grown:.0f} MiB with 24 envelopes in progress"
