@@ -61,9 +61,11 @@ async def verify_request(
     key_of: KeyOf,
     nonces: NonceCache,
     authorities: Collection[str],
+    admit: Callable[[str], None] = lambda keyid: None,
 ) -> str:
     """The verified ``keyid``; raises ``Problem`` 401 with a stable type otherwise. ``body``
-    is read only once the signature over the request's headers holds."""
+    is read only once the signature over the request's headers holds; ``admit`` (a rate
+    limit by key) may refuse before the nonce is kept, so refused requests fill no cache."""
     now = time.time()
     checked = http_signatures.verify_headers(
         method, path, query, None, headers, key_of, now, authorities
@@ -71,6 +73,7 @@ async def verify_request(
     if isinstance(checked, SignatureError):
         raise Problem(401, checked.kind, checked.message)
     keyid, nonce = checked
+    admit(keyid)
     if content_digest(await body()) != headers["content-digest"]:
         raise Problem(401, "content-digest-mismatch", "Content-Digest does not match the body")
     if not nonces.fresh(nonce, now):

@@ -104,16 +104,19 @@ async def caller_of(request: Request) -> Caller:
     """The verified caller; 401 problem+json without a valid, fresh, unused signature, 429
     when that key reads faster than ``reads_per_key``."""
     node: Node = request.app.state.node
+    limiter: RateLimiter = request.app.state.key_reads
+
+    def admit(keyid: str) -> None:
+        if wait := limiter.take(keyid, time.monotonic()):
+            raise Problem(
+                429, "rate-limited", "Too many requests", f"reads by {keyid}",
+                retry_after=retry_after(wait),
+            )  # fmt: skip
+
     keyid = await verify_request(
         request.method, request.url.path, request.url.query, request.body,
-        dict(request.headers), node.key_of, request.app.state.nonces, node.authorities,
+        dict(request.headers), node.key_of, request.app.state.nonces, node.authorities, admit,
     )  # fmt: skip
-    limiter: RateLimiter = request.app.state.key_reads
-    if wait := limiter.take(keyid, time.monotonic()):
-        raise Problem(
-            429, "rate-limited", "Too many requests", f"reads by {keyid}",
-            retry_after=retry_after(wait),
-        )  # fmt: skip
     return Caller(role_of(keyid, node.signer.name), keyid)
 
 

@@ -2,9 +2,11 @@
 and the limits every request meets before any route sees it (body size, JSON limits, reads,
 a peer envelope's signature before its body)."""
 
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
+from functools import partial
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
@@ -41,9 +43,14 @@ PeerCheck = Callable[[Mapping[str, str]], str | None]
 SignedCheck = Callable[[str, str, str, Mapping[str, str]], Problem | None]
 """Why a signed request (method, path, query, headers) is refused on its headers alone."""
 BODY_BUDGET = 64 * 1024 * 1024
-"""Bytes the client bodies of all requests in progress may hold together (a chunked body is
-counted at the body limit): past it, 503. Validators' envelopes are not counted: they are
-read only once their signature holds."""
+"""Bytes the client bodies of all requests in progress may hold together, counted as they
+arrive (an announced length costs nothing until its bytes come: once 64 idle connections
+announcing 1 MiB each refused every client's submission): past it, 503."""
+ADDRESS_SHARE = BODY_BUDGET // 8
+"""What the bodies in progress from one client address may hold of the budget."""
+ENVELOPES_IN_PROGRESS = 2
+"""Envelopes one validator may have being read at once (its sender posts one at a time):
+they are outside the client budget, read once their signature holds, and 16 MiB each."""
 
 
 def is_json(content_type: bytes) -> bool:
@@ -88,23 +95,25 @@ def _closing(response: Response) -> Response:
     return response
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole body, or None past the limit (a chunked body has no Content-Length to trust)
-    or if the client went away before sending it all."""
+async def _read_body(receive: Receive, limit: int, take: Callable[[int], bool]) -> bytes | str:
+    """The whole body, or why not: ``"too-large"`` past the limit (a chunked body has no
+    Content-Length to trust), ``"busy"`` when ``take`` refuses a chunk's bytes from the
+    budget, ``"gone"`` if the client went away before sending it all."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return None
+            return "gone"
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            return None
+            return "too-large"
+        if not take(len(chunk)):
+            return "busy"
         chunks.append(chunk)
         if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+            return b"".join(chunks)
 
 
 class Accounting:
@@ -129,14 +138,18 @@ class Accounting:
         self.signed = signed
         self.buffered = 0
         """Bytes of client bodies read and held by requests in progress."""
+        self.by_address: Counter[str] = Counter()
+        """The same, by client address."""
+        self.envelopes: Counter[str] = Counter()
+        """Envelopes being read, by the validator that signed them."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        held = 0
+        held = Held(self)
         try:
-            refusal, receive, held = await self._limits(scope, receive)
+            refusal, receive = await self._limits(scope, receive, held)
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
@@ -157,66 +170,105 @@ class Accounting:
             path = getattr(scope.get("route"), "path", "unmatched")
             self.stats.observe(path, time.perf_counter() - start, status, problem)
         finally:
-            self.buffered -= held
+            held.release()
 
-    async def _limits(self, scope: Scope, receive: Receive) -> tuple[Response | None, Receive, int]:
+    async def _limits(
+        self, scope: Scope, receive: Receive, held: "Held"
+    ) -> tuple[Response | None, Receive]:
         """A refusal, or None and the receive channel for the app (replaying a read body);
-        and how many body bytes this request holds from the budget."""
+        what the body holds of the budgets is charged to ``held`` as it arrives."""
         headers = dict(scope["headers"])
         length = headers.get(b"content-length")
         if scope["method"] in ("GET", "HEAD"):
             if b"transfer-encoding" in headers or (length is not None and length != b"0"):
                 return _closing(problem_response(
                     400, "body-not-allowed", "A GET or HEAD request has no body",
-                )), receive, 0  # fmt: skip
+                )), receive  # fmt: skip
             client = scope.get("client") or ("unknown", 0)
             if wait := self.reads.take(str(client[0]), time.monotonic()):
                 return problem_response(
                     429, "rate-limited", "Too many requests", "reads from this address",
                     retry_after=retry_after(wait),
-                ), receive, 0  # fmt: skip
-            return None, receive, 0
+                ), receive  # fmt: skip
+            return None, receive
         peer = scope["path"] == PEER_PATH
         if peer and (why := self.peers(_text(headers))):
             problem = peers.refused(why)
-            return (
-                _closing(problem_response(problem.status, problem.kind, problem.title)),
-                receive,
-                0,
-            )
+            return _closing(problem_response(problem.status, problem.kind, problem.title)), receive
         if not peer and (b"signature-input" in headers or b"signature" in headers):
             query = scope.get("query_string", b"").decode("latin-1")
             if refused := self.signed(scope["method"], scope["path"], query, _text(headers)):
                 response = problem_response(
                     refused.status, refused.kind, refused.title, refused.detail
                 )
-                return _closing(response), receive, 0
+                return _closing(response), receive
         limit = PEER_MAX_BODY_BYTES if peer else MAX_BODY_BYTES
         if length is not None and (not length.isdigit() or int(length) > limit):
-            return _closing(_too_large(limit)), receive, 0
-        held = 0 if peer else min(int(length or limit), limit)
-        if self.buffered + held > BODY_BUDGET:
+            return _closing(_too_large(limit)), receive
+        if peer and not held.envelope(_keyid(headers)):
+            return _closing(problem_response(
+                503, "busy", "Envelopes in progress", retry_after=1,
+            )), receive  # fmt: skip
+        client = scope.get("client") or ("unknown", 0)
+        take = (lambda n: True) if peer else partial(held.take, str(client[0]))
+        body = await _read_body(receive, limit, take)
+        if body == "busy":
             return _closing(problem_response(
                 503, "busy", "Too many requests in progress", retry_after=1,
-            )), receive, 0  # fmt: skip
-        self.buffered += held
-        try:
-            body = await _read_body(receive, limit)
-        except BaseException:
-            self.buffered -= held
-            raise
-        if body is None:
-            return _closing(_too_large(limit)), receive, held
+            )), receive  # fmt: skip
+        if not isinstance(body, bytes):
+            return _closing(_too_large(limit)), receive
         if not peer and (scope["path"] in JSON_PATHS or is_json(headers.get(b"content-type", b""))):
             value = bounded_json.decode(body, CLIENT_JSON)
             if isinstance(value, JsonRefused):
-                return (
-                    problem_response(400, value.kind, "JSON refused", value.message),
-                    receive,
-                    held,
-                )
+                return problem_response(400, value.kind, "JSON refused", value.message), receive
             scope[JSON_VALUE] = value
-        return None, replay_body(body, receive), held
+        return None, replay_body(body, receive)
+
+
+class Held:
+    """What one request holds of the middleware's budgets, given back when it ends."""
+
+    def __init__(self, owner: Accounting) -> None:
+        self.owner, self.address, self.bytes, self.sender = owner, "", 0, ""
+
+    def take(self, address: str, n: int) -> bool:
+        o = self.owner
+        if o.buffered + n > BODY_BUDGET or o.by_address[address] + n > ADDRESS_SHARE:
+            return False
+        o.buffered += n
+        o.by_address[address] += n
+        self.address, self.bytes = address, self.bytes + n
+        return True
+
+    def envelope(self, sender: str) -> bool:
+        if self.owner.envelopes[sender] >= ENVELOPES_IN_PROGRESS:
+            return False
+        self.owner.envelopes[sender] += 1
+        self.sender = sender
+        return True
+
+    def release(self) -> None:
+        o = self.owner
+        if self.bytes:
+            o.buffered -= self.bytes
+            o.by_address[self.address] -= self.bytes
+            if o.by_address[self.address] <= 0:
+                del o.by_address[self.address]
+        if self.sender:
+            o.envelopes[self.sender] -= 1
+            if o.envelopes[self.sender] <= 0:
+                del o.envelopes[self.sender]
+        self.bytes, self.sender = 0, ""
+
+
+_KEYID = re.compile(rb'keyid="([^"]{1,200})"')
+
+
+def _keyid(headers: dict[bytes, bytes]) -> str:
+    """The key id of a signature already checked (``self.peers``)."""
+    found = _KEYID.search(headers.get(b"signature-input", b""))
+    return found.group(1).decode("latin-1") if found else ""
 
 
 def _text(headers: dict[bytes, bytes]) -> dict[str, str]:

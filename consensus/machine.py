@@ -124,6 +124,8 @@ CATCHUP_ROUNDS = 2
 """Rounds beyond the current one plus one that each peer may make this machine track."""
 NEXT_HEIGHT_ROUNDS = 2
 """Rounds of the next height buffered per sender until this machine gets there."""
+MAX_FAILED = 4096
+"""Failed signature checks remembered (then forgotten all at once)."""
 
 
 class Tendermint:
@@ -150,6 +152,9 @@ class Tendermint:
         self.sign_from_height = max(sign_from_height, restored.sign_from_height if restored else 0)
         self.future: dict[tuple[str, int, str], Message] = {}
         """Messages of the next height: the first per (sender, round, step)."""
+        self.failed: set[tuple[bytes, bytes]] = set()
+        """(signed bytes, signature) of messages whose check failed: not checked again."""
+        self._forged = False
         self.far: dict[str, int] = {}
         """The highest height beyond the next each validator has shown a signed message for:
         copies (or older ones) need no second signature check to say that we are behind."""
@@ -270,8 +275,15 @@ class Tendermint:
         return self._flush()
 
     def receive_many(self, msgs: Iterable[Message], via: str | None = None) -> Ready:
+        """A batch from one peer (an envelope). A validator's name on a signature that does not
+        hold is a forgery no honest peer relays: the rest of that peer's batch is dropped, so
+        junk costs one signature check per batch, not one per copy."""
+        self._forged = False
         for msg in msgs:
             self._receive(msg, via)
+            if self._forged and via is not None:
+                self._ready.dropped.append("rest_of_forged_batch")
+                break
         self._evaluate()
         return self._flush()
 
@@ -356,9 +368,7 @@ class Tendermint:
         peer = via or sender
         if msg.height < self.height:
             lag = (sender, msg.height)
-            if lag not in self._ready.lagging and verify_signature(
-                msg, self.validators, self.chain_id
-            ):
+            if lag not in self._ready.lagging and self._authentic(msg):
                 self._ready.lagging.append(lag)
             return
         if msg.height > self.height:
@@ -376,17 +386,14 @@ class Tendermint:
             known = self.far.get(sender, 0)
             if msg.height <= known:  # a height this sender has already shown us to be at
                 self._ready.behind = max(self._ready.behind or 0, known)
-            elif verify_signature(msg, self.validators, self.chain_id):
+            elif self._authentic(msg):
                 self.far[sender] = msg.height
                 self._ready.behind = max(self._ready.behind or 0, msg.height)
-            else:
-                self._ready.dropped.append("bad_signature")
             return
         key = (sender, msg.round, _step_of(msg))
         if key in self.future:
             return  # only the first (verified) one per sender, round and step is kept
-        if not verify_signature(msg, self.validators, self.chain_id):
-            self._ready.dropped.append("bad_signature")
+        if not self._authentic(msg):
             return
         self._ready.behind = max(self._ready.behind or 0, msg.height)
         if isinstance(msg, Proposal) and block_id(msg.block) != msg.block_hash:
@@ -405,8 +412,7 @@ class Tendermint:
         known = self.proposals.get(msg.round)
         if known is not None and known == msg:
             return  # a duplicate: nothing to check again
-        if not verify_signature(msg, self.validators, self.chain_id):
-            self._ready.dropped.append("bad_signature")
+        if not self._authentic(msg):
             return
         if known is not None:
             self._check_conflict(known, msg)
@@ -426,8 +432,7 @@ class Tendermint:
         by_hash = self.votes.get((msg.round, msg.type), {}).get(sender, {})
         if msg.block_hash in by_hash:
             return  # a duplicate (Ed25519 signatures are deterministic: nothing new in it)
-        if not verify_signature(msg, self.validators, self.chain_id):
-            self._ready.dropped.append("bad_signature")
+        if not self._authentic(msg):
             return
         if by_hash:
             self._check_conflict(next(iter(by_hash.values())), msg)
@@ -439,6 +444,24 @@ class Tendermint:
             return
         self._store_vote(msg)
         self._seen_from(msg.round, sender)
+
+    def _authentic(self, msg: Message) -> bool:
+        """Its signature holds under the current set; a failed check is remembered (bounded),
+        so copies of one junk message cost one check, and it marks the batch forged when the
+        name is a validator's of this chain (an unknown name may be a newer set's)."""
+        if self.failed and (msg.sign_bytes(), msg.signature) in self.failed:
+            self._forged = True
+            self._ready.dropped.append("bad_signature")
+            return False
+        if verify_signature(msg, self.validators, self.chain_id):
+            return True
+        self._ready.dropped.append("bad_signature")
+        if msg.chain_id == self.chain_id and self.validators.by_name(signer_of(msg)) is not None:
+            if len(self.failed) >= MAX_FAILED:
+                self.failed.clear()
+            self.failed.add((msg.sign_bytes(), msg.signature))
+            self._forged = True
+        return False
 
     def _admit_round(self, round_: int, peer: str) -> bool:
         """Rounds up to ours + 1 are always kept; each peer may add ``CATCHUP_ROUNDS`` more

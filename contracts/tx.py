@@ -16,7 +16,7 @@ from signing.canonical import NotCanonicalizable, canonical_json
 from tlog.note import Signer, Verifier
 
 DOMAIN = b"shanhe-tx-v1\n"
-_CONTROL = re.compile(rb'(?:^|[^\\])(?:\\\\)*\\(?:[btnfr]|u00[01])')
+_CONTROL = re.compile(rb"(?:^|[^\\])(?:\\\\)*\\(?:[btnfr]|u00[01])")
 """A control character as RFC 8785 escapes it (a backslash not itself escaped, then b, t, n,
 f, r or u0000-u001f): no field needs one, and a NUL cannot even be stored in PostgreSQL text
 (once a field named ``x\\u0000`` in a refused transaction stopped every PostgreSQL node)."""

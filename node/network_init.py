@@ -211,6 +211,10 @@ def join_network(
     if not existing:
         write_signer(key_path, signer)
     (out / "genesis.json").write_bytes(genesis_file.read_bytes())
+    public = url or f"http://{host}:{port}"
+    # peers sign every envelope for the URL governance gives them (``@authority``): it must
+    # be one of this node's names, or it hears nobody (and nothing says so)
+    names = [authority_of(public), *default_public_names(host, port)]
     config = NodeConfig(
         name=signer.name,
         base_dir=out,
@@ -218,10 +222,10 @@ def join_network(
         host=host,
         port=port,
         peers=dict(sorted(peers.items())),
+        public_names=list(dict.fromkeys(names)),
     )
     path = out / "config.json"
     path.write_text(json.dumps(config.to_json(), indent=2) + "\n")
-    public = url or f"http://{host}:{port}"
     return Joined(path, signer.verifier().encode(), public)
 
 

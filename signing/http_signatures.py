@@ -21,6 +21,7 @@ import base64
 import hashlib
 import re
 import secrets
+from collections import deque
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -106,17 +107,25 @@ def sign_request(
 
 
 class NonceCache:
-    """Nonces seen within twice the window (older requests are refused as stale anyway)."""
+    """Nonces seen within twice the window (older requests are refused as stale anyway).
+    They expire in the order they came, from the front of a queue: each call costs the same
+    however many requests are live (once, past 100,000 live nonces, every call rebuilt the
+    whole cache)."""
 
     def __init__(self) -> None:
         self.seen: dict[str, float] = {}
+        self.order: deque[tuple[float, str]] = deque()
 
     def fresh(self, nonce: str, now: float) -> bool:
-        if len(self.seen) > 100_000:
-            self.seen = {n: t for n, t in self.seen.items() if t > now}
+        while self.order and self.order[0][0] <= now:
+            _, old = self.order.popleft()
+            if self.seen.get(old, now + 1) <= now:
+                del self.seen[old]
         if nonce in self.seen:
             return False
-        self.seen[nonce] = now + 2 * WINDOW_SECONDS
+        expires = now + 2 * WINDOW_SECONDS
+        self.seen[nonce] = expires
+        self.order.append((expires, nonce))
         return True
 
 

@@ -710,8 +710,17 @@ def test_a_signed_request_is_refused_before_its_body_is_read(
 
 
 def test_bodies_in_progress_share_a_budget(single: tuple[TestClient, Path]) -> None:
-    """Many slow uploads at once must not add up to more memory than one budget."""
-    from api.operations import BODY_BUDGET, MAX_BODY_BYTES, Accounting, RequestStats, signed_check
+    """Many slow uploads at once must not add up to more memory than one budget, nor one
+    address take all of it; bytes are charged as they come, not as announced (64 idle
+    connections announcing 1 MiB each once refused every client 503)."""
+    from api.operations import (
+        ADDRESS_SHARE,
+        BODY_BUDGET,
+        MAX_BODY_BYTES,
+        Accounting,
+        RequestStats,
+        signed_check,
+    )
     from node.ratelimit import RateLimiter
 
     client, _ = single
@@ -722,17 +731,21 @@ def test_bodies_in_progress_share_a_budget(single: tuple[TestClient, Path]) -> N
     )  # fmt: skip
     accounting.buffered = BODY_BUDGET - MAX_BODY_BYTES  # others' uploads in progress
     headers = {"content-type": "application/octet-stream"}
-    one = _through_limits(
-        node, "POST", "/v1/other", {**headers, "content-length": "1000"}, b"x" * 1000, accounting
-    )
+    announced = {**headers, "content-length": str(MAX_BODY_BYTES)}
+    one = _through_limits(node, "POST", "/v1/other", announced, b"x" * 1000, accounting)
     assert one.status == 204 and accounting.buffered == BODY_BUDGET - MAX_BODY_BYTES
     accounting.buffered = BODY_BUDGET - 999
     busy = _through_limits(
         node, "POST", "/v1/other", {**headers, "content-length": "1000"}, b"x" * 1000, accounting
     )
-    assert (busy.status, busy.reads) == (503, 0) and busy.headers[b"retry-after"] == b"1"
-    chunked = _through_limits(node, "POST", "/v1/other", headers, b"x", accounting)
-    assert chunked.status == 503  # no length: counted at the body limit
+    assert busy.status == 503 and busy.headers[b"retry-after"] == b"1" and not busy.heard
+    small = _through_limits(node, "POST", "/v1/other", headers, b"x", accounting)
+    assert small.status == 204  # what has come fits: an announced length costs nothing
+    assert accounting.buffered == BODY_BUDGET - 999 and not accounting.by_address
+    accounting.buffered = 0
+    accounting.by_address["unknown"] = ADDRESS_SHARE - 999  # this (scope-less) address
+    mine = _through_limits(node, "POST", "/v1/other", headers, b"x" * 1000, accounting)
+    assert mine.status == 503
 
 
 def test_blocks_are_capped_in_bytes_and_peer_envelopes_may_carry_them(

@@ -43,11 +43,6 @@ def _machine(height: int) -> Tendermint:
     return m
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="red team 2: copies of a message with a bad signature are each verified again "
-    "(current, past and far heights): CPU per envelope grows with junk",
-)
 @pytest.mark.parametrize(
     ("machine_height", "vote_height"),
     [(1, 1), (5, 2), (1, 10**9)],
