@@ -134,7 +134,10 @@ def test_a_validator_joins_one_leaves_one_rotates_its_key_and_nothing_is_lost(
         added = governance(c, "add-node-5", "add_validator",
                            {"name": "node-5", "key": key5, "url": c.urls[new]})  # fmt: skip
         assert validators(c, 0)["node-5"] == key5
-        load.targets.append(new)  # a validator now: clients may use it
+        # a validator once it has applied its own addition (before, it answers 503
+        # not-a-validator: what it took would reach no block): clients may use it then
+        c.wait_for(lambda: "node-5" in validators(c, new), what="node 5 a validator to itself")
+        load.targets.append(new)
         # it proposes blocks and signs commit certificates (real precommits, its key)
         c.wait_for(
             lambda: any(b["header"]["proposer"] == "node-5" for b in blocks_after(c, [0], added)),
