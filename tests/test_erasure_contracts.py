@@ -11,7 +11,6 @@ from contracts.rules import Applied, Rejected
 from contracts.tx import sign_transaction
 from tests.contract_world import CHAIN, DAY_MS, T0, World, h, pseudonym_of, seeded
 
-OPEN = pytest.mark.xfail(strict=True, reason="open: Hardening II item 4 (erasure)")
 P1, P2 = pseudonym_of(1), pseudonym_of(2)
 ASSISTED = {
     "channel": "counter",
@@ -137,7 +136,6 @@ def submit_as(w: World, signer: str, body: dict[str, Any]) -> Any:
     return w.submit(signer, body, key=key)
 
 
-@OPEN
 def test_after_erasure_every_transaction_naming_the_resident_is_refused(w: World) -> None:
     ok(w.submit("ssb-330825", {"type": "resident.erase", "pseudonym": P1}))
     size = len(w.log)
@@ -164,7 +162,6 @@ def test_the_same_transactions_for_another_resident_still_apply(w: World) -> Non
     assert applied >= 15
 
 
-@OPEN
 def test_erasure_ends_consents_and_closes_open_cases(w: World) -> None:
     ok(w.submit(f"resident:{P1}", {"type": "resident.erase"}))
     record = w.get(f"resident/{P1}")
@@ -186,7 +183,6 @@ def test_erasure_ends_consents_and_closes_open_cases(w: World) -> None:
     assert w.get(f"pension/p-applied-{P2[:4]}")["status"] == "APPLIED"
 
 
-@OPEN
 def test_a_pension_transfer_whose_funds_moved_finishes(w: World) -> None:
     """Social Insurance Law art. 19: the relation follows the person; funds already sent
     are credited (docs/domain.md, "resident.erase")."""
@@ -203,7 +199,6 @@ def test_a_pension_transfer_whose_funds_moved_finishes(w: World) -> None:
             "resident_erased")  # fmt: skip
 
 
-@OPEN
 def test_the_erased_residents_key_is_revoked(w: World) -> None:
     key = w.keys[f"resident:{P1}"]
     ok(w.submit(f"resident:{P1}", {"type": "resident.erase"}))
@@ -223,7 +218,6 @@ def test_erasure_is_deterministic_on_replay(w: World) -> None:
     assert again.root == w.root and again.state.data == w.state.data
 
 
-@OPEN
 def test_a_transaction_signed_before_erasure_and_committed_after_is_refused(w: World) -> None:
     """Sitting in a mempool while the erasure commits does not let it through."""
     body = {"chain_id": CHAIN, "signer": "hosp-330881", "nonce": "early", **request("s-late")}
