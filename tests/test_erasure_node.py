@@ -31,7 +31,6 @@ from node.service import Node
 from node.vault import Unreadable, Vault, open_delivery
 from tlog.note import Signer
 
-OPEN = pytest.mark.xfail(strict=True, reason="open: Hardening II item 4 (erasure)")
 pytestmark = pytest.mark.timeout(300)
 CHAIN = "shanhe-quzhou-dev"
 AUTHORITY = "127.0.0.1:8700"
@@ -116,7 +115,15 @@ class Scene:
         self.salts[case] = salt
 
     def erase(self, p: str) -> dict[str, Any]:
-        return self.send(BUREAU, {"type": "resident.erase", "pseudonym": p})
+        """Erase, and wait until the node has tried to shred (it does so off its event loop)."""
+        counters = self.node.counters
+        tried = counters["residents_shredded"] + counters["shredding_failures"]
+        status = self.send(BUREAU, {"type": "resident.erase", "pseudonym": p})
+        deadline = time.monotonic() + 10
+        while counters["residents_shredded"] + counters["shredding_failures"] == tried:
+            assert time.monotonic() < deadline, "the node never tried to shred"
+            time.sleep(0.02)
+        return status
 
 
 def _config(tmp_path: Path, db_url: str) -> Path:
@@ -211,10 +218,20 @@ def files_of(directory: Path) -> dict[str, bytes]:
 
 def postgres_files(url: str, since_lsn: str) -> tuple[dict[str, bytes], dict[str, bytes]]:
     """(relation files of the database, WAL segments written since ``since_lsn``), read raw
-    from the server's data directory after a checkpoint (dead rows included)."""
+    from the server's data directory: the WAL first (a checkpoint may recycle segments), then
+    the relation files after a checkpoint, dead rows included."""
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    read = text("SELECT pg_read_binary_file(:p, 0, 67108864, true)")
     try:
         with engine.connect() as conn:
+            names = conn.execute(text(
+                "SELECT name FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$' "
+                "AND name >= pg_walfile_name(CAST(:lsn AS pg_lsn)) "
+                "AND name <= pg_walfile_name(pg_current_wal_lsn()) ORDER BY name"
+            ), {"lsn": since_lsn}).scalars().all()  # fmt: skip
+            wal = {
+                n: bytes(conn.execute(read, {"p": f"pg_wal/{n}"}).scalar() or b"") for n in names
+            }
             conn.execute(text("CHECKPOINT"))
             paths = conn.execute(text(
                 "SELECT pg_relation_filepath(c.oid) FROM pg_class c "
@@ -223,20 +240,8 @@ def postgres_files(url: str, since_lsn: str) -> tuple[dict[str, bytes], dict[str
             )).scalars().all()  # fmt: skip
             relations = {}
             for path in paths:
-                data = conn.execute(
-                    text("SELECT pg_read_binary_file(:p, 0, 67108864, true)"), {"p": path}
-                ).scalar()
-                if data:
+                if data := conn.execute(read, {"p": path}).scalar():
                     relations[path] = bytes(data)
-            names = conn.execute(text(
-                "SELECT name FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$' "
-                "AND name >= pg_walfile_name(CAST(:lsn AS pg_lsn)) "
-                "AND name <= pg_walfile_name(pg_current_wal_lsn()) ORDER BY name"
-            ), {"lsn": since_lsn}).scalars().all()  # fmt: skip
-            read = text("SELECT pg_read_binary_file(:p)")
-            wal = {
-                n: bytes(conn.execute(read, {"p": f"pg_wal/{n}"}).scalar() or b"") for n in names
-            }
     finally:
         engine.dispose()
     return relations, wal
@@ -286,9 +291,13 @@ def before_erasure(scene: Scene, node_dir: Path) -> Before:
     return Before(data_key, wrapped, items, scene.salts["s-0"], live)
 
 
-def assert_nothing_decrypts(before: Before, node_dir: Path, db_url: str, since_lsn: str) -> None:
+def assert_nothing_decrypts(
+    before: Before, node_dir: Path, db_url: str, since_lsn: str, first: bool = True
+) -> None:
     """The attack: every file of the data directory (and on PostgreSQL the raw relation
-    files), every window, against the node's current key material."""
+    files), every window, against the node's current key material. ``first``: the WAL
+    still holds the erased resident's wrapped key (a later scan's checkpoint may have
+    recycled that segment)."""
     keys = key_material(node_dir)
     blobs, wal = disk(node_dir, db_url, since_lsn)
     found = unwrapped(blobs.values(), keys)
@@ -298,7 +307,8 @@ def assert_nothing_decrypts(before: Before, node_dir: Path, db_url: str, since_l
     everything = [*blobs.values(), *wal.values()]
     assert not any(before.salt in blob for blob in everything), "a salt outlived erasure"
     if wal:  # WAL segments are too large for every window: the wrapped key as it was stored
-        assert any(w in seg for w in before.wrapped for seg in wal.values())  # dead, but there
+        if first:  # dead, but there
+            assert any(w in seg for w in before.wrapped for seg in wal.values())
         for w in before.wrapped:
             for key in keys:
                 with pytest.raises(CryptoError):
@@ -306,7 +316,7 @@ def assert_nothing_decrypts(before: Before, node_dir: Path, db_url: str, since_l
 
 
 # ------------------------------------------------------------------------------- the tests
-@OPEN
+@pytest.mark.xfail(strict=True, reason="open: the API and admission (next commit)")
 def test_after_erasure_the_api_refuses_reads_deposits_and_fetches(scene: Scene) -> None:
     assert scene.erase(ERASED)["status"] == "committed"
     me = f"resident:{ERASED}"
@@ -343,7 +353,6 @@ def test_after_erasure_the_api_refuses_reads_deposits_and_fetches(scene: Scene) 
         scene.node.vault.store(ERASED, b"a deposit behind the API's back")
 
 
-@OPEN
 def test_a_reader_of_the_data_directory_decrypts_nothing_of_an_erased_resident(
     tmp_path: Path, db_url: str
 ) -> None:
@@ -354,10 +363,9 @@ def test_a_reader_of_the_data_directory_decrypts_nothing_of_an_erased_resident(
         before = before_erasure(scene, config.parent)
         assert scene.erase(ERASED)["status"] == "committed"
         assert_nothing_decrypts(before, config.parent, db_url, since)
-    assert_nothing_decrypts(before, config.parent, db_url, since)  # after a clean stop too
+    assert_nothing_decrypts(before, config.parent, db_url, since, first=False)  # stopped too
 
 
-@OPEN
 def test_a_crash_between_the_commit_and_the_shredding_still_ends_in_nothing_decryptable(
     tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -378,4 +386,4 @@ def test_a_crash_between_the_commit_and_the_shredding_still_ends_in_nothing_decr
         assert before.data_key in unwrapped(blobs.values(), key_material(config.parent))
     monkeypatch.undo()
     with _client(config):  # restarted: whatever was left undone is done
-        assert_nothing_decrypts(before, config.parent, db_url, since)
+        assert_nothing_decrypts(before, config.parent, db_url, since, first=False)
