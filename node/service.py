@@ -25,6 +25,7 @@ from consensus.messages import (
 from consensus.safety import SafetyState, double_sign_guard
 from consensus.validators import ValidatorSet
 from consensus.wal import Tail
+from contracts.erasure import admission_refusal, read_refusal
 from contracts.registry import CONTRACT_VERSION
 from contracts.rules import genesis_writes, signer_key, signer_record_key
 from contracts.state import DictState
@@ -157,6 +158,8 @@ class Node(BlockApplication, BlockSync):
         self.peer_nonces = NonceCache()
         self.authorities = config.authorities
         """This node's public names: a signed request is good here only if signed for one."""
+        self.committed = _Committed(self)
+        """Committed state as a contracts ``StateView``."""
         self.shred_pending = True
         """Erasures may be pending (at start: a crash may have left some)."""
         self.shredding = threading.Lock()
@@ -566,6 +569,8 @@ class Node(BlockApplication, BlockSync):
                 return Submitted(h.hex(), "rejected" if result["code"] else "committed")
         if tx.body["chain_id"] != self.chain_id:
             raise TxRejected("wrong_chain", f"this node serves chain {self.chain_id}")
+        if gossip and (erased := admission_refusal(self.committed, tx, self._check_signature)):
+            raise TxRejected(erased.code, erased.message)
         key = self.key_of(tx.signer)
         if key is None:
             raise TxRejected("unknown_signer", f"{tx.signer} is not an active agency or resident")
@@ -592,8 +597,10 @@ class Node(BlockApplication, BlockSync):
     ) -> None:
         """Put a read refused at this node's API into the resident's access log: a transaction
         signed by this validator (``access.refused``), committed like any other. Nothing for a
-        pseudonym nobody holds (the contract would refuse it)."""
-        if self.committed_value(f"resident/{resident}") is None:
+        pseudonym nobody holds or an erased resident (the contract would refuse it)."""
+        if read_refusal(self.committed, resident, None) or not self.committed.get(
+            f"resident/{resident}"
+        ):
             return
         body = {"type": "access.refused", "chain_id": self.chain_id,
                 "signer": f"node:{self.signer.name}", "nonce": secrets.token_hex(16),
@@ -611,6 +618,11 @@ class Node(BlockApplication, BlockSync):
         or ``node:<validator>``."""
         record = signer_record_key(signer)
         return signer_key(DictState({record: self.committed_value(record)}), signer)
+
+    def erasure_refusal(self, resident: str, record: Any) -> str | None:
+        """Why a read of ``record`` about ``resident`` is refused for erasure (the contracts'
+        rule, on committed state), or None."""
+        return read_refusal(self.committed, resident, record)
 
     def committed_value(self, key: str) -> Any:
         """A committed state value, through the node's state cache (one read on a miss)."""
@@ -638,6 +650,14 @@ class Node(BlockApplication, BlockSync):
         if tx_hash in self.mempool:
             return {"tx_hash": tx_hash.hex(), "status": "pending"}
         return None
+
+
+class _Committed:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def get(self, key: str) -> Any:
+        return self.node.committed_value(key)
 
 
 def _validator_urls(value: Any) -> dict[str, str]:

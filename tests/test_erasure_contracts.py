@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from contracts.erasure import read_refusal
 from contracts.rules import Applied, Rejected
 from contracts.tx import sign_transaction
 from tests.contract_world import CHAIN, DAY_MS, T0, World, h, pseudonym_of, seeded
@@ -224,3 +225,16 @@ def test_a_transaction_signed_before_erasure_and_committed_after_is_refused(w: W
     early = sign_transaction(body, w.keys["hosp-330881"])
     ok(w.submit(f"resident:{P1}", {"type": "resident.erase"}))
     refused(w.submit_tx(early), "resident_erased")
+
+
+def test_reads_follow_the_same_rule(w: World) -> None:
+    """What the API serves about an erased resident: nothing, but the case of a transfer
+    whose funds moved, to its two agencies, until it completes."""
+    assert read_refusal(w.state, P1, None) is None
+    ok(w.submit("ssb-330825", {"type": "resident.erase", "pseudonym": P1}))
+    assert read_refusal(w.state, P1, None) == "resident_erased"
+    assert read_refusal(w.state, P2, None) is None
+    for case, refusal in [("p-applied", "resident_erased"), ("p-moved", None),
+                          ("s-rel", "resident_erased")]:  # fmt: skip
+        record = w.get(f"{'share' if case[0] == 's' else 'pension'}/{case}-{P1[:4]}")
+        assert read_refusal(w.state, P1, record) == refusal, case

@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, text
 from api.app import create_app
 from api.auth import sign_request
 from contracts.tx import sign_transaction
+from node import shredding
 from node.genesis import NodeConfig
 from node.keys import read_signer
 from node.network_init import init_network
@@ -316,7 +317,6 @@ def assert_nothing_decrypts(
 
 
 # ------------------------------------------------------------------------------- the tests
-@pytest.mark.xfail(strict=True, reason="open: the API and admission (next commit)")
 def test_after_erasure_the_api_refuses_reads_deposits_and_fetches(scene: Scene) -> None:
     assert scene.erase(ERASED)["status"] == "committed"
     me = f"resident:{ERASED}"
@@ -343,6 +343,11 @@ def test_after_erasure_the_api_refuses_reads_deposits_and_fetches(scene: Scene) 
         r = scene.call(caller, method, path, b"late document" if method == "PUT" else b"")
         assert r.status_code == 410, (path, r.status_code, r.text)
         assert r.json()["type"].endswith("resident-erased"), r.text
+    # a stranger's forgery naming the resident learns nothing of the erasure
+    forged = sign_transaction({"chain_id": CHAIN, "signer": REQUESTER, "nonce": "forged",
+                               **attempts[1][1]}, Signer.generate("mallory"))  # fmt: skip
+    r = scene.client.post("/v1/tx", json=forged.to_json())
+    assert r.status_code == 400 and r.json()["type"].endswith("bad-signature"), r.text
     # the resident's key is revoked: it signs no read either
     r = scene.call(me, "GET", f"/v1/residents/{ERASED}/access")
     assert r.status_code == 401, r.text
@@ -384,6 +389,8 @@ def test_a_crash_between_the_commit_and_the_shredding_still_ends_in_nothing_decr
         # the crash window is real: the key material is all still there
         blobs, _ = disk(config.parent, db_url, since)
         assert before.data_key in unwrapped(blobs.values(), key_material(config.parent))
+        with scene.node.engine.connect() as conn:  # and the debt is on record, durably
+            assert shredding.pending(conn) == [ERASED]
     monkeypatch.undo()
     with _client(config):  # restarted: whatever was left undone is done
         assert_nothing_decrypts(before, config.parent, db_url, since, first=False)
