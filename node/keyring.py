@@ -22,8 +22,8 @@ KEY_BYTES = 32
 _CHECK_CONTEXT = b"shanhe-vault-kek-check-v1"
 
 
-class KeyringError(Exception):
-    """A key file that cannot be what it claims (wrong size)."""
+class KeyringError(ValueError):
+    """A key file that cannot be what it claims (wrong size): the node does not start."""
 
 
 def check_value(kek: bytes) -> bytes:
@@ -47,16 +47,23 @@ def read(path: Path) -> bytes | None:
 
 
 def create(path: Path) -> bytes:
-    """A new random key, written durably to a new file (0600) before it is used."""
+    """A new random key, written whole to ``path`` (0600) and durable before it is used: a
+    temporary file, fsync'd, then renamed, so a crash leaves no partial key file."""
     key = os.urandom(KEY_BYTES)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    tmp = temporary_path(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, key)
         os.fsync(fd)
     finally:
         os.close(fd)
+    os.replace(tmp, path)
     _sync_dir(path.parent)
     return key
+
+
+def temporary_path(path: Path) -> Path:
+    return path.with_name(path.name + ".tmp")
 
 
 def destroy(path: Path) -> None:

@@ -94,7 +94,7 @@ class Erased(Unreadable):
     """The resident was erased: the vault stores nothing for them again."""
 
 
-class VaultKeyMismatch(Exception):
+class VaultKeyMismatch(ValueError):
     """No key file opens this vault database: the node must not start with it."""
 
 
@@ -139,6 +139,9 @@ class Vault:
         """The KEK the database's check value names, finishing or undoing a rotation that a
         crash interrupted (see the module docstring); a new vault's KEK is made here."""
         nxt = keyring.next_path(self.key_file)
+        for unused in (keyring.temporary_path(self.key_file), keyring.temporary_path(nxt)):
+            if unused.exists():  # a key a crash left before it was ever renamed into use
+                keyring.destroy(unused)
         with self.engine.begin() as conn:
             check = conn.execute(
                 select(vault_meta.c.value).where(vault_meta.c.name == "kek_check")

@@ -76,7 +76,13 @@ def _overwrite_then_crash(path: Path) -> None:
     raise Crash
 
 
+def _half_written(path: Path) -> bytes:
+    keyring.temporary_path(path).write_bytes(os.urandom(7))  # torn before its rename
+    raise Crash
+
+
 CRASHES = {
+    "while the next KEK is written": (keyring, "create", _half_written),
     "after the next KEK is written": (Vault, "_rewrap", _raise),
     "after the rewrap commits": (keyring, "install", _raise),
     "after the old KEK is overwritten, before the rename": (keyring, "install", _overwrite_then_crash),
