@@ -310,6 +310,8 @@ def _seal_salt(key: bytes, locator: str, salt: bytes) -> bytes:
 
 
 def _open_salt(key: bytes, locator: str, sealed: bytes) -> bytes:
+    if len(sealed) == 32:  # stored before salts were sealed
+        return sealed
     aad = b"salt\n" + locator.encode()
     return bytes(
         bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(sealed[24:], aad, sealed[:24], key)

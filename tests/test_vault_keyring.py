@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
 from node import keyring
 from node.db import open_database
-from node.vault import Erased, Unreadable, Vault, VaultKeyMismatch, vault_meta
+from node.vault import Erased, Unreadable, Vault, VaultKeyMismatch, vault_items, vault_meta
 from tests.test_erasure_node import disk, key_material, opens, unwrapped, vault_rows, wal_lsn
 
 RESIDENTS = [hashlib.sha256(f"keyring resident {i}".encode()).hexdigest() for i in range(4)]
@@ -174,9 +174,13 @@ def test_a_key_file_that_does_not_open_the_vault_stops_the_node(place: tuple[Pat
 def test_a_vault_from_before_rotation_adopts_its_key_file(place: tuple[Path, str]) -> None:
     vault = open_vault(place)
     stored = filled(vault)
-    with vault.engine.begin() as conn:  # as a vault written before the check value existed
+    locator, document = stored[RESIDENTS[0]][0]
+    raw_salt = os.urandom(32)
+    with vault.engine.begin() as conn:  # as a vault written before check values, sealed salts
         conn.execute(delete(vault_meta))
+        conn.execute(
+            update(vault_items).where(vault_items.c.locator == locator).values(salt=raw_salt)
+        )
     vault.engine.dispose()
     again = open_vault(place)
-    locator, document = stored[RESIDENTS[0]][0]
-    assert again.read(locator)[0] == document
+    assert again.read(locator) == (document, raw_salt)
