@@ -75,6 +75,15 @@ MATRIX: dict[Action, tuple[frozenset[Role], str]] = {
 }
 
 
+RECORDS = {
+    Action.PENSION_CASE: "pension/",
+    Action.HEALTH_CASE: "share/",
+    Action.PAYLOAD_READ: "share/",
+    Action.PAYLOAD_WRITE: "share/",
+}
+"""Where the record an action reads lives (its ``entity`` is the key's last part)."""
+
+
 def decide(action: Action, caller: Caller, parties: Parties) -> str | None:
     """None if allowed, else the reason (a stable code) it is refused."""
     roles, ownership = MATRIX[action]
@@ -129,10 +138,17 @@ def require(
     entity: str = "",
     data_class: str = "",
 ) -> None:
-    """Raise 403 when ``decide`` refuses; a refused read of a resident's data is recorded."""
+    """Raise 403 when ``decide`` refuses; a refused read of a resident's data is recorded.
+    Then 410 to a party when the resident was erased (PIPL art. 47: nothing more is served)."""
     why = decide(action, caller, parties)
     if why is not None:
         refuse(request, action, caller, parties, why, entity=entity, data_class=data_class)
+    if parties.resident is not None:
+        node: Node = request.app.state.node
+        record = node.committed_value(RECORDS[action] + entity) if action in RECORDS else None
+        if node.erasure_refusal(parties.resident, record):
+            raise Problem(410, "resident-erased", "The resident was erased", "resident_erased",
+                          reason="resident_erased")  # fmt: skip
 
 
 def refuse(

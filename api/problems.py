@@ -27,6 +27,7 @@ SIGNED_RESPONSES: dict[int | str, dict[str, Any]] = {
         (401, "no valid, fresh, unused RFC 9421 signature by a registered key"),
         (403, "the authorization matrix refuses it (recorded in the access log)"),
         (404, "no such record"),
+        (410, "the resident was erased (PIPL art. 47): nothing about them is served"),
     )
 }
 """The refusals every signed read may answer."""

@@ -54,30 +54,7 @@ def rotate_key(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     return Applied(tx.encode(), ({"type": "resident_key_rotated", "resident": pseudonym},))
 
 
-def erase(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
-    """PIPL art. 47: the resident (or the enrolling agency, on request) has the off-log key
-    material and salts destroyed; the pseudonym stays on the log but identifies nothing."""
-    if tx.signer.startswith("resident:"):
-        only(tx.body)
-        pseudonym = tx.signer.removeprefix("resident:")
-    else:
-        only(tx.body, "pseudonym")
-        pseudonym = hex64(tx.body, "pseudonym")
-    record = resident(state, pseudonym)
-    require(record is not None, "unknown_resident", "resident is not enrolled")
-    assert record is not None
-    require(record["status"] == "active", "wrong_state", "resident already erased")
-    require(
-        tx.signer in (f"resident:{pseudonym}", record["enrolled_by"]),
-        "wrong_signer",
-        "the resident or the agency that enrolled them requests erasure",
-    )
-    state.put(f"resident/{pseudonym}", {**record, "status": "erased", "erased_height": ctx.height})
-    return Applied(tx.encode(), ({"type": "resident_erased", "resident": pseudonym},))
-
-
 RULES = {
     "resident.enroll": guarded(enroll),
     "resident.rotate_key": guarded(rotate_key),
-    "resident.erase": guarded(erase),
 }

@@ -81,6 +81,8 @@ def common_checks(state: Overlay, tx: Transaction, ctx: BlockContext) -> Rejecte
         return Rejected("wrong_chain", "transaction is for another chain", signature_invalid=True)
     key = signer_key(state, tx.signer)
     if key is None:
+        if erased_signer(state, tx, ctx.check_signature):
+            return Rejected("resident_erased", f"{tx.signer} was erased: its key is revoked")
         return Rejected(
             "unknown_signer", f"{tx.signer} is not an active signer", signature_invalid=True
         )
@@ -95,6 +97,18 @@ def common_checks(state: Overlay, tx: Transaction, ctx: BlockContext) -> Rejecte
     if tx.signer.startswith(NODE_PREFIX) != (tx.type in NODE_TYPES):
         return Rejected("wrong_signer", f"{tx.type} is not signed by {tx.signer.split(':')[0]}")
     return None
+
+
+def erased_signer(state: StateView, tx: Transaction, check: SignatureCheck) -> bool:
+    """An erased resident signed this with a key of theirs (now revoked): a refusal on
+    record, not a forgery that makes its block invalid."""
+    if not tx.signer.startswith("resident:"):
+        return False
+    record = state.get(signer_record_key(tx.signer))
+    if not isinstance(record, dict) or record.get("status") != "erased":
+        return False
+    keys = [record["key"], *record.get("previous_keys", [])]
+    return any(check(tx, _parse_key(str(k))) for k in keys)
 
 
 def nonce_key(tx: Transaction) -> str:

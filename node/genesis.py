@@ -73,7 +73,7 @@ class Genesis:
     agencies: tuple[dict[str, Any], ...]
     timeouts: TimeoutConfig = field(default_factory=TimeoutConfig)
     genesis_time_ms: int = 0
-    contract_version: int = 3
+    contract_version: int = 4
     params: ConsensusParams = field(default_factory=ConsensusParams)
 
     @property

@@ -98,6 +98,15 @@ state_kv = Table(
     Column("value", Text, nullable=False),
 )
 
+pending_erasures = Table(
+    "pending_erasures",
+    metadata,
+    # residents erased by a committed block whose vault key material is still to be destroyed:
+    # written in the block's transaction, removed once the vault has done it (node/shredding.py)
+    Column("resident", Text, primary_key=True),
+    Column("height", BigInteger, nullable=False),
+)
+
 APPEND_ONLY = (
     log_leaves,
     log_hashes,

@@ -1,23 +1,58 @@
 """The off-log payload vault: documents behind the log's commitments, encrypted per resident.
 
-Each resident has a random data key, stored wrapped under the node's master key; each payload
-is encrypted with XChaCha20-Poly1305 under it, bound to its locator. The log holds only a
-salted commitment SHA-256(salt ‖ payload) and the locator. Delivery to a recipient agency is
-a sealed box to that agency's key. Erasure (PIPL art. 47) destroys the resident's data key and
-every salt: the log still verifies, the payloads can no longer be read, and the commitments no
-longer identify anything.
+Each resident has a random data key, stored wrapped (XSalsa20-Poly1305) under the node's
+key-encryption key (KEK, ``node.keyring``); each payload is encrypted with XChaCha20-Poly1305
+under it, bound to its locator, and so is its salt. The log holds only a salted commitment
+SHA-256(salt ‖ payload) and the locator. Delivery to a recipient agency is a sealed box to
+that agency's key.
+
+Erasure (PIPL art. 47) destroys the resident's data key, and with it every payload and salt:
+the log still verifies, the payloads can no longer be read, and the commitments no longer
+identify anything. Deleting rows is not enough (the database's WAL, free pages and, on
+PostgreSQL, dead rows keep them), so ``erase`` also replaces the KEK, in this order, each
+step durable before the next:
+
+1. a new KEK is written to ``vault.key.next`` and fsync'd (file and directory);
+2. one database transaction deletes the erased residents' keys and items, records them as
+   erased, rewraps every remaining data key under the new KEK and stores its check value;
+3. the old KEK's file is overwritten in place, fsync'd, and the new file renamed over it.
+
+A crash before 2 commits leaves the old KEK current (the next file is destroyed at start and
+the erasure, still pending at the node, is done again); after 2, the new one (the old file
+is destroyed at start). Either way every live resident's key opens and, once the step is
+done, the erased ones' open under no key the node holds.
 """
 
 import hashlib
 import os
 import secrets
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from nacl import bindings
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.secret import SecretBox
-from sqlalchemy import Column, Engine, LargeBinary, MetaData, Table, Text, delete, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    event,
+    insert,
+    select,
+    text,
+    update,
+)
 
+from node import keyring
 from tlog.note import Signer, Verifier
 
 metadata = MetaData()
@@ -35,10 +70,32 @@ vault_items = Table(
     Column("salt", LargeBinary, nullable=False),
     Column("ciphertext", LargeBinary, nullable=False),
 )
+vault_meta = Table(
+    "vault_meta",
+    metadata,
+    # "kek_check": the check value of the current KEK (``keyring.check_value``)
+    Column("name", Text, primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+)
+vault_erased = Table(
+    "vault_erased",
+    metadata,
+    # residents whose key material was destroyed: nothing is stored for them again
+    Column("resident", Text, primary_key=True),
+    Column("erased_ms", BigInteger, nullable=False),
+)
 
 
 class Unreadable(Exception):
     """No such payload, or its resident's key material was erased."""
+
+
+class Erased(Unreadable):
+    """The resident was erased: the vault stores nothing for them again."""
+
+
+class VaultKeyMismatch(ValueError):
+    """No key file opens this vault database: the node must not start with it."""
 
 
 @dataclass(frozen=True)
@@ -52,12 +109,66 @@ def commitment(salt: bytes, payload: bytes) -> str:
     return hashlib.sha256(salt + payload).hexdigest()
 
 
-class Vault:
-    def __init__(self, engine: Engine, master_key: bytes) -> None:
-        self.engine = engine
-        self.box = SecretBox(master_key)
-        metadata.create_all(engine)
+P = ParamSpec("P")
+R = TypeVar("R")
 
+
+def _locked(method: "Callable[Concatenate[Vault, P], R]") -> "Callable[Concatenate[Vault, P], R]":
+    """One vault operation at a time: a deposit may not wrap or write for a resident while a
+    rotation erases them, nor a read use a KEK the rotation has just retired."""
+
+    def run(self: "Vault", /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return run
+
+
+class Vault:
+    def __init__(self, engine: Engine, key_file: Path) -> None:
+        self.engine = engine
+        self.key_file = key_file
+        self.lock = threading.RLock()
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _secure_delete)
+        metadata.create_all(engine)
+        self.kek = self._current_kek()
+        self.box = SecretBox(self.kek)
+
+    def _current_kek(self) -> bytes:
+        """The KEK the database's check value names, finishing or undoing a rotation that a
+        crash interrupted (see the module docstring); a new vault's KEK is made here."""
+        nxt = keyring.next_path(self.key_file)
+        for unused in (keyring.temporary_path(self.key_file), keyring.temporary_path(nxt)):
+            if unused.exists():  # a key a crash left before it was ever renamed into use
+                keyring.destroy(unused)
+        with self.engine.begin() as conn:
+            check = conn.execute(
+                select(vault_meta.c.value).where(vault_meta.c.name == "kek_check")
+            ).scalar()
+            if check is None:  # a new vault, or one from before KEK rotation: adopt the file
+                if nxt.exists():
+                    keyring.destroy(nxt)
+                kek = keyring.read(self.key_file) or keyring.create(self.key_file)
+                conn.execute(
+                    insert(vault_meta).values(name="kek_check", value=keyring.check_value(kek))
+                )
+                return kek
+        current, following = keyring.read(self.key_file), keyring.read(nxt)
+        if following is not None and keyring.check_value(following) == bytes(check):
+            keyring.install(self.key_file)  # the crash came after the rewrap committed
+            return following
+        if current is None or keyring.check_value(current) != bytes(check):
+            raise VaultKeyMismatch(
+                f"{self.key_file} does not hold the key this vault's database was written "
+                "with: restore that file, or move the vault database away to start with an "
+                "empty vault (its payloads are copies the source hospitals hold)"
+            )
+        if following is not None:  # the crash came before the rewrap committed
+            keyring.destroy(nxt)
+        return current
+
+    @_locked
     def _resident_key(self, resident: str, create: bool) -> bytes:
         with self.engine.begin() as conn:
             wrapped = conn.execute(
@@ -67,12 +178,17 @@ class Vault:
                 return self.box.decrypt(bytes(wrapped))
             if not create:
                 raise Unreadable(f"no key material for resident {resident[:12]}…")
+            if conn.execute(
+                select(vault_erased.c.resident).where(vault_erased.c.resident == resident)
+            ).first():
+                raise Erased(f"resident {resident[:12]}… was erased")
             key = os.urandom(32)
             conn.execute(
                 insert(vault_keys).values(resident=resident, wrapped_key=self.box.encrypt(key))
             )
             return key
 
+    @_locked
     def store(self, resident: str, payload: bytes) -> Stored:
         key = self._resident_key(resident, create=True)
         locator = f"vault:{secrets.token_hex(16)}"
@@ -84,11 +200,13 @@ class Vault:
         with self.engine.begin() as conn:
             conn.execute(
                 insert(vault_items).values(
-                    locator=locator, resident=resident, salt=salt, ciphertext=sealed
+                    locator=locator, resident=resident, salt=_seal_salt(key, locator, salt),
+                    ciphertext=sealed,
                 )
-            )
+            )  # fmt: skip
         return Stored(locator, commitment(salt, payload))
 
+    @_locked
     def read(self, locator: str) -> tuple[bytes, bytes]:
         """(payload, salt) — the salt lets a recipient check the payload against the log."""
         with self.engine.connect() as conn:
@@ -100,7 +218,7 @@ class Vault:
         payload = bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
             sealed[24:], locator.encode(), sealed[:24], key
         )
-        return payload, bytes(row.salt)
+        return payload, _open_salt(key, locator, bytes(row.salt))
 
     def deliver(self, locator: str, recipient: Verifier) -> bytes:
         """The payload and salt sealed to the recipient agency's key (only it can open them)."""
@@ -108,14 +226,96 @@ class Vault:
         curve = bindings.crypto_sign_ed25519_pk_to_curve25519(recipient.public_key)
         return SealedBox(PublicKey(curve)).encrypt(salt + payload)
 
-    def erase(self, resident: str) -> int:
-        """Destroy the resident's key material and salts; return how many payloads went."""
-        with self.engine.begin() as conn:
+    @_locked
+    def erase(self, residents: Iterable[str], now_ms: int = 0) -> int:
+        """Destroy these residents' key material for good (the module docstring gives the
+        steps); return how many payloads went. Idempotent: a step done is not done again."""
+        todo = sorted(set(residents))
+        with self.engine.connect() as conn:
+            keyed = conn.execute(
+                select(vault_keys.c.resident).where(vault_keys.c.resident.in_(todo))
+            ).scalars().all()  # fmt: skip
+        new = self._next_kek() if keyed else None  # 1.
+        with self.engine.begin() as conn:  # 2.
             gone = conn.execute(
-                delete(vault_items).where(vault_items.c.resident == resident)
+                delete(vault_items).where(vault_items.c.resident.in_(todo))
             ).rowcount
-            conn.execute(delete(vault_keys).where(vault_keys.c.resident == resident))
+            conn.execute(delete(vault_keys).where(vault_keys.c.resident.in_(todo)))
+            known = set(
+                conn.execute(
+                    select(vault_erased.c.resident).where(vault_erased.c.resident.in_(todo))
+                ).scalars()
+            )
+            fresh = [{"resident": r, "erased_ms": now_ms} for r in todo if r not in known]
+            if fresh:
+                conn.execute(insert(vault_erased), fresh)
+            if new is not None:
+                self._rewrap(conn, new)
+        if new is not None:
+            keyring.install(self.key_file)  # 3.
+            self.kek, self.box = new, SecretBox(new)
+            self._checkpoint()
         return int(gone or 0)
+
+    def _next_kek(self) -> bytes:
+        nxt = keyring.next_path(self.key_file)
+        if nxt.exists():  # left by a rotation that did not commit: never used
+            keyring.destroy(nxt)
+        return keyring.create(nxt)
+
+    def _rewrap(self, conn: Any, new: bytes) -> None:
+        """Every remaining data key, wrapped under ``new``; its check value recorded."""
+        box = SecretBox(new)
+        rows = conn.execute(select(vault_keys).with_for_update()).all()
+        if rows:
+            conn.execute(
+                update(vault_keys)
+                .where(vault_keys.c.resident == bindparam("r"))
+                .values(wrapped_key=bindparam("w")),
+                [
+                    {"r": row.resident, "w": box.encrypt(self.box.decrypt(bytes(row.wrapped_key)))}
+                    for row in rows
+                ],
+            )
+        conn.execute(
+            update(vault_meta)
+            .where(vault_meta.c.name == "kek_check")
+            .values(value=keyring.check_value(new))
+        )
+
+    def _checkpoint(self) -> None:
+        """SQLite: copy the WAL into the database (zeroing freed cells: ``secure_delete``)
+        and truncate it, so the old wrapped keys leave the files as soon as they can. Not
+        what makes erasure hold (the retired KEK is), so a busy database may skip it."""
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as conn:
+                conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
+
+def _secure_delete(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite overwrites deleted content with zeros in the database file's pages and free
+    list. It does not reach WAL frames written before (the checkpoint after a rotation
+    truncates those), copies the file system or the drive keeps, or PostgreSQL at all."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA secure_delete=ON")
+    cursor.close()
+
+
+def _seal_salt(key: bytes, locator: str, salt: bytes) -> bytes:
+    """The salt under the resident's data key: a salt left on disk after erasure would let
+    anyone holding a guess of the document confirm it against the commitment on the log."""
+    nonce = os.urandom(24)
+    aad = b"salt\n" + locator.encode()
+    return nonce + bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(salt, aad, nonce, key)
+
+
+def _open_salt(key: bytes, locator: str, sealed: bytes) -> bytes:
+    if len(sealed) == 32:  # stored before salts were sealed
+        return sealed
+    aad = b"salt\n" + locator.encode()
+    return bytes(
+        bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(sealed[24:], aad, sealed[:24], key)
+    )
 
 
 def open_delivery(sealed: bytes, agency: Signer) -> tuple[bytes, bytes]:

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from contracts.consent import consent_allows
+from contracts.erasure import OPEN_SHARES, records
 from contracts.rules import Applied
 from contracts.tx import Transaction
 from tests.contract_world import DAY_MS, World, h, pseudonym_of
@@ -25,6 +26,8 @@ class Domain(RuleBasedStateMachine):
         for p in RESIDENTS:
             self.w.enroll(p)
         self.reads: list[tuple[Transaction, dict[str, Any], int]] = []
+        self.erased: dict[str, int] = {}
+        """Erased residents and how many access-log entries they had then."""
 
     @rule(who=st.sampled_from(RESIDENTS), cid=ids, src=st.sampled_from(HOSPITALS), dst=st.sampled_from(HOSPITALS),
           cls=st.lists(st.sampled_from(CLASSES), min_size=1, max_size=2, unique=True), days=st.integers(1, 10))  # fmt: skip
@@ -105,6 +108,38 @@ class Domain(RuleBasedStateMachine):
     @rule(days=st.integers(0, 5))
     def wait(self, days: int) -> None:
         self.w.advance(days)
+
+    @rule(by_agency=st.booleans())
+    def erase(self, by_agency: bool) -> None:
+        """Only the first resident is ever erased, so the others keep the runs interesting."""
+        who = RESIDENTS[0]
+        if by_agency:
+            out = self.w.submit("ssb-330825", {"type": "resident.erase", "pseudonym": who})
+        else:
+            out = self.w.submit(f"resident:{who}", {"type": "resident.erase"})
+        if isinstance(out, Applied):
+            self.erased[who] = self.w.get(f"access_count/{who}") or 0
+
+    @invariant()
+    def nothing_about_an_erased_resident_is_processed(self) -> None:
+        for who, entries in self.erased.items():
+            assert (self.w.get(f"access_count/{who}") or 0) == entries
+            for key in records(self.w.state, who):
+                record = self.w.get(key)
+                assert not (key.startswith("consent/") and record["status"] == "active"), key
+                assert not (key.startswith("share/") and record["status"] in OPEN_SHARES), key
+
+    @invariant()
+    def every_record_naming_a_resident_is_indexed_under_them(self) -> None:
+        named = {
+            key: value["resident"]
+            for key, value in self.w.state.data.items()
+            if key.split("/")[0] in ("consent", "share", "pension") and isinstance(value, dict)
+        }
+        for p in RESIDENTS:
+            assert sorted(records(self.w.state, p)) == sorted(
+                k for k, who in named.items() if who == p
+            )
 
     @invariant()
     def every_read_is_in_the_access_log(self) -> None:

@@ -155,6 +155,9 @@ def test_scenario_leaves_no_personal_data_outside_the_vault(
 
     # erasure: the resident asks, the enrolling agency files it; the vault forgets, the log verifies
     send(ssb, ssb.name, {"type": "resident.erase", "pseudonym": p0})
+    deadline = time.monotonic() + 10  # the vault shreds off the event loop, just after commit
+    while not node.counters["residents_shredded"] and time.monotonic() < deadline:
+        time.sleep(0.02)
     with pytest.raises(Unreadable):
         node.vault.read(item.locator)
     assert client.get("/v1/status").json()["counters"]["vault_payloads_erased"] == 1

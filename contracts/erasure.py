@@ -1,0 +1,209 @@
+"""Erasure (PIPL art. 47): once a resident is erased, nothing about them is processed.
+
+``resident.erase`` ends the resident's active consents, closes their open health cases and
+withdraws their pension applications whose funds have not moved; their key is revoked (the
+common checks answer ``resident_erased`` to anything it signs). Every later transaction that
+names them, by a ``resident`` or ``pseudonym`` field or by a case or consent of theirs, is
+refused as ``resident_erased`` before its rule runs. One exception, by rule: a pension
+transfer whose funds already left the sending fund finishes (docs/domain.md says why).
+
+To find a resident's records at erasure without scanning state, every record that names a
+resident is indexed when it is created (``records/<pseudonym>/<seq>``).
+"""
+
+from typing import Any
+
+from contracts.fields import guarded, hex64, only, require
+from contracts.residents import resident
+from contracts.rules import (
+    Applied,
+    BlockContext,
+    Outcome,
+    Rejected,
+    Rule,
+    erased_signer,
+    signer_key,
+)
+from contracts.state import Overlay, StateView
+from contracts.tx import SignatureCheck, Transaction
+
+ERASED_CODE = "resident_erased"
+CREATES: dict[str, tuple[str, str]] = {
+    "consent.grant": ("consent/", "consent_id"),
+    "consent.grant_assisted": ("consent/", "consent_id"),
+    "health.request": ("share/", "case_id"),
+    "pension.apply": ("pension/", "case_id"),
+}
+"""Transaction type -> (state prefix, body field) of the record naming a resident it creates."""
+CASES = {"health.": "share/", "pension.": "pension/"}
+"""Where the ``case_id`` of a type's namespace points."""
+OPEN_SHARES = {"REQUESTED", "AUTHORIZED", "RELEASED"}
+UNMOVED = {"APPLIED", "ACCEPTED"}
+FUNDS_MOVED = {"TRANSFERRED_OUT", "DISPUTED", "RECEIVED"}
+FINISHING = {"pension.transfer_out", "pension.confirm", "pension.complete"}
+"""The steps that finish a transfer whose funds moved: 转出地 corrects a disputed transfer,
+转入地 confirms and completes."""
+
+
+def is_erased(state: StateView, pseudonym: str) -> bool:
+    record = state.get(f"resident/{pseudonym}")
+    return isinstance(record, dict) and record.get("status") == "erased"
+
+
+def _record(state: StateView, key: str) -> dict[str, Any] | None:
+    value = state.get(key)
+    return value if isinstance(value, dict) else None
+
+
+def _named(state: StateView, tx: Transaction) -> list[tuple[str, dict[str, Any] | None]]:
+    """The residents a transaction names, each with the record that names them (None when
+    named directly). Total on any body: what is not a string names nobody."""
+    body = tx.body
+    named: list[tuple[str, dict[str, Any] | None]] = []
+    if tx.signer.startswith("resident:"):
+        named.append((tx.signer.removeprefix("resident:"), None))
+    for name in ("resident", "pseudonym"):
+        if isinstance(body.get(name), str):
+            named.append((body[name], None))
+    if isinstance(body.get("consent_id"), str):
+        consent = _record(state, f"consent/{body['consent_id']}")
+        if consent is not None and isinstance(consent.get("resident"), str):
+            named.append((consent["resident"], consent))
+    prefix = next((p for ns, p in CASES.items() if tx.type.startswith(ns)), None)
+    if prefix is not None and isinstance(body.get("case_id"), str):
+        case = _record(state, f"{prefix}{body['case_id']}")
+        if case is not None and isinstance(case.get("resident"), str):
+            named.append((case["resident"], case))
+    return named
+
+
+def _finishing(tx: Transaction, record: dict[str, Any] | None) -> bool:
+    """A step that finishes a pension transfer whose funds had moved before erasure."""
+    return (
+        tx.type in FINISHING
+        and record is not None
+        and record.get("basis", {}).get("type") == "statutory"
+        and record.get("status") in FUNDS_MOVED
+    )
+
+
+def erased_subject(state: StateView, tx: Transaction) -> Rejected | None:
+    """``resident_erased`` if the transaction names an erased resident, else None."""
+    for pseudonym, record in _named(state, tx):
+        if is_erased(state, pseudonym) and not _finishing(tx, record):
+            return Rejected(ERASED_CODE, f"resident {pseudonym[:12]}… was erased (PIPL art. 47)")
+    return None
+
+
+def read_refusal(state: StateView, pseudonym: str, record: Any) -> str | None:
+    """Why a read of ``record`` (a case, or None for the resident's own lists) about
+    ``pseudonym`` is refused for erasure, or None: the same rule as for transactions, so the
+    two agencies finishing a transfer whose funds moved may still read its case."""
+    if not is_erased(state, pseudonym):
+        return None
+    if (
+        isinstance(record, dict)
+        and record.get("basis", {}).get("type") == "statutory"
+        and record.get("status") in FUNDS_MOVED
+    ):
+        return None
+    return ERASED_CODE
+
+
+def admission_refusal(state: StateView, tx: Transaction, check: SignatureCheck) -> Rejected | None:
+    """What a node answers at admission, before anything about an erased resident reaches a
+    mempool: said only to a transaction its signer's key really signed (an active key, or
+    the erased resident's revoked one), so that erasure is not told to strangers."""
+    if erased_signer(state, tx, check):
+        return Rejected(ERASED_CODE, f"{tx.signer} was erased: its key is revoked")
+    key = signer_key(state, tx.signer)
+    if key is None or not check(tx, key):
+        return None
+    return erased_subject(state, tx)
+
+
+def _index(state: Overlay, tx: Transaction) -> None:
+    created = CREATES.get(tx.type)
+    if created is None:
+        return
+    prefix, field = created
+    key = f"{prefix}{tx.body[field]}"
+    record = _record(state, key)
+    assert record is not None and isinstance(record.get("resident"), str), key
+    who = record["resident"]
+    count = state.get(f"records_count/{who}") or 0
+    assert isinstance(count, int)
+    state.put(f"records/{who}/{count:012d}", key)
+    state.put(f"records_count/{who}", count + 1)
+
+
+def records(state: StateView, pseudonym: str) -> list[str]:
+    """The state keys of every record naming the resident, oldest first."""
+    count = state.get(f"records_count/{pseudonym}") or 0
+    assert isinstance(count, int)
+    return [str(state.get(f"records/{pseudonym}/{i:012d}")) for i in range(count)]
+
+
+def guard(rule: Rule) -> Rule:
+    """Refuse a transaction naming an erased resident before ``rule`` runs; index the
+    record naming a resident that an applied one created."""
+
+    def run(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
+        if (refusal := erased_subject(state, tx)) is not None:
+            return refusal
+        outcome = rule(state, tx, ctx)
+        if isinstance(outcome, Applied):
+            _index(state, tx)
+        return outcome
+
+    return run
+
+
+def erase(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
+    """PIPL art. 47: the resident (or the enrolling agency, on request) has the off-log key
+    material and salts destroyed (each node's vault, when it commits this) and their
+    processing stopped here; the pseudonym stays on the log but identifies nothing."""
+    if tx.signer.startswith("resident:"):
+        only(tx.body)
+        pseudonym = tx.signer.removeprefix("resident:")
+    else:
+        only(tx.body, "pseudonym")
+        pseudonym = hex64(tx.body, "pseudonym")
+    record = resident(state, pseudonym)
+    require(record is not None, "unknown_resident", "resident is not enrolled")
+    assert record is not None
+    require(record["status"] == "active", "wrong_state", "resident already erased")
+    require(
+        tx.signer in (f"resident:{pseudonym}", record["enrolled_by"]),
+        "wrong_signer",
+        "the resident or the agency that enrolled them requests erasure",
+    )
+    closed: dict[str, int] = {"consents": 0, "health_cases": 0, "pension_cases": 0}
+    for key in records(state, pseudonym):
+        item = _record(state, key)
+        if item is None:
+            continue
+        if key.startswith("consent/") and item["status"] == "active":
+            state.put(key, {**item, "status": "erased", "ended_ms": ctx.time_ms,
+                            "ended_height": ctx.height})  # fmt: skip
+            closed["consents"] += 1
+        elif key.startswith("share/") and item["status"] in OPEN_SHARES:
+            state.put(key, {**item, "status": "ERASED", "status_at_erasure": item["status"],
+                            "closed_ms": ctx.time_ms, "closed_height": ctx.height})  # fmt: skip
+            closed["health_cases"] += 1
+        elif key.startswith("pension/") and item["status"] in UNMOVED:
+            step = {"status": "WITHDRAWN", "by": tx.signer, "at_ms": ctx.time_ms,
+                    "height": ctx.height, "erasure": True}  # fmt: skip
+            state.put(key, {**item, "status": "WITHDRAWN", "stage_started_ms": ctx.time_ms,
+                            "deadline_ms": None, "history": [*item["history"], step]})  # fmt: skip
+            closed["pension_cases"] += 1
+    state.put(
+        f"resident/{pseudonym}",
+        {**record, "status": "erased", "erased_height": ctx.height, "erased_by": tx.signer},
+    )
+    return Applied(
+        tx.encode(), ({"type": "resident_erased", "resident": pseudonym, "closed": closed},)
+    )
+
+
+RULES: dict[str, Rule] = {"resident.erase": guarded(erase)}
