@@ -28,7 +28,21 @@ AGENCIES = {
     "hosp-330881": "hospital",
     "hosp-330824": "hospital",
     "hosp-330802": "hospital",
+    "hc-330800": "health_commission",
     "audit-330800": "auditor",
+    "audit-330881": "auditor",
+}
+ROLES = {
+    "ssb-330825": ["governance", "counter"],
+    "ssb-330802": ["governance", "counter"],
+    "ssb-330803": ["governance", "counter"],
+    "ssb-330822": ["governance"],
+    "hosp-330881": ["health"],  # the requesting hospital of the tests: no counter
+    "hosp-330824": ["health", "counter"],  # the source hospital, with a service counter
+    "hosp-330802": ["health", "counter"],
+    "hc-330800": ["health", "counter"],
+    "audit-330800": ["audit"],
+    "audit-330881": ["audit", "counter"],  # a genesis that gave an auditor a counter: no effect
 }
 
 
@@ -49,7 +63,7 @@ class World:
         for agency_id, kind in AGENCIES.items():
             self.keys[agency_id] = seeded(agency_id)
             agencies.append({"id": agency_id, "name": agency_id, "division": agency_id[-6:], "kind": kind,
-                             "roles": ["governance"] if kind == "social_security_bureau" else [],
+                             "roles": ROLES[agency_id],
                              "key": self.keys[agency_id].verifier().encode()})  # fmt: skip
         validators = [
             {"name": f"node-{i}", "key": seeded(f"node-{i}").verifier().encode(), "url": ""}
