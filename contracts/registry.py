@@ -3,11 +3,18 @@
 from contracts import access_log, anchor, consent, governance, health, pension, residents
 from contracts.rules import Rule
 
-CONTRACT_VERSION = 3
+CONTRACT_VERSION = 4
 """2: validator nodes record the reads they refuse at their API (``access.refused``).
 3: governance re-checks a change when it applies (a refused proposal is closed as such),
 counts approvals only from agencies that still govern, and rotates validator keys; the
-genesis carries the consensus parameters. An old chain replayed under 3 could differ."""
+genesis carries the consensus parameters. An old chain replayed under 3 could differ.
+4: who may sign what is one table (``contracts/authority.py``: assisted steps only by
+agencies with the ``counter`` role, for their kind's data classes; ``health.authorize`` only
+by the resident or the counter that recorded the consent; auditors change nothing); consents
+last at most the genesis policy's maximum (``policy/consent``: assisted 30 days, self 365);
+every type has a stateless shape (``contracts/shapes.py``) checked at admission and making a
+block invalid: codes instead of free text (purpose, rejection reason, verification method),
+no ID or mobile number in any string."""
 
 RULES: dict[str, Rule] = {
     **anchor.RULES,

@@ -71,7 +71,6 @@ def _problem(r: Any) -> str:
     return str(r.json()["type"]).rsplit("/", 1)[-1]
 
 
-@pytest.mark.xfail(strict=True, reason="#11 item 5: formats checked at admission")
 def test_an_id_number_pasted_as_a_pseudonym_never_reaches_a_block(one: One) -> None:
     """The issue: one wrong field (an ID number where a pseudonym belongs) was refused by the
     rules after the whole transaction, ID number included, sat in a public block."""
@@ -93,7 +92,6 @@ def test_an_id_number_pasted_as_a_pseudonym_never_reaches_a_block(one: One) -> N
     assert ID_NUMBER.encode() not in one.database_bytes()
 
 
-@pytest.mark.xfail(strict=True, reason="#11 item 5: formats checked at admission")
 @pytest.mark.parametrize(
     ("body", "kind"),
     [
@@ -116,7 +114,6 @@ def test_a_transaction_in_the_wrong_format_is_refused_at_admission(
     assert tx.hash not in one.node.mempool
 
 
-@pytest.mark.xfail(strict=True, reason="#11 item 5: formats checked at block validation")
 def test_a_block_carrying_a_malformed_transaction_is_invalid() -> None:
     """Stateless validity: what admission refuses, no proposer can put into a valid block."""
     agencies = [{"id": a, "name": a, "division": "330800", "kind": k, "roles": [],

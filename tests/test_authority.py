@@ -69,7 +69,6 @@ def access_log(w: World, pseudonym: str = P1) -> list[dict[str, Any]]:
     return [w.get(f"access/{pseudonym}/{i:012d}") for i in range(count)]
 
 
-@pytest.mark.xfail(strict=True, reason="#11 item 1: the authority table")
 def test_an_auditor_cannot_withdraw_a_residents_consent(w: World) -> None:
     """The issue: an auditor agency withdrew a resident's consent."""
     ok(w.submit(f"resident:{P1}", consent()))
@@ -79,7 +78,6 @@ def test_an_auditor_cannot_withdraw_a_residents_consent(w: World) -> None:
     assert w.get("consent/c-1")["status"] == "active"
 
 
-@pytest.mark.xfail(strict=True, reason="#11 item 1: the authority table")
 def test_a_pension_bureau_cannot_record_a_health_consent(w: World) -> None:
     """The issue: a pension bureau recorded a health consent. A counter records consents only
     for the data classes its kind keeps, and withdraws only those too."""
@@ -99,7 +97,6 @@ def test_a_pension_bureau_cannot_record_a_health_consent(w: World) -> None:
     assert w.get("consent/c-1")["status"] == "withdrawn"
 
 
-@pytest.mark.xfail(strict=True, reason="#11 item 1: the authority table")
 def test_a_requesting_hospital_cannot_consent_for_itself_and_authorize_its_own_request(
     w: World,
 ) -> None:
@@ -117,7 +114,6 @@ def test_a_requesting_hospital_cannot_consent_for_itself_and_authorize_its_own_r
     ok(w.submit(f"resident:{P1}", authorize))
 
 
-@pytest.mark.xfail(strict=True, reason="#11 item 1: the authority table")
 def test_a_counter_that_is_the_recipient_is_limited_and_marked(w: World) -> None:
     """Two colluding agencies, one a hospital with a counter: at most the policy's validity,
     and the record and the resident's access log say that the counter was the recipient."""
@@ -139,7 +135,6 @@ def test_a_counter_that_is_the_recipient_is_limited_and_marked(w: World) -> None
     assert w.get("consent/c-other")["counter_is_recipient"] is False and len(access_log(w)) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="#11 item 1: the authority table")
 def test_only_the_counter_that_recorded_a_consent_authorizes_with_it(w: World) -> None:
     ok(w.submit("hosp-330824", assisted(consent_id="c-a")))
     ok(w.submit("hosp-330881", request()))
@@ -151,7 +146,6 @@ def test_only_the_counter_that_recorded_a_consent_authorizes_with_it(w: World) -
     assert w.get("share/s-1")["authorized_by"] == "hosp-330824"
 
 
-@pytest.mark.xfail(strict=True, reason="#11 item 1: the authority table")
 def test_assisted_steps_need_the_counter_role(w: World) -> None:
     refused(w.submit("hosp-330881", assisted(recipient="hosp-330824", source="hosp-330802")),
             "wrong_signer")  # fmt: skip
@@ -166,14 +160,12 @@ def test_assisted_steps_need_the_counter_role(w: World) -> None:
     ok(w.submit("ssb-330802", apply))
 
 
-@pytest.mark.xfail(strict=True, reason="#11 item 1: the policy maximum")
 def test_a_self_granted_consent_lasts_at_most_a_year(w: World) -> None:
     me = f"resident:{P1}"
     refused(w.submit(me, consent(valid_until_ms=T0 + YEAR_MS + 1)), "validity_exceeds_policy")
     ok(w.submit(me, consent(valid_until_ms=T0 + YEAR_MS)))
 
 
-@pytest.mark.xfail(strict=True, reason="#11 item 1: auditors never change a case")
 def test_an_auditor_changes_no_case(w: World) -> None:
     ok(w.submit("hosp-330881", request()))
     ok(w.submit(f"resident:{P1}", consent()))

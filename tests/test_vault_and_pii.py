@@ -89,11 +89,11 @@ def test_scenario_leaves_no_personal_data_outside_the_vault(
         )
         send(me, f"resident:{p}", {
             "type": "consent.grant", "consent_id": f"c{n}", "grantor": {"type": "self"}, "basis": {"type": "consent"},
-            "purpose": "continuity of care", "data_classes": ["test_result"], "source": hospital_b.name,
+            "purpose": "COC", "data_classes": ["test_result"], "source": hospital_b.name,
             "recipient": hospital_a.name, "valid_from_ms": now - 1000, "valid_until_ms": now + 86_400_000,
         })  # fmt: skip
         send(hospital_a, hospital_a.name, {"type": "health.request", "case_id": f"s{n}", "resident": p,
-                                           "source": hospital_b.name, "data_class": "test_result", "purpose": "continuity of care"})  # fmt: skip
+                                           "source": hospital_b.name, "data_class": "test_result", "purpose": "COC"})  # fmt: skip
         send(
             me,
             f"resident:{p}",
