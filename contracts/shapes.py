@@ -44,6 +44,7 @@ from contracts.vocabulary import (
     VERIFICATION_METHODS,
     VERIFICATION_RESULTS,
 )
+from signing.canonical import NotCanonicalizable
 
 Body = dict[str, Any]
 Shape = Callable[[Body, str], None]
@@ -78,7 +79,11 @@ class Malformed:
 
 def malformed(tx: Transaction) -> Malformed | None:
     """Why ``tx`` can never be valid whatever the state, or None. Total."""
-    if may_hold(tx.encode()) and (where := found_in_json(tx.body)) is not None:
+    try:
+        encoded = tx.encode()  # done by Transaction.from_json: cached, and never fails there
+    except NotCanonicalizable as exc:
+        return Malformed("bad_field", str(exc))
+    if may_hold(encoded) and (where := found_in_json(tx.body)) is not None:
         return Malformed(
             "personal_data",
             f"{where}: ID and phone numbers never go on the log (a resident is named by the "
