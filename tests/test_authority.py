@@ -1,12 +1,16 @@
 """Who may do what (#11 item 1): the hostile agencies' attacks of the issue, replayed with only
 their own keys, must fail."""
 
+import itertools
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from contracts.authority import AUTHORITY, Actor, Relation, Who, permits
 from contracts.rules import Applied, Rejected
-from tests.contract_world import DAY_MS, T0, World, h, pseudonym_of
+from contracts.vocabulary import AGENCY_KINDS
+from tests.contract_world import AGENCIES, DAY_MS, ROLES, T0, World, h, pseudonym_of, seeded
 
 P1, P2 = pseudonym_of(1), pseudonym_of(2)
 YEAR_MS = 365 * DAY_MS
@@ -62,6 +66,14 @@ def assisted(**change: Any) -> dict[str, Any]:
 def request(case: str = "s-1", by: str = "hosp-330881", **change: Any) -> dict[str, Any]:
     return {"type": "health.request", "case_id": case, "resident": P1, "source": "hosp-330824",
             "data_class": "test_result", "purpose": "COC", **change}  # fmt: skip
+
+
+MONEY = {"info_commitment": h("info"), "fund_commitment": h("fund"), "amount_fen": 100}
+PROPOSAL = {"type": "governance.propose", "proposal_id": "g-new", "action": "add_agency",
+            "agency": {"id": "hosp-330822", "name": "常山县人民医院", "division": "330822",
+                       "kind": "hospital", "roles": [], "key": seeded("hosp-330822").verifier().encode()}}  # fmt: skip
+REFUSAL = {"type": "access.refused", "resident": P1, "agent": "hosp-330802", "entity": "s-rel",
+           "data_class": "test_result", "purpose": "api health.case", "reason": "not_party"}  # fmt: skip
 
 
 def access_log(w: World, pseudonym: str = P1) -> list[dict[str, Any]]:
@@ -180,3 +192,259 @@ def test_an_auditor_changes_no_case(w: World) -> None:
         for auditor in ("audit-330800", "audit-330881"):
             refused(w.submit(auditor, body), "wrong_signer")
     assert w.get("share/s-1")["status"] == "REQUESTED" and w.get("share/s-2") is None
+
+
+# ---------------------------------------------------------------- the table, exhaustively
+SERVICE = {"social_security_bureau", "hospital", "health_commission"}
+KEEPS = {  # written out here, apart from contracts/vocabulary.py
+    "social_security_bureau": {
+        "pension_account",
+        "contribution_history",
+        "medical_insurance_record",
+    },
+    "hospital": {"health_file_summary", "test_result"},
+    "health_commission": {"health_file_summary", "test_result"},
+    "auditor": set(),
+}
+RESIDENT_TYPES = {"resident.rotate_key", "resident.erase", "consent.grant", "consent.withdraw",
+                  "health.authorize", "pension.apply", "pension.withdraw"}  # fmt: skip
+
+
+def expected(tx_type: str, who: str, kind: str | None, counter: bool, rels: set[str]) -> bool:
+    """What the issue asks, written out by hand, apart from contracts/authority.py."""
+    if who == "validator":
+        return tx_type == "access.refused"
+    if tx_type == "health.access":  # a read: anyone may ask, only the requester is granted
+        return True
+    if who == "resident":
+        return "subject" in rels and tx_type in RESIDENT_TYPES
+    if tx_type == "anchor":
+        return True
+    if tx_type.startswith("governance."):
+        return "member" in rels
+    if kind not in SERVICE:  # auditors (and agencies of no known kind) change nothing
+        return False
+    bureau, hospital, at_counter = kind == "social_security_bureau", kind == "hospital", counter
+    return {
+        "resident.enroll": True,
+        "resident.erase": "enroller" in rels,
+        "consent.grant_assisted": at_counter and "kind_classes" in rels,
+        "consent.withdraw": at_counter and bool({"recording_counter", "kind_classes"} & rels),
+        "health.request": hospital,
+        "health.authorize": at_counter and "recording_counter" in rels,
+        "health.release": hospital and "source" in rels,
+        "pension.apply": bureau and at_counter and bool({"from_agency", "to_agency"} & rels),
+        "pension.accept": bureau and "to_agency" in rels,
+        "pension.reject": bureau and "to_agency" in rels,
+        "pension.transfer_out": bureau and "from_agency" in rels,
+        "pension.confirm": bureau and "to_agency" in rels,
+        "pension.complete": bureau and "to_agency" in rels,
+    }.get(tx_type, False)
+
+
+ACTORS = [
+    Actor(Who.RESIDENT),
+    Actor(Who.VALIDATOR),
+    Actor(Who.AGENCY),  # an agency of no known kind
+    *(
+        Actor(Who.AGENCY, kind, frozenset(roles))
+        for kind in sorted(AGENCY_KINDS)
+        for roles in ((), ("counter",), ("governance",), ("counter", "governance", "health"))
+    ),
+]
+RELATIONS = [r for r in Relation if r is not Relation.ANY]
+
+
+def test_every_type_every_signer_every_relation() -> None:
+    """The pure table against the hand-written rules: 21 types x 19 signers x 512 relation
+    sets; and more relations never take a permission away."""
+    checked = 0
+    for tx_type in AUTHORITY:
+        for actor in ACTORS:
+            for n in range(len(RELATIONS) + 1):
+                for held in itertools.combinations(RELATIONS, n):
+                    rels = frozenset(held)
+                    got = permits(tx_type, actor, rels) is not None
+                    want = expected(
+                        tx_type, actor.who.value, actor.kind, "counter" in actor.roles,
+                        {r.value for r in rels},
+                    )  # fmt: skip
+                    assert got == want, (tx_type, actor, sorted(rels))
+                    checked += 1
+    assert checked == len(AUTHORITY) * len(ACTORS) * 2 ** len(RELATIONS)
+
+
+def test_an_auditor_never_changes_a_consent_or_a_case_whatever_its_roles() -> None:
+    everything = frozenset(RELATIONS)
+    for roles in ((), ("counter",), ("counter", "governance", "health", "pension", "audit")):
+        auditor = Actor(Who.AGENCY, "auditor", frozenset(roles))
+        allowed = {t for t in AUTHORITY if permits(t, auditor, everything) is not None}
+        assert allowed <= {"anchor", "health.access", "governance.propose", "governance.approve"}
+
+
+def test_the_table_names_who_may_in_its_refusals(w: World) -> None:
+    out = refused(w.submit("audit-330800", assisted()), "wrong_signer")
+    assert "with the counter role" in out.message and "kind_classes" in out.message
+
+
+# the cast of the contract world, and the scenes they play in
+CAST = {
+    "subject": f"resident:{P1}",
+    "other resident": f"resident:{P2}",
+    "requester": "hosp-330881",
+    "source counter": "hosp-330824",
+    "hospital counter": "hosp-330802",
+    "commission counter": "hc-330800",
+    "from bureau": "ssb-330825",  # enrolled the residents; recorded c-pension
+    "to bureau": "ssb-330802",
+    "bureau counter": "ssb-330803",
+    "bureau": "ssb-330822",
+    "auditor": "audit-330800",
+    "auditor with counter": "audit-330881",
+    "validator": "node:node-1",
+}
+MEMBERS = {"from bureau", "to bureau", "bureau counter", "bureau"}
+Body = Callable[[str], dict[str, Any]]
+
+
+def _either(resident: dict[str, Any], agency: dict[str, Any]) -> Body:
+    return lambda signer: resident if signer.startswith("resident:") else agency
+
+
+def _same(body: dict[str, Any]) -> Body:
+    return lambda signer: body
+
+
+PENSION_CONSENT = {"data_classes": ["pension_account"], "source": "ssb-330825",
+                   "recipient": "ssb-330802"}  # fmt: skip
+WITHDRAW = {"type": "consent.withdraw", "assisted": ASSISTED}
+
+
+def _withdraw(consent_id: str) -> Body:
+    return _either({"type": "consent.withdraw", "consent_id": consent_id},
+                   {**WITHDRAW, "consent_id": consent_id})  # fmt: skip
+
+
+def _case(tx_type: str, case: str, **fields: Any) -> Body:
+    return _same({"type": tx_type, "case_id": case, **fields})
+
+
+# (type, scene, the body each signer sends, {cast member: relations to the record}); the
+# classes a counter's kind keeps are worked out from the record's data classes
+SCENES: list[tuple[str, str, Body, dict[str, set[str]], set[str]]] = [
+    ("anchor", "a document", _same({"type": "anchor", "sha256": h("doc")}), {}, set()),
+    ("resident.enroll", "a new resident",
+     _same({"type": "resident.enroll", "pseudonym": pseudonym_of(3),
+            "key": World().resident_key(pseudonym_of(3)).verifier().encode()}), {}, set()),
+    ("resident.rotate_key", "own key",
+     _same({"type": "resident.rotate_key", "key": World().resident_key(P1, 7).verifier().encode()}),
+     {"subject": {"subject"}, "other resident": {"subject"}}, set()),
+    ("resident.erase", "P1", _either({"type": "resident.erase"},
+                                     {"type": "resident.erase", "pseudonym": P1}),
+     {"subject": {"subject"}, "other resident": {"subject"}, "from bureau": {"enroller"}}, set()),
+    ("consent.grant", "own consent", _same(consent(consent_id="c-new")),
+     {"subject": {"subject"}, "other resident": {"subject"}}, set()),
+    ("consent.grant_assisted", "a health consent", _same(assisted(consent_id="c-new")), {},
+     {"test_result"}),
+    ("consent.grant_assisted", "a pension consent",
+     _same(assisted(consent_id="c-new", **PENSION_CONSENT)), {}, {"pension_account"}),
+    ("consent.withdraw", "P1's own consent", _withdraw("c-self"), {"subject": {"subject"}},
+     {"test_result"}),
+    ("consent.withdraw", "a consent of a hospital counter", _withdraw("c-counter"),
+     {"subject": {"subject"}, "source counter": {"recording_counter"}}, {"test_result"}),
+    ("consent.withdraw", "a consent of a bureau counter", _withdraw("c-pension"),
+     {"subject": {"subject"}, "from bureau": {"recording_counter"}}, {"pension_account"}),
+    ("health.request", "a new case", _same(request("s-new")), {}, set()),
+    ("health.authorize", "with P1's own consent",
+     _case("health.authorize", "s-req", consent_id="c-self"), {"subject": {"subject"}}, set()),
+    ("health.authorize", "with a counter's consent",
+     _case("health.authorize", "s-req", consent_id="c-counter"),
+     {"subject": {"subject"}, "source counter": {"recording_counter"}}, set()),
+    ("health.release", "an authorized case",
+     _case("health.release", "s-auth", commitment=h("p"), locator="vault:1"),
+     {"source counter": {"source"}, "requester": {"requester"}, "subject": {"subject"}}, set()),
+    ("health.access", "a released case", _case("health.access", "s-rel"),
+     {"source counter": {"source"}, "requester": {"requester"}, "subject": {"subject"}}, set()),
+    ("pension.apply", "a new transfer",
+     _either({"type": "pension.apply", "case_id": "p-new", "from_agency": "ssb-330825",
+              "to_agency": "ssb-330802"},
+             {"type": "pension.apply", "case_id": "p-new", "resident": P1,
+              "from_agency": "ssb-330825", "to_agency": "ssb-330802"}),
+     {"subject": {"subject"}, "other resident": {"subject"}, "from bureau": {"from_agency"},
+      "to bureau": {"to_agency"}}, set()),
+    ("pension.accept", "APPLIED", _case("pension.accept", "p-applied", letter_commitment=h("l")),
+     {"from bureau": {"from_agency"}, "to bureau": {"to_agency"}, "subject": {"subject"}}, set()),
+    ("pension.reject", "APPLIED", _case("pension.reject", "p-applied", reason="not_transferable"),
+     {"from bureau": {"from_agency"}, "to bureau": {"to_agency"}, "subject": {"subject"}}, set()),
+    ("pension.transfer_out", "ACCEPTED", _case("pension.transfer_out", "p-accepted", **MONEY),
+     {"from bureau": {"from_agency"}, "to bureau": {"to_agency"}, "subject": {"subject"}}, set()),
+    ("pension.confirm", "TRANSFERRED_OUT", _case("pension.confirm", "p-out", **MONEY),
+     {"from bureau": {"from_agency"}, "to bureau": {"to_agency"}, "subject": {"subject"}}, set()),
+    ("pension.complete", "RECEIVED", _case("pension.complete", "p-received"),
+     {"from bureau": {"from_agency"}, "to bureau": {"to_agency"}, "subject": {"subject"}}, set()),
+    ("pension.withdraw", "APPLIED", _case("pension.withdraw", "p-applied"),
+     {"from bureau": {"from_agency"}, "to bureau": {"to_agency"}, "subject": {"subject"}}, set()),
+    ("governance.propose", "a new agency", _same(PROPOSAL),
+     {m: {"member"} for m in MEMBERS}, set()),
+    ("governance.approve", "an open proposal",
+     _same({"type": "governance.approve", "proposal_id": "g-open"}),
+     {m: {"member"} for m in MEMBERS}, set()),
+    ("access.refused", "a read refused at an API", _same(REFUSAL), {}, set()),
+]  # fmt: skip
+
+
+def _stage() -> World:
+    """Every record the scenes act on, each in the state its step needs."""
+    w = World()
+    w.enroll(P1)
+    w.enroll(P2)
+    me = f"resident:{P1}"
+    ok(w.submit(me, consent(consent_id="c-self")))
+    ok(w.submit("hosp-330824", assisted(consent_id="c-counter")))
+    ok(w.submit("ssb-330825", assisted(consent_id="c-pension", **PENSION_CONSENT)))
+    for case in ("s-req", "s-auth", "s-rel"):
+        ok(w.submit("hosp-330881", request(case)))
+    for case in ("s-auth", "s-rel"):
+        ok(w.submit(me, {"type": "health.authorize", "case_id": case, "consent_id": "c-self"}))
+    ok(w.submit("hosp-330824", {"type": "health.release", "case_id": "s-rel",
+                                "commitment": h("p"), "locator": "vault:1"}))  # fmt: skip
+    steps = [("ssb-330802", {"type": "pension.accept", "letter_commitment": h("l")}),
+             ("ssb-330825", {"type": "pension.transfer_out", **MONEY}),
+             ("ssb-330802", {"type": "pension.confirm", **MONEY})]  # fmt: skip
+    for case, done in (("p-applied", 0), ("p-accepted", 1), ("p-out", 2), ("p-received", 3)):
+        ok(w.submit(me, {"type": "pension.apply", "case_id": case, "from_agency": "ssb-330825",
+                         "to_agency": "ssb-330802"}))  # fmt: skip
+        for signer, step in steps[:done]:
+            ok(w.submit(signer, {**step, "case_id": case}))
+    ok(w.submit("ssb-330825", {**PROPOSAL, "proposal_id": "g-open"}))
+    w.keys["node:node-1"] = seeded("node-1")
+    return w
+
+
+def _actor(name: str) -> tuple[str, str | None, bool]:
+    signer = CAST[name]
+    if signer.startswith("resident:"):
+        return "resident", None, False
+    if signer.startswith("node:"):
+        return "validator", None, False
+    return "agency", AGENCIES[signer], "counter" in ROLES[signer]
+
+
+def test_every_type_every_signer_in_the_contracts() -> None:
+    """The rules, not the table: every type in every scene it has, signed by every member of
+    the cast. A signer the hand-written rules refuse gets wrong_signer; one they allow gets
+    anything but (the step may still be refused for its state)."""
+    stage = _stage()
+    snapshot = dict(stage.state.data)
+    assert {t for t, *_ in SCENES} == set(AUTHORITY)
+    for tx_type, scene, body, relations, classes in SCENES:
+        for name, signer in CAST.items():
+            who, kind, counter = _actor(name)
+            rels = set(relations.get(name, set()))
+            if classes and kind is not None and classes <= KEEPS[kind]:
+                rels.add("kind_classes")
+            stage.state.data = dict(snapshot)
+            out = stage.submit(signer, body(signer))
+            allowed = expected(tx_type, who, kind, counter, rels)
+            denied = isinstance(out, Rejected) and out.code == "wrong_signer"
+            assert denied != allowed, (tx_type, scene, name, out)
