@@ -408,7 +408,8 @@ def _stage() -> World:
         ok(w.submit(me, {"type": "health.authorize", "case_id": case, "consent_id": "c-self"}))
     ok(w.submit("hosp-330824", {"type": "health.release", "case_id": "s-rel",
                                 "commitment": h("p"), "locator": "vault:1"}))  # fmt: skip
-    steps = [("ssb-330802", {"type": "pension.accept", "letter_commitment": h("l")}),
+    steps: list[tuple[str, dict[str, Any]]] = [
+             ("ssb-330802", {"type": "pension.accept", "letter_commitment": h("l")}),
              ("ssb-330825", {"type": "pension.transfer_out", **MONEY}),
              ("ssb-330802", {"type": "pension.confirm", **MONEY})]  # fmt: skip
     for case, done in (("p-applied", 0), ("p-accepted", 1), ("p-out", 2), ("p-received", 3)):
