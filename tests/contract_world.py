@@ -5,6 +5,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.policy import ConsentPolicy
 from contracts.registry import RULES
 from contracts.rules import Applied, BlockContext, Outcome, apply_transaction, genesis_writes
 from contracts.state import GENESIS_STATE_ROOT, DictState, Overlay, next_state_root
@@ -57,6 +58,8 @@ class World:
     keys: dict[str, Signer] = field(default_factory=dict)
     history: list[tuple[Transaction, int]] = field(default_factory=list)
     nonces: itertools.count = field(default_factory=itertools.count)  # type: ignore[type-arg]
+    policy: ConsentPolicy | None = None
+    """The genesis consent policy (None: the defaults)."""
 
     def __post_init__(self) -> None:
         agencies = []
@@ -69,7 +72,7 @@ class World:
             {"name": f"node-{i}", "key": seeded(f"node-{i}").verifier().encode(), "url": ""}
             for i in range(4)
         ]
-        writes = genesis_writes(agencies, validators)
+        writes = genesis_writes(agencies, validators, self.policy)
         self.state.data.update(writes)
         self.root = next_state_root(GENESIS_STATE_ROOT, 0, writes)
 
@@ -96,7 +99,7 @@ class World:
 
     def replay(self) -> "World":
         """A fresh world fed the same transactions at the same times."""
-        again = World()
+        again = World(policy=self.policy)
         for tx, time_ms in self.history:
             again.time_ms = time_ms
             again.submit_tx(tx)

@@ -2,14 +2,20 @@
 their own keys, must fail."""
 
 import itertools
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from contracts.authority import AUTHORITY, Actor, Relation, Who, permits
+from contracts.policy import ConsentPolicy
 from contracts.rules import Applied, Rejected
 from contracts.vocabulary import AGENCY_KINDS
+from node.genesis import Genesis, NodeConfig
+from node.network_init import init_network
+from node.service import Node
 from tests.contract_world import AGENCIES, DAY_MS, ROLES, T0, World, h, pseudonym_of, seeded
 
 P1, P2 = pseudonym_of(1), pseudonym_of(2)
@@ -449,3 +455,34 @@ def test_every_type_every_signer_in_the_contracts() -> None:
             allowed = expected(tx_type, who, kind, counter, rels)
             denied = isinstance(out, Rejected) and out.code == "wrong_signer"
             assert denied != allowed, (tx_type, scene, name, out)
+
+
+# ---------------------------------------------------------------- the policy, from genesis
+def test_the_consent_policy_is_a_genesis_parameter_the_contracts_read_from_state(
+    tmp_path: Path,
+) -> None:
+    short = ConsentPolicy(assisted_max_ms=7 * DAY_MS, self_max_ms=90 * DAY_MS)
+    w = World(policy=short)
+    w.enroll(P1)
+    assert w.get("policy/consent") == {"assisted_max_ms": 7 * DAY_MS, "self_max_ms": 90 * DAY_MS}
+    eight = assisted(valid_until_ms=T0 + 8 * DAY_MS)
+    refused(w.submit("hosp-330824", eight), "validity_exceeds_policy")
+    ok(w.submit("hosp-330824", {**eight, "valid_until_ms": T0 + 7 * DAY_MS}))
+    refused(w.submit(f"resident:{P1}", consent(consent_id="c-2", valid_until_ms=T0 + 91 * DAY_MS)),
+            "validity_exceeds_policy")  # fmt: skip
+    # a network's genesis: the defaults, written out; its own values, read back by the node
+    [config] = init_network(tmp_path / "net", 1)
+    genesis = json.loads((tmp_path / "net" / "genesis.json").read_text())
+    assert genesis["consent_policy"] == {"assisted_max_ms": 30 * DAY_MS, "self_max_ms": YEAR_MS}
+    genesis["consent_policy"] = short.to_json()
+    (tmp_path / "net" / "genesis.json").write_text(json.dumps(genesis))
+    node = Node(NodeConfig.load(config))
+    try:
+        assert node.committed_value("policy/consent") == short.to_json()
+    finally:
+        node.engine.dispose()
+        node.vault.engine.dispose()
+    bad_values: list[Any] = [{"assisted_max_ms": 0}, {"assisted_max_ms": "30d"}, {"forever": 1}, []]
+    for bad in bad_values:
+        with pytest.raises(ValueError):
+            Genesis.from_json({**genesis, "consent_policy": bad})
