@@ -34,7 +34,8 @@ def _grant(state: Overlay, tx: Transaction, ctx: BlockContext, assisted: bool) -
         who, details = body["resident"], body["assisted"]
         longest = consent_policy(state).assisted_max_ms
     else:
-        authority.check(state, tx.type, tx.signer, [Relation.SUBJECT])
+        subject = [Relation.SUBJECT] if tx.signer.startswith("resident:") else []
+        authority.check(state, tx.type, tx.signer, subject)
         who, details = tx.signer.removeprefix("resident:"), None
         longest = consent_policy(state).self_max_ms
     require(resident(state, who) is not None, "unknown_resident", "resident is not enrolled")

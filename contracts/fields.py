@@ -39,11 +39,13 @@ __all__ = [
 
 
 def agency(state: Overlay, agency_id: str, kinds: Iterable[str] | None = None) -> dict[str, Any]:
+    """An agency a transaction names (not its signer: ``contracts/authority.py`` decides who
+    signs), active and of one of ``kinds``."""
     record = state.get(f"agency/{agency_id}")
     if not isinstance(record, dict) or record.get("status") != "active":
         raise BadField("unknown_agency", f"{agency_id} is not an active agency")
     if kinds is not None and record.get("kind") not in set(kinds):
-        raise BadField("wrong_signer", f"{agency_id} is not a {' or '.join(sorted(kinds))}")
+        raise BadField("unknown_agency", f"{agency_id} is not a {' or '.join(sorted(kinds))}")
     return record
 
 

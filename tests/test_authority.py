@@ -200,6 +200,15 @@ def test_an_auditor_changes_no_case(w: World) -> None:
     assert w.get("share/s-1")["status"] == "REQUESTED" and w.get("share/s-2") is None
 
 
+def test_wrong_signer_is_the_tables_answer_only(w: World) -> None:
+    """An agency a body names in the wrong kind is unknown_agency: wrong_signer means the
+    signer, and only the authority table says it."""
+    refused(w.submit("hosp-330881", request(source="ssb-330825")), "unknown_agency")
+    apply = {"type": "pension.apply", "case_id": "p-1", "from_agency": "ssb-330825",
+             "to_agency": "hosp-330824"}  # fmt: skip
+    refused(w.submit(f"resident:{P1}", apply), "unknown_agency")
+
+
 # ---------------------------------------------------------------- the table, exhaustively
 SERVICE = {"social_security_bureau", "hospital", "health_commission"}
 KEEPS = {  # written out here, apart from contracts/vocabulary.py
