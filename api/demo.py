@@ -170,7 +170,7 @@ class Demo:
         assisted = {
             "channel": "counter",
             "operator_id": "kh-counter-07",
-            "verification_method": "second-generation ID card reader",
+            "verification_method": "id_card_reader",
             "verification_result": "verified",
             "form_hash": _h("signed paper consent form"),
         }
@@ -188,7 +188,7 @@ class Demo:
                         "assisted": assisted,
                         "grantor": {"type": "self"},
                         "basis": {"type": "consent"},
-                        "purpose": "continuity of care",
+                        "purpose": "COC",
                         "data_classes": ["test_result"],
                         "source": kaihua_hosp.name,
                         "recipient": jiangshan_hosp.name,
@@ -210,7 +210,7 @@ class Demo:
                         "resident": elder,
                         "source": kaihua_hosp.name,
                         "data_class": "test_result",
-                        "purpose": "continuity of care",
+                        "purpose": "COC",
                     },
                 )
             ),

@@ -25,12 +25,19 @@ class AuditEvent(Record):
     """One entry of a resident's access log, in the fields of an HL7 FHIR AuditEvent."""
 
     seq: int
-    action: str = Field(description="R (read) or E (release)", examples=["R"])
+    action: str = Field(
+        description="R (read), E (release), or C (a consent a counter recorded for itself)",
+        examples=["R"],
+    )
     agent: str = Field(description="who: agency id, or node:<validator> for API refusals")
     on_behalf_of: str = Field(description="the resident's pseudonym", examples=PSEUDONYM)
     entity: str = Field(description="the case the data belongs to", examples=["share-1"])
     data_class: str = Field(examples=["test_result"])
-    purpose: str = Field(examples=["continuity of care"])
+    purpose: str = Field(
+        description="an HL7 PurposeOfUse code (docs/domain.md), or api <action> for a read "
+        "refused at a node's API",
+        examples=["COC"],
+    )
     consent_id: str | None = None
     outcome: str = Field(description="granted | refused", examples=["granted"])
     reason: str | None = Field(default=None, examples=["consent_withdrawn"])
@@ -53,7 +60,7 @@ class Consent(Record):
     resident: str = Field(examples=PSEUDONYM)
     grantor: Grantor
     basis: Basis
-    purpose: str
+    purpose: str = Field(description="an HL7 PurposeOfUse code", examples=["COC"])
     data_classes: list[str]
     source: str
     recipient: str
@@ -65,6 +72,9 @@ class Consent(Record):
         default=None, description="channel, operator, how identity was verified, form hash"
     )
     granted_by: str
+    counter_is_recipient: bool = Field(
+        default=False, description="an assisted consent the counter recorded for itself"
+    )
 
 
 class PensionStage(Record):

@@ -2,171 +2,95 @@
 
 Granted and withdrawn by the resident's key, or at a service counter by an agency operator for
 a resident without a smartphone (assisted: channel, operator, how identity was verified and the
-hash of the signed paper form; never a biometric template). Withdrawal stops future access and
-leaves past, lawful processing as it was.
+hash of the signed paper form; never a biometric template). Only agencies with the ``counter``
+role take assisted steps, only for the data classes their kind keeps, and an assisted consent
+lasts at most the policy's maximum (``contracts/policy.py``). Withdrawal stops future access
+and leaves past, lawful processing as it was (PIPL art. 15).
+
+The body's shape was checked before any rule runs (``contracts/shapes.py``).
 """
 
 from typing import Any
 
-from contracts.fields import (
-    BadField,
-    agency,
-    choice,
-    guarded,
-    hex64,
-    ident,
-    integer,
-    only,
-    require,
-    text,
-)
+from contracts import authority
+from contracts.access_log import record_access
+from contracts.authority import Relation
+from contracts.fields import agency, guarded, require
+from contracts.policy import consent_policy
 from contracts.residents import resident
 from contracts.rules import Applied, BlockContext, Outcome
 from contracts.state import Overlay
 from contracts.tx import Transaction
+from contracts.vocabulary import DATA_CLASSES, HEALTH_CLASSES, PENSION_CLASSES
 
-PENSION_CLASSES = {"pension_account", "contribution_history"}
-HEALTH_CLASSES = {"medical_insurance_record", "health_file_summary", "test_result"}
-DATA_CLASSES = PENSION_CLASSES | HEALTH_CLASSES
-STATUTORY_CITATION = "PIPL art. 13(3)"
-GRANTOR_TYPES = {"self", "proxy", "guardian"}
-CHANNELS = {"counter", "proxy", "guardian"}
-ASSISTED_FIELDS = {
-    "channel",
-    "operator_id",
-    "verification_method",
-    "verification_result",
-    "form_hash",
-}
-
-
-def _basis(body: dict[str, Any], classes: list[str]) -> dict[str, str]:
-    basis = body.get("basis")
-    if not isinstance(basis, dict):
-        raise BadField("bad_field", "basis must be an object")
-    kind = choice(basis, "type", {"consent", "statutory"})
-    if kind == "consent":
-        require(set(basis) == {"type"}, "bad_field", "a consent basis takes no other field")
-        return {"type": "consent"}
-    require(set(basis) == {"type", "citation"}, "bad_field", "a statutory basis takes a citation")
-    citation = text(basis, "citation")
-    require(
-        set(classes) <= PENSION_CLASSES,
-        "statutory_basis_not_allowed",
-        "health data moves only with the resident's separate consent (PIPL arts. 28-29)",
-    )
-    return {"type": "statutory", "citation": citation}
-
-
-def _grantor(body: dict[str, Any], assisted: bool) -> dict[str, str]:
-    grantor = body.get("grantor")
-    if not isinstance(grantor, dict):
-        raise BadField("bad_field", "grantor must be an object")
-    kind = choice(grantor, "type", GRANTOR_TYPES)
-    if kind == "self":
-        require(set(grantor) == {"type"}, "bad_field", "a self grantor takes no other field")
-        return {"type": "self"}
-    require(assisted, "bad_field", "a proxy or guardian grants at a counter (assisted)")
-    require(
-        set(grantor) == {"type", "authorization_hash"},
-        "bad_field",
-        "proxy and guardian need authorization_hash",
-    )
-    return {"type": kind, "authorization_hash": hex64(grantor, "authorization_hash")}
-
-
-def _assisted(body: dict[str, Any]) -> dict[str, str]:
-    details = body.get("assisted")
-    if not isinstance(details, dict) or set(details) != ASSISTED_FIELDS:
-        raise BadField("bad_field", f"assisted takes exactly {', '.join(sorted(ASSISTED_FIELDS))}")
-    require(
-        details.get("verification_result") == "verified",
-        "identity_not_verified",
-        "the operator did not verify the resident's identity",
-    )
-    return {
-        "channel": choice(details, "channel", CHANNELS),
-        "operator_id": ident(details, "operator_id"),
-        "verification_method": text(details, "verification_method", 64),
-        "verification_result": "verified",
-        "form_hash": hex64(details, "form_hash"),
-    }
+__all__ = ["DATA_CLASSES", "HEALTH_CLASSES", "PENSION_CLASSES", "RULES", "consent_allows"]
 
 
 def _grant(state: Overlay, tx: Transaction, ctx: BlockContext, assisted: bool) -> Outcome:
     body = tx.body
-    fields = [
-        "consent_id",
-        "grantor",
-        "basis",
-        "purpose",
-        "data_classes",
-        "source",
-        "recipient",
-        "valid_from_ms",
-        "valid_until_ms",
-    ]
+    classes = sorted(body["data_classes"])
     if assisted:
-        only(body, *fields, "resident", "assisted")
-        agency(state, tx.signer)
-        who = hex64(body, "resident")
-        details: dict[str, str] | None = _assisted(body)
+        authority.check(state, tx.type, tx.signer, classes=classes)
+        who, details = body["resident"], body["assisted"]
+        longest = consent_policy(state).assisted_max_ms
     else:
-        only(body, *fields)
-        require(
-            tx.signer.startswith("resident:"), "wrong_signer", "a resident grants with its own key"
-        )
+        subject = [Relation.SUBJECT] if tx.signer.startswith("resident:") else []
+        authority.check(state, tx.type, tx.signer, subject)
         who, details = tx.signer.removeprefix("resident:"), None
+        longest = consent_policy(state).self_max_ms
     require(resident(state, who) is not None, "unknown_resident", "resident is not enrolled")
-    consent_id = ident(body, "consent_id")
+    consent_id = body["consent_id"]
     require(state.get(f"consent/{consent_id}") is None, "duplicate_id", "consent_id is taken")
-    classes = body.get("data_classes")
-    if (
-        not isinstance(classes, list)
-        or not classes
-        or len(set(classes)) != len(classes)
-        or not set(classes) <= DATA_CLASSES
-    ):
-        raise BadField(
-            "bad_field", f"data_classes: a non-empty list from {', '.join(sorted(DATA_CLASSES))}"
-        )
-    basis = _basis(body, classes)
-    grantor = _grantor(body, assisted)
-    source, recipient = ident(body, "source"), ident(body, "recipient")
+    require(
+        body["basis"]["type"] == "consent" or set(classes) <= PENSION_CLASSES,
+        "statutory_basis_not_allowed",
+        "health data moves only with the resident's separate consent (PIPL arts. 28-29)",
+    )
+    require(
+        details is None or details["verification_result"] == "verified",
+        "identity_not_verified",
+        "the operator did not verify the resident's identity",
+    )
+    source, recipient = body["source"], body["recipient"]
     agency(state, source)
     agency(state, recipient)
-    start, until = integer(body, "valid_from_ms"), integer(body, "valid_until_ms")
-    require(until > start, "bad_field", "valid_until_ms must be after valid_from_ms")
+    require(
+        body["valid_until_ms"] - ctx.time_ms <= longest,
+        "validity_exceeds_policy",
+        f"{'an assisted' if assisted else 'a'} consent lasts at most {longest // 86_400_000} "
+        "days from when it is recorded (genesis policy)",
+    )
+    own = assisted and recipient == tx.signer
     record = {
         "consent_id": consent_id,
         "resident": who,
-        "grantor": grantor,
-        "basis": basis,
-        "purpose": text(body, "purpose"),
-        "data_classes": sorted(classes),
+        "grantor": body["grantor"],
+        "basis": body["basis"],
+        "purpose": body["purpose"],
+        "data_classes": classes,
         "source": source,
         "recipient": recipient,
-        "valid_from_ms": start,
-        "valid_until_ms": until,
+        "valid_from_ms": body["valid_from_ms"],
+        "valid_until_ms": body["valid_until_ms"],
         "status": "active",
-        "assisted": details is not None,
+        "assisted": assisted,
         "assisted_details": details,
+        "counter_is_recipient": own,
         "granted_by": tx.signer,
         "granted_ms": ctx.time_ms,
         "height": ctx.height,
     }
     state.put(f"consent/{consent_id}", record)
-    return Applied(
-        tx.encode(),
-        (
-            {
-                "type": "consent_granted",
-                "consent_id": consent_id,
-                "resident": who,
-                "assisted": details is not None,
-            },
-        ),
-    )
+    if own:  # the resident sees that the counter took a consent for itself
+        record_access(
+            state, who, action="C", agent=tx.signer, entity=consent_id,
+            data_class=",".join(classes), purpose=body["purpose"], consent_id=consent_id,
+            outcome="granted", reason="counter_is_recipient", time_ms=ctx.time_ms,
+            height=ctx.height,
+        )  # fmt: skip
+    event = {"type": "consent_granted", "consent_id": consent_id, "resident": who,
+             "assisted": assisted}  # fmt: skip
+    return Applied(tx.encode(), (event,))
 
 
 def grant(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
@@ -178,23 +102,24 @@ def grant_assisted(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcom
 
 
 def withdraw(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
-    body = tx.body
-    consent_id = ident(body, "consent_id")
+    """By the resident, or at a counter (assisted): the one that recorded the consent, or any
+    counter of a kind that keeps all its data classes (withdrawing is as easy as granting)."""
+    consent_id = tx.body["consent_id"]
     record = state.get(f"consent/{consent_id}")
     require(isinstance(record, dict), "unknown_consent", "no such consent")
     assert isinstance(record, dict)
-    if tx.signer.startswith("resident:"):
-        only(body, "consent_id")
-        require(
-            tx.signer == f"resident:{record['resident']}",
-            "wrong_signer",
-            "only the resident (or a counter, assisted) withdraws",
-        )
-        details = None
-    else:
-        only(body, "consent_id", "assisted")
-        agency(state, tx.signer)
-        details = _assisted(body)
+    relations = []
+    if tx.signer == f"resident:{record['resident']}":
+        relations.append(Relation.SUBJECT)
+    if tx.signer == record.get("granted_by"):
+        relations.append(Relation.RECORDING_COUNTER)
+    authority.check(state, tx.type, tx.signer, relations, classes=record["data_classes"])
+    details = tx.body.get("assisted")
+    require(
+        details is None or details["verification_result"] == "verified",
+        "identity_not_verified",
+        "the operator did not verify the resident's identity",
+    )
     require(record["status"] == "active", "wrong_state", f"consent is {record['status']}")
     state.put(
         f"consent/{consent_id}",

@@ -8,9 +8,11 @@ consent expires or is withdrawn the case reads as EXPIRED or REVOKED.
 
 from typing import Any
 
+from contracts import authority
 from contracts.access_log import record_access
-from contracts.consent import HEALTH_CLASSES, consent_allows
-from contracts.fields import agency, choice, guarded, hex64, ident, only, require, text
+from contracts.authority import Relation
+from contracts.consent import consent_allows
+from contracts.fields import agency, guarded, hex64, ident, only, require, text
 from contracts.residents import resident
 from contracts.rules import Applied, BlockContext, Outcome
 from contracts.state import Overlay
@@ -27,42 +29,33 @@ def _case(state: Overlay, case_id: str) -> dict[str, Any]:
 
 
 def request(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
-    only(tx.body, "case_id", "resident", "source", "data_class", "purpose")
-    agency(state, tx.signer, HOSPITAL)
-    case_id = ident(tx.body, "case_id")
-    who = hex64(tx.body, "resident")
-    source = ident(tx.body, "source")
+    authority.check(state, tx.type, tx.signer)
+    case_id, who, source = tx.body["case_id"], tx.body["resident"], tx.body["source"]
     agency(state, source, HOSPITAL)
-    require(source != tx.signer, "bad_field", "a hospital does not request from itself")
-    data_class = choice(tx.body, "data_class", HEALTH_CLASSES)
-    purpose = text(tx.body, "purpose")
     require(resident(state, who) is not None, "unknown_resident", "resident is not enrolled")
     require(state.get(f"share/{case_id}") is None, "duplicate_id", "case_id is taken")
     state.put(
         f"share/{case_id}",
         {"case_id": case_id, "status": "REQUESTED", "resident": who, "requester": tx.signer, "source": source,
-         "data_class": data_class, "purpose": purpose, "requested_ms": ctx.time_ms, "reads": 0},
+         "data_class": tx.body["data_class"], "purpose": tx.body["purpose"], "requested_ms": ctx.time_ms,
+         "reads": 0},
     )  # fmt: skip
     return Applied(tx.encode(), ({"type": "share_requested", "case_id": case_id},))
 
 
 def authorize(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
-    """The resident (or a counter, for an assisted consent) ties a consent to the case."""
-    only(tx.body, "case_id", "consent_id")
-    case = _case(state, ident(tx.body, "case_id"))
-    consent_id = ident(tx.body, "consent_id")
+    """The resident, or the counter that recorded the consent (assisted), ties a consent to
+    the case: never the requester on its own, unless it is that counter, which the consent
+    record then marks (``counter_is_recipient``)."""
+    case = _case(state, tx.body["case_id"])
+    consent_id = tx.body["consent_id"]
     consent = state.get(f"consent/{consent_id}")
-    resident_signs = tx.signer == f"resident:{case['resident']}"
-    assisted_counter = (
-        isinstance(consent, dict)
-        and consent.get("assisted")
-        and consent.get("granted_by") == tx.signer
-    )
-    require(
-        resident_signs or bool(assisted_counter),
-        "wrong_signer",
-        "the resident, or the counter that took an assisted consent, authorizes",
-    )
+    relations = []
+    if tx.signer == f"resident:{case['resident']}":
+        relations.append(Relation.SUBJECT)
+    if isinstance(consent, dict) and consent.get("granted_by") == tx.signer:
+        relations.append(Relation.RECORDING_COUNTER)
+    authority.check(state, tx.type, tx.signer, relations)
     require(case["status"] == "REQUESTED", "wrong_state", f"case is {case['status']}")
     require(
         isinstance(consent, dict) and consent["resident"] == case["resident"],
@@ -74,7 +67,8 @@ def authorize(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     )
     require(why is None, why or "", f"the consent does not cover this case: {why}")
     state.put(
-        f"share/{case['case_id']}", {**case, "status": "AUTHORIZED", "consent_id": consent_id}
+        f"share/{case['case_id']}",
+        {**case, "status": "AUTHORIZED", "consent_id": consent_id, "authorized_by": tx.signer},
     )
     return Applied(tx.encode(), ({"type": "share_authorized", "case_id": case["case_id"]},))
 

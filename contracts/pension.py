@@ -5,12 +5,15 @@ TRANSFERRED_OUT (转出地: 信息表 and fund transfer, integer fen) -> RECEIVE
 the commitments match) or DISPUTED (mismatch; 转出地 corrects, back to TRANSFERRED_OUT) ->
 COMPLETED. The resident may withdraw until the funds move. Each stage must be acted on within
 15 working days; a case past its deadline is overdue. The basis is statutory (PIPL art. 13(3)).
+Who signs each step is in ``contracts/authority.py``; the body's shape was checked before.
 """
 
 from typing import Any
 
+from contracts import authority
+from contracts.authority import Relation
 from contracts.calendar import working_deadline
-from contracts.fields import agency, guarded, hex64, ident, integer, only, require, text
+from contracts.fields import agency, guarded, require
 from contracts.residents import resident
 from contracts.rules import Applied, BlockContext, Outcome
 from contracts.state import Overlay
@@ -57,19 +60,18 @@ def _move(
 
 
 def apply(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
+    """The resident, or a bureau party to the transfer at its counter, for the resident."""
     body = tx.body
-    if tx.signer.startswith("resident:"):
-        only(body, "case_id", "from_agency", "to_agency")
-        who, assisted = tx.signer.removeprefix("resident:"), False
-    else:
-        only(body, "case_id", "resident", "from_agency", "to_agency")
-        agency(state, tx.signer, SSB)
-        who, assisted = hex64(body, "resident"), True
-    case_id = ident(body, "case_id")
-    source, target = ident(body, "from_agency"), ident(body, "to_agency")
+    source, target = body["from_agency"], body["to_agency"]
+    assisted = not tx.signer.startswith("resident:")
+    relations = [Relation.SUBJECT] if not assisted else []
+    relations += [r for r, a in ((Relation.FROM_AGENCY, source), (Relation.TO_AGENCY, target))
+                  if a == tx.signer]  # fmt: skip
+    authority.check(state, tx.type, tx.signer, relations)
+    who = body["resident"] if assisted else tx.signer.removeprefix("resident:")
+    case_id = body["case_id"]
     agency(state, source, SSB)
     agency(state, target, SSB)
-    require(source != target, "bad_field", "from_agency and to_agency differ")
     require(resident(state, who) is not None, "unknown_resident", "resident is not enrolled")
     require(state.get(f"pension/{case_id}") is None, "duplicate_id", "case_id is taken")
     case = {"case_id": case_id, "resident": who, "from_agency": source, "to_agency": target,
@@ -77,79 +79,62 @@ def apply(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     return _move(state, case, "APPLIED", ctx, tx)
 
 
-def accept(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
-    only(tx.body, "case_id", "letter_commitment")
-    case = _case(state, ident(tx.body, "case_id"))
-    require(tx.signer == case["to_agency"], "wrong_signer", "the receiving (转入地) agency accepts")
-    require(case["status"] == "APPLIED", "wrong_state", f"case is {case['status']}")
-    return _move(
-        state, case, "ACCEPTED", ctx, tx, letter_commitment=hex64(tx.body, "letter_commitment")
+def _step(state: Overlay, tx: Transaction, *statuses: str) -> dict[str, Any]:
+    """The case, once the table allows the signer (by its side of the transfer, or as the
+    resident) and the case is in one of ``statuses``."""
+    case = _case(state, tx.body["case_id"])
+    relations = [r for r, who in ((Relation.FROM_AGENCY, case["from_agency"]),
+                                  (Relation.TO_AGENCY, case["to_agency"]),
+                                  (Relation.SUBJECT, f"resident:{case['resident']}"))
+                 if who == tx.signer]  # fmt: skip
+    authority.check(state, tx.type, tx.signer, relations)
+    require(
+        case["status"] in statuses,
+        "wrong_state",
+        f"case is {case['status']}"
+        + (": funds already moved" if tx.type == "pension.withdraw" else ""),
     )
+    return case
+
+
+def accept(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
+    case = _step(state, tx, "APPLIED")
+    return _move(state, case, "ACCEPTED", ctx, tx, letter_commitment=tx.body["letter_commitment"])
 
 
 def reject(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
-    only(tx.body, "case_id", "reason")
-    case = _case(state, ident(tx.body, "case_id"))
-    require(tx.signer == case["to_agency"], "wrong_signer", "the receiving (转入地) agency rejects")
-    require(case["status"] == "APPLIED", "wrong_state", f"case is {case['status']}")
-    return _move(state, case, "REJECTED", ctx, tx, reason=text(tx.body, "reason"))
+    """With a reason code; a note, if any, goes to the vault and only its hash here."""
+    case = _step(state, tx, "APPLIED")
+    note = {"note_hash": tx.body["note_hash"]} if "note_hash" in tx.body else {}
+    return _move(state, case, "REJECTED", ctx, tx, reason=tx.body["reason"], **note)
 
 
 def transfer_out(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
-    only(tx.body, "case_id", "info_commitment", "fund_commitment", "amount_fen")
-    case = _case(state, ident(tx.body, "case_id"))
-    require(
-        tx.signer == case["from_agency"],
-        "wrong_signer",
-        "the sending (转出地) agency transfers out",
-    )
-    require(case["status"] in ("ACCEPTED", "DISPUTED"), "wrong_state", f"case is {case['status']}")
+    case = _step(state, tx, "ACCEPTED", "DISPUTED")
     return _move(
         state, case, "TRANSFERRED_OUT", ctx, tx,
-        info_commitment=hex64(tx.body, "info_commitment"),
-        fund_commitment=hex64(tx.body, "fund_commitment"),
-        amount_fen=integer(tx.body, "amount_fen"),
+        info_commitment=tx.body["info_commitment"],
+        fund_commitment=tx.body["fund_commitment"],
+        amount_fen=tx.body["amount_fen"],
     )  # fmt: skip
 
 
 def confirm(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     """The receiving agency states what it received: RECEIVED if it matches, else DISPUTED."""
-    only(tx.body, "case_id", "info_commitment", "fund_commitment", "amount_fen")
-    case = _case(state, ident(tx.body, "case_id"))
-    require(
-        tx.signer == case["to_agency"], "wrong_signer", "the receiving (转入地) agency confirms"
-    )
-    require(case["status"] == "TRANSFERRED_OUT", "wrong_state", f"case is {case['status']}")
-    got = (
-        hex64(tx.body, "info_commitment"),
-        hex64(tx.body, "fund_commitment"),
-        integer(tx.body, "amount_fen"),
-    )
+    case = _step(state, tx, "TRANSFERRED_OUT")
+    got = tuple(tx.body[k] for k in ("info_commitment", "fund_commitment", "amount_fen"))
     sent = (case["info_commitment"], case["fund_commitment"], case["amount_fen"])
     return _move(state, case, "RECEIVED" if got == sent else "DISPUTED", ctx, tx)
 
 
 def complete(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
-    only(tx.body, "case_id")
-    case = _case(state, ident(tx.body, "case_id"))
-    require(
-        tx.signer == case["to_agency"], "wrong_signer", "the receiving (转入地) agency completes"
-    )
-    require(case["status"] == "RECEIVED", "wrong_state", f"case is {case['status']}")
+    case = _step(state, tx, "RECEIVED")
     return _move(state, case, "COMPLETED", ctx, tx)
 
 
 def withdraw(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
-    only(tx.body, "case_id")
-    case = _case(state, ident(tx.body, "case_id"))
-    require(
-        tx.signer == f"resident:{case['resident']}", "wrong_signer", "only the resident withdraws"
-    )
-    require(
-        case["status"] in ("APPLIED", "ACCEPTED"),
-        "wrong_state",
-        f"funds already moved: case is {case['status']}",
-    )
+    """The resident may withdraw until the funds move."""
+    case = _step(state, tx, "APPLIED", "ACCEPTED")
     return _move(state, case, "WITHDRAWN", ctx, tx)
 
 

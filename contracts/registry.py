@@ -8,7 +8,14 @@ CONTRACT_VERSION = 4
 3: governance re-checks a change when it applies (a refused proposal is closed as such),
 counts approvals only from agencies that still govern, and rotates validator keys; the
 genesis carries the consensus parameters. An old chain replayed under 3 could differ.
-4: erasure stops processing (``contracts.erasure``): whatever names an erased resident is
+4: who may sign what is one table (``contracts/authority.py``: assisted steps only by
+agencies with the ``counter`` role, for their kind's data classes; ``health.authorize`` only
+by the resident or the counter that recorded the consent; auditors change nothing); consents
+last at most the genesis policy's maximum (``policy/consent``: assisted 30 days, self 365);
+every type has a stateless shape (``contracts/shapes.py``) checked at admission and making a
+block invalid: codes instead of free text (purpose, rejection reason, verification method),
+no ID or mobile number in any string.
+Also in 4: erasure stops processing (``contracts.erasure``): whatever names an erased resident is
 refused as ``resident_erased``, and records naming a resident are indexed under them."""
 
 RULES: dict[str, Rule] = {

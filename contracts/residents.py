@@ -3,12 +3,14 @@ pseudonym (HMAC-SHA256 of the ID number under the agencies' network secret) and 
 
 from typing import Any
 
-from contracts.fields import agency, guarded, hex64, only, require, verifier
+from contracts import authority
+from contracts.authority import SERVICE, Relation
+from contracts.fields import guarded, require
 from contracts.rules import Applied, BlockContext, Outcome
 from contracts.state import Overlay
 from contracts.tx import Transaction
 
-ENROLLING_KINDS = {"social_security_bureau", "hospital", "health_commission"}
+ENROLLING_KINDS = SERVICE
 
 
 def resident_signer(pseudonym: str) -> str:
@@ -21,10 +23,8 @@ def resident(state: Overlay, pseudonym: str) -> dict[str, Any] | None:
 
 
 def enroll(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
-    only(tx.body, "pseudonym", "key")
-    agency(state, tx.signer, ENROLLING_KINDS)
-    pseudonym = hex64(tx.body, "pseudonym")
-    key = verifier(tx.body, "key")
+    authority.check(state, tx.type, tx.signer)
+    pseudonym, key = tx.body["pseudonym"], tx.body["key"]
     require(resident(state, pseudonym) is None, "already_enrolled", "resident already enrolled")
     state.put(
         f"resident/{pseudonym}",
@@ -40,12 +40,12 @@ def enroll(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
 
 
 def rotate_key(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
-    only(tx.body, "key")
-    require(tx.signer.startswith("resident:"), "wrong_signer", "only the resident rotates its key")
+    subject = [Relation.SUBJECT] if tx.signer.startswith("resident:") else []
+    authority.check(state, tx.type, tx.signer, subject)
     pseudonym = tx.signer.removeprefix("resident:")
     record = resident(state, pseudonym)
     assert record is not None  # the signature was checked against it
-    key = verifier(tx.body, "key")
+    key = tx.body["key"]
     require(key != record["key"], "bad_field", "the new key is the current key")
     state.put(
         f"resident/{pseudonym}",

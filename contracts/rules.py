@@ -5,6 +5,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from contracts.authority import VALIDATOR_TYPES
+from contracts.policy import POLICY_KEY, ConsentPolicy
+from contracts.shapes import malformed
 from contracts.state import JSON, Overlay, StateView
 from contracts.tx import SignatureCheck, Transaction
 from tlog.note import Verifier
@@ -29,8 +32,9 @@ class Applied:
 class Rejected:
     code: str
     message: str
-    signature_invalid: bool = field(default=False)
-    """The transaction is not what its signer signed: a block carrying it is invalid."""
+    invalidates_block: bool = field(default=False)
+    """The transaction can never be valid (malformed, or not what its signer signed): a block
+    carrying it is invalid, and admission refuses it."""
 
 
 Outcome = Applied | Rejected
@@ -38,8 +42,9 @@ Rule = Callable[[Overlay, Transaction, BlockContext], Outcome]
 
 
 NODE_PREFIX = "node:"
-NODE_TYPES = frozenset({"access.refused"})
-"""What a validator node may sign itself: the record of a read it refused at its API."""
+NODE_TYPES = VALIDATOR_TYPES
+"""What a validator node may sign itself (``contracts/authority.py``): the record of a read it
+refused at its API; and nobody else may sign those."""
 
 
 def signer_record_key(signer: str) -> str:
@@ -78,20 +83,20 @@ def _parse_key(text: str) -> Verifier:
 def common_checks(state: Overlay, tx: Transaction, ctx: BlockContext) -> Rejected | None:
     """Chain, signer, signature and nonce: what every transaction type shares."""
     if tx.body["chain_id"] != ctx.chain_id:
-        return Rejected("wrong_chain", "transaction is for another chain", signature_invalid=True)
+        return Rejected("wrong_chain", "transaction is for another chain", invalidates_block=True)
     key = signer_key(state, tx.signer)
     if key is None:
         if erased_signer(state, tx, ctx.check_signature):
             return Rejected("resident_erased", f"{tx.signer} was erased: its key is revoked")
         return Rejected(
-            "unknown_signer", f"{tx.signer} is not an active signer", signature_invalid=True
+            "unknown_signer", f"{tx.signer} is not an active signer", invalidates_block=True
         )
     if not ctx.check_signature(tx, key):
         record = state.get(signer_record_key(tx.signer))
         previous = record.get("previous_keys", []) if isinstance(record, dict) else []
         if any(ctx.check_signature(tx, _parse_key(str(k))) for k in previous):
             return Rejected("revoked_key", f"{tx.signer} signed with a key it has rotated away")
-        return Rejected("bad_signature", "signature does not verify", signature_invalid=True)
+        return Rejected("bad_signature", "signature does not verify", invalidates_block=True)
     if state.get(nonce_key(tx)) is not None:
         return Rejected("replayed_nonce", f"nonce {tx.body['nonce']} was used by {tx.signer}")
     if tx.signer.startswith(NODE_PREFIX) != (tx.type in NODE_TYPES):
@@ -126,12 +131,23 @@ def read_keys(body: Any) -> list[str]:
     return [signer_record_key(signer), f"nonce/{signer}/{nonce}"]
 
 
+def stateless_checks(tx: Transaction) -> Rejected | None:
+    """Shape, formats and no personal number (``contracts.shapes``): what admission refuses
+    with a 400 and what makes a block invalid, checked by this one function in both places."""
+    problem = malformed(tx)
+    if problem is None:
+        return None
+    return Rejected(problem.code, problem.message, invalidates_block=True)
+
+
 def apply_transaction(
     state: Overlay, tx: Transaction, ctx: BlockContext, rules: dict[str, Rule]
 ) -> Outcome:
+    if (problem := stateless_checks(tx)) is not None:
+        return problem
     rule = rules.get(tx.type)
     if rule is None:
-        return Rejected("unknown_type", f"no transaction type {tx.type!r}")
+        return Rejected("unknown_type", f"no transaction type {tx.type!r}", invalidates_block=True)
     if (problem := common_checks(state, tx, ctx)) is not None:
         return problem
     outcome = rule(state, tx, ctx)
@@ -141,10 +157,14 @@ def apply_transaction(
 
 
 def genesis_writes(
-    agencies: list[dict[str, Any]], validators: list[dict[str, str]] | None = None
+    agencies: list[dict[str, Any]],
+    validators: list[dict[str, str]] | None = None,
+    policy: ConsentPolicy | None = None,
 ) -> dict[str, JSON]:
-    """The state before block 1: agencies, the governance members and the validator set."""
+    """The state before block 1: agencies, the governance members, the validator set and the
+    consent policy (the defaults unless the genesis sets its own)."""
     writes: dict[str, JSON] = {f"agency/{a['id']}": {**a, "status": "active"} for a in agencies}
+    writes[POLICY_KEY] = (policy or ConsentPolicy()).to_json()
     if validators is not None:
         writes["validators"] = validators
     writes["governance/members"] = sorted(

@@ -104,7 +104,8 @@ class Transaction:
             raise MalformedTransaction(str(exc)) from exc
         if size > MAX_TX_BYTES:
             raise MalformedTransaction(f"transaction is {size} bytes, at most {MAX_TX_BYTES}")
-        if _CONTROL.search(tx.encode()):
+        encoded = tx.encode()
+        if b"\\" in encoded and _CONTROL.search(encoded):  # every escape has a backslash
             raise MalformedTransaction("strings may not hold control characters (U+0000-U+001F)")
         return tx
 

@@ -67,7 +67,7 @@ def execute(
             frontier.append(leaf_hash(outcome.leaf))
         else:
             assert isinstance(outcome, Rejected)
-            if outcome.signature_invalid:
+            if outcome.invalidates_block:
                 invalid = invalid or f"transaction {tx.hash.hex()}: {outcome.code}"
                 invalid_txs.append(tx.hash)
             results.append(TxResult(tx.hash, None, outcome.code, outcome.message))

@@ -7,6 +7,7 @@ from typing import Any
 
 from consensus.machine import TimeoutConfig
 from consensus.validators import ValidatorSet
+from contracts.policy import ConsentPolicy
 from node.blocks import MAX_BLOCK_BYTES
 from signing.http_signatures import normalize_authority
 from tlog.note import Verifier
@@ -75,6 +76,8 @@ class Genesis:
     genesis_time_ms: int = 0
     contract_version: int = 4
     params: ConsensusParams = field(default_factory=ConsensusParams)
+    consent_policy: ConsentPolicy = field(default_factory=ConsentPolicy)
+    """Limits the contracts apply (``contracts/policy.py``), written into the genesis state."""
 
     @property
     def validator_set(self) -> ValidatorSet:
@@ -96,6 +99,7 @@ class Genesis:
                 "delta": self.timeouts.delta,
             },
             "consensus_params": self.params.to_json(),
+            "consent_policy": self.consent_policy.to_json(),
         }
 
     @staticmethod
@@ -110,6 +114,7 @@ class Genesis:
             genesis_time_ms=int(d.get("genesis_time_ms", 0)),
             contract_version=int(d.get("contract_version", 1)),
             params=ConsensusParams.from_json(d.get("consensus_params", {})),
+            consent_policy=ConsentPolicy.from_json(d.get("consent_policy", {})),
         )
 
     @staticmethod

@@ -9,27 +9,16 @@ import hmac
 import os
 from pathlib import Path
 
-WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-CHECK = "10X98765432"
+from contracts.personal_data import check_digit, valid_id_number
 
-
-def check_digit(first17: str) -> str:
-    """GB 11643 check character of an ID number's first 17 digits."""
-    return CHECK[sum(int(d) * w for d, w in zip(first17, WEIGHTS, strict=True)) % 11]
-
-
-def valid_id_number(id_number: str) -> bool:
-    return (
-        len(id_number) == 18
-        and id_number[:17].isdigit()
-        and id_number[17] == check_digit(id_number[:17])
-    )
+__all__ = ["check_digit", "pseudonym", "valid_id_number", "write_network_secret"]
 
 
 def pseudonym(network_secret: bytes, id_number: str) -> str:
+    """One pseudonym per person: a check character typed as ``x`` counts as ``X``."""
     if not valid_id_number(id_number):
         raise ValueError("not a well-formed 18-digit ID number (GB 11643 check digit)")
-    return hmac.new(network_secret, id_number.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(network_secret, id_number.upper().encode(), hashlib.sha256).hexdigest()
 
 
 def write_network_secret(path: Path) -> None:

@@ -27,14 +27,18 @@ DIVISIONS = [
 
 def demo_agencies(validators: int) -> list[tuple[str, str, str, str, list[str]]]:
     """(id, name, division, kind, roles) of the demo network's genesis agencies. The bureaus of
-    the divisions that run validators govern the network."""
+    the divisions that run validators govern the network. Agencies with a service counter
+    (every bureau's service hall, the Kaihua hospital's desk of the demo) hold the ``counter``
+    role: only they take assisted steps for residents (``contracts/authority.py``)."""
     out = [
         (
             f"ssb-{code}",
             f"{name} 社会保险事业管理中心",
             code,
             "social_security_bureau",
-            ["pension", "governance"] if i < max(validators, 1) else ["pension"],
+            ["pension", "counter", "governance"]
+            if i < max(validators, 1)
+            else ["pension", "counter"],
         )
         for i, (code, name) in enumerate(DIVISIONS)
     ]
@@ -51,7 +55,7 @@ def demo_agencies(validators: int) -> list[tuple[str, str, str, str, list[str]]]
             "开化县人民医院 Kaihua People's Hospital",
             "330824",
             "hospital",
-            ["health"],
+            ["health", "counter"],
         ),
         (
             "hosp-330881",

@@ -27,7 +27,7 @@ from consensus.validators import ValidatorSet
 from consensus.wal import Tail
 from contracts.erasure import admission_refusal, read_refusal
 from contracts.registry import CONTRACT_VERSION
-from contracts.rules import genesis_writes, signer_key, signer_record_key
+from contracts.rules import genesis_writes, signer_key, signer_record_key, stateless_checks
 from contracts.state import DictState
 from contracts.tx import MalformedTransaction, Transaction, sign_transaction
 from node import chainstore, cosigning, logstore, shredding
@@ -111,7 +111,9 @@ class Node(BlockApplication, BlockSync):
         genesis_set = [
             {"name": v.name, "key": v.encode(), "url": ""} for v in self.genesis.validators
         ]
-        self.genesis_writes = genesis_writes(list(self.genesis.agencies), genesis_set)
+        self.genesis_writes = genesis_writes(
+            list(self.genesis.agencies), genesis_set, self.genesis.consent_policy
+        )
         with self.engine.begin() as conn:
             chainstore.ensure_genesis(conn, self.genesis_writes)
             self.tip = chainstore.tip(conn, self._genesis_tip())
@@ -562,6 +564,9 @@ class Node(BlockApplication, BlockSync):
         h = tx.hash
         if h in self.mempool:
             return Submitted(h.hex(), "pending")
+        if (problem := stateless_checks(tx)) is not None:  # what makes a block invalid
+            code = "malformed_transaction" if problem.code == "bad_field" else problem.code
+            raise TxRejected(code, problem.message)
         if gossip:
             with self.engine.connect() as conn:
                 result = chainstore.tx_result(conn, h)

@@ -5,6 +5,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.policy import ConsentPolicy
 from contracts.registry import RULES
 from contracts.rules import Applied, BlockContext, Outcome, apply_transaction, genesis_writes
 from contracts.state import GENESIS_STATE_ROOT, DictState, Overlay, next_state_root
@@ -28,7 +29,21 @@ AGENCIES = {
     "hosp-330881": "hospital",
     "hosp-330824": "hospital",
     "hosp-330802": "hospital",
+    "hc-330800": "health_commission",
     "audit-330800": "auditor",
+    "audit-330881": "auditor",
+}
+ROLES = {
+    "ssb-330825": ["governance", "counter"],
+    "ssb-330802": ["governance", "counter"],
+    "ssb-330803": ["governance", "counter"],
+    "ssb-330822": ["governance"],
+    "hosp-330881": ["health"],  # the requesting hospital of the tests: no counter
+    "hosp-330824": ["health", "counter"],  # the source hospital, with a service counter
+    "hosp-330802": ["health", "counter"],
+    "hc-330800": ["health", "counter"],
+    "audit-330800": ["audit"],
+    "audit-330881": ["audit", "counter"],  # a genesis that gave an auditor a counter: no effect
 }
 
 
@@ -43,19 +58,21 @@ class World:
     keys: dict[str, Signer] = field(default_factory=dict)
     history: list[tuple[Transaction, int]] = field(default_factory=list)
     nonces: itertools.count = field(default_factory=itertools.count)  # type: ignore[type-arg]
+    policy: ConsentPolicy | None = None
+    """The genesis consent policy (None: the defaults)."""
 
     def __post_init__(self) -> None:
         agencies = []
         for agency_id, kind in AGENCIES.items():
             self.keys[agency_id] = seeded(agency_id)
             agencies.append({"id": agency_id, "name": agency_id, "division": agency_id[-6:], "kind": kind,
-                             "roles": ["governance"] if kind == "social_security_bureau" else [],
+                             "roles": ROLES[agency_id],
                              "key": self.keys[agency_id].verifier().encode()})  # fmt: skip
         validators = [
             {"name": f"node-{i}", "key": seeded(f"node-{i}").verifier().encode(), "url": ""}
             for i in range(4)
         ]
-        writes = genesis_writes(agencies, validators)
+        writes = genesis_writes(agencies, validators, self.policy)
         self.state.data.update(writes)
         self.root = next_state_root(GENESIS_STATE_ROOT, 0, writes)
 
@@ -82,7 +99,7 @@ class World:
 
     def replay(self) -> "World":
         """A fresh world fed the same transactions at the same times."""
-        again = World()
+        again = World(policy=self.policy)
         for tx, time_ms in self.history:
             again.time_ms = time_ms
             again.submit_tx(tx)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from contracts.personal_data import valid_id_number
 from tests.cluster import Cluster
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "api.md"
@@ -46,3 +47,13 @@ def test_the_api_walkthrough_runs_as_written(tmp_path: Path) -> None:
         assert access.count('"outcome":"refused"') == 2 and '"action":"E"' in access
     finally:
         c.stop()
+    # the page's residents' ID numbers reached agency systems only: no node database holds one
+    stored = b"".join(p.read_bytes() for p in c.dir.glob("node-*/node.db*"))
+    assert len(stored) > 100_000 and id_numbers_in(stored) == []
+    assert valid_id_number("330824194503080022") and valid_id_number("330825198002140036")
+
+
+def id_numbers_in(data: bytes) -> list[bytes]:
+    """Every standalone 18-character GB 11643 ID number (valid check character) in ``data``."""
+    found = re.findall(rb"(?<![0-9A-Za-z])[0-9]{17}[0-9X](?![0-9A-Za-z])", data)
+    return [n for n in found if valid_id_number(n.decode())]

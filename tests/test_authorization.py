@@ -83,13 +83,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         now = int(time.time() * 1000)
         assert w.tx(f"resident:{ME}", {
             "type": "consent.grant", "consent_id": "mc-1", "grantor": {"type": "self"},
-            "basis": {"type": "consent"}, "purpose": "care", "data_classes": ["test_result"],
+            "basis": {"type": "consent"}, "purpose": "TREAT", "data_classes": ["test_result"],
             "source": "hosp-330824", "recipient": "hosp-330881",
             "valid_from_ms": now - 1000, "valid_until_ms": now + 86_400_000,
         })["status"] == "committed"  # fmt: skip
         w.tx("hosp-330881", {"type": "health.request", "case_id": "ms-1", "resident": ME,
                              "source": "hosp-330824", "data_class": "test_result",
-                             "purpose": "care"})  # fmt: skip
+                             "purpose": "TREAT"})  # fmt: skip
         w.tx(
             f"resident:{ME}", {"type": "health.authorize", "case_id": "ms-1", "consent_id": "mc-1"}
         )

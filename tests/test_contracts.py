@@ -38,7 +38,7 @@ def consent_body(**change: Any) -> dict[str, Any]:
         "consent_id": "c-1",
         "grantor": {"type": "self"},
         "basis": {"type": "consent"},
-        "purpose": "continuity of care",
+        "purpose": "COC",
         "data_classes": ["test_result"],
         "source": "hosp-330824",
         "recipient": "hosp-330881",
@@ -51,7 +51,7 @@ def consent_body(**change: Any) -> dict[str, Any]:
 ASSISTED = {
     "channel": "counter",
     "operator_id": "op-0042",
-    "verification_method": "second-generation ID card reader",
+    "verification_method": "id_card_reader",
     "verification_result": "verified",
     "form_hash": h("signed paper form"),
 }
@@ -183,7 +183,7 @@ def test_withdrawal(w: World) -> None:
 def share_until_release(w: World, case: str = "s-1", consent: str = "c-1") -> None:
     ok(w.submit(f"resident:{P1}", consent_body(consent_id=consent)))
     ok(w.submit("hosp-330881", {"type": "health.request", "case_id": case, "resident": P1, "source": "hosp-330824",
-                                "data_class": "test_result", "purpose": "continuity of care"}))  # fmt: skip
+                                "data_class": "test_result", "purpose": "COC"}))  # fmt: skip
     ok(
         w.submit(
             f"resident:{P1}", {"type": "health.authorize", "case_id": case, "consent_id": consent}
@@ -246,7 +246,7 @@ def test_health_refusals(w: World) -> None:
         "resident": P1,
         "source": "hosp-330824",
         "data_class": "test_result",
-        "purpose": "care",
+        "purpose": "TREAT",
     }
     refused(w.submit("ssb-330825", req), "wrong_signer")
     refused(w.submit("hosp-330881", {**req, "data_class": "pension_account"}), "bad_field")
@@ -283,7 +283,7 @@ def test_assisted_consent_authorizes_through_the_counter(w: World) -> None:
     )
     ok(w.submit("hosp-330824", body))
     ok(w.submit("hosp-330881", {"type": "health.request", "case_id": "s-a", "resident": P2, "source": "hosp-330824",
-                                "data_class": "test_result", "purpose": "care"}))  # fmt: skip
+                                "data_class": "test_result", "purpose": "TREAT"}))  # fmt: skip
     refused(
         w.submit(
             "hosp-330881", {"type": "health.authorize", "case_id": "s-a", "consent_id": "c-a"}
@@ -350,7 +350,7 @@ def test_pension_reject_withdraw_and_assisted(w: World) -> None:
     ok(
         w.submit(
             "ssb-330802",
-            {"type": "pension.reject", "case_id": "p-2", "reason": "no contribution record"},
+            {"type": "pension.reject", "case_id": "p-2", "reason": "no_contribution_record"},
         )
     )
     refused(
@@ -493,7 +493,7 @@ def test_governance_changes_the_validator_set(w: World) -> None:
 def test_a_validator_node_records_the_reads_it_refused(w: World) -> None:
     node, node_key = "node:node-1", seeded("node-1")
     refusal = {"type": "access.refused", "resident": P1, "agent": "hosp-330881",
-               "entity": "share-9", "data_class": "test_result", "purpose": "api read",
+               "entity": "share-9", "data_class": "test_result", "purpose": "api health.case",
                "reason": "not_party"}  # fmt: skip
     ok(w.submit(node, refusal, node_key))
     [entry] = [v for k, v in w.state.data.items() if k.startswith(f"access/{P1}/")]

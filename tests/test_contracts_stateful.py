@@ -34,7 +34,7 @@ class Domain(RuleBasedStateMachine):
     def grant(self, who: str, cid: str, src: str, dst: str, cls: list[str], days: int) -> None:
         self.w.submit(f"resident:{who}", {
             "type": "consent.grant", "consent_id": cid, "grantor": {"type": "self"}, "basis": {"type": "consent"},
-            "purpose": "care", "data_classes": cls, "source": src, "recipient": dst,
+            "purpose": "TREAT", "data_classes": cls, "source": src, "recipient": dst,
             "valid_from_ms": self.w.time_ms, "valid_until_ms": self.w.time_ms + days * DAY_MS,
         })  # fmt: skip
 
@@ -70,7 +70,7 @@ class Domain(RuleBasedStateMachine):
                 "resident": who,
                 "source": src,
                 "data_class": cls,
-                "purpose": "care",
+                "purpose": "TREAT",
             },
         )
 

@@ -16,7 +16,7 @@ P1, P2 = pseudonym_of(1), pseudonym_of(2)
 ASSISTED = {
     "channel": "counter",
     "operator_id": "op-0042",
-    "verification_method": "second-generation ID card reader",
+    "verification_method": "id_card_reader",
     "verification_result": "verified",
     "form_hash": h("signed paper form"),
 }
@@ -36,7 +36,7 @@ def refused(outcome: Any, code: str) -> Rejected:
 def consent(cid: str, who: str = P1, **change: Any) -> dict[str, Any]:
     return {
         "type": "consent.grant", "consent_id": cid, "grantor": {"type": "self"},
-        "basis": {"type": "consent"}, "purpose": "continuity of care",
+        "basis": {"type": "consent"}, "purpose": "COC",
         "data_classes": ["test_result"], "source": "hosp-330824", "recipient": "hosp-330881",
         "valid_from_ms": T0, "valid_until_ms": T0 + 30 * DAY_MS, **change,
     }  # fmt: skip
@@ -44,7 +44,7 @@ def consent(cid: str, who: str = P1, **change: Any) -> dict[str, Any]:
 
 def request(case: str, who: str = P1) -> dict[str, Any]:
     return {"type": "health.request", "case_id": case, "resident": who, "source": "hosp-330824",
-            "data_class": "test_result", "purpose": "care"}  # fmt: skip
+            "data_class": "test_result", "purpose": "TREAT"}  # fmt: skip
 
 
 def pension_apply(case: str) -> dict[str, Any]:
@@ -122,7 +122,7 @@ def attempts(w: World) -> list[tuple[str, dict[str, Any]]]:
         ("ssb-330802", {"type": "pension.accept", "case_id": f"p-applied-{P1[:4]}",
                         "letter_commitment": h("letter")}),
         ("ssb-330802", {"type": "pension.reject", "case_id": f"p-applied-{P1[:4]}",
-                        "reason": "no record"}),
+                        "reason": "no_contribution_record"}),
         ("ssb-330825", {"type": "pension.transfer_out", "case_id": f"p-accepted-{P1[:4]}",
                         **FUNDS}),
         ("node:node-0", {"type": "access.refused", "resident": P1, "agent": "hosp-330802",
@@ -160,7 +160,7 @@ def test_the_same_transactions_for_another_resident_still_apply(w: World) -> Non
         body = {k: (P2 if v == P1 else v) for k, v in body.items()}
         signer = signer.replace(P1, P2)
         applied += isinstance(submit_as(w, signer, body), Applied)
-    assert applied >= 15
+    assert applied >= 14  # (a resident may not anchor: contracts/authority.py)
 
 
 def test_erasure_ends_consents_and_closes_open_cases(w: World) -> None:
@@ -205,10 +205,10 @@ def test_the_erased_residents_key_is_revoked(w: World) -> None:
     ok(w.submit(f"resident:{P1}", {"type": "resident.erase"}))
     # signed with the resident's own key: a refusal on record, not an invalid block
     out = refused(w.submit(f"resident:{P1}", consent("c-x"), key=key), "resident_erased")
-    assert not out.signature_invalid
+    assert not out.invalidates_block
     # anyone else's signature under the resident's name: as invalid as ever
     forged = w.submit(f"resident:{P1}", consent("c-y"), key=seeded("mallory"))
-    assert isinstance(forged, Rejected) and forged.signature_invalid
+    assert isinstance(forged, Rejected) and forged.invalidates_block
 
 
 def test_erasure_is_deterministic_on_replay(w: World) -> None:

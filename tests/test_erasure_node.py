@@ -90,13 +90,13 @@ class Scene:
         now = int(time.time() * 1000)
         assert self.send(me, {
             "type": "consent.grant", "consent_id": f"c-{case}", "grantor": {"type": "self"},
-            "basis": {"type": "consent"}, "purpose": "care", "data_classes": ["test_result"],
+            "basis": {"type": "consent"}, "purpose": "TREAT", "data_classes": ["test_result"],
             "source": SOURCE, "recipient": REQUESTER,
             "valid_from_ms": now - 1000, "valid_until_ms": now + 86_400_000,
         })["status"] == "committed"  # fmt: skip
         assert self.send(REQUESTER, {"type": "health.request", "case_id": case, "resident": p,
                                      "source": SOURCE, "data_class": "test_result",
-                                     "purpose": "care"})["status"] == "committed"  # fmt: skip
+                                     "purpose": "TREAT"})["status"] == "committed"  # fmt: skip
         assert self.send(me, {"type": "health.authorize", "case_id": case,
                               "consent_id": f"c-{case}"})["status"] == "committed"  # fmt: skip
         if not deposit:
@@ -323,11 +323,11 @@ def test_after_erasure_the_api_refuses_reads_deposits_and_fetches(scene: Scene) 
     now = int(time.time() * 1000)
     attempts: list[tuple[str, dict[str, Any]]] = [
         (me, {"type": "consent.grant", "consent_id": "c-late", "grantor": {"type": "self"},
-              "basis": {"type": "consent"}, "purpose": "care", "data_classes": ["test_result"],
+              "basis": {"type": "consent"}, "purpose": "TREAT", "data_classes": ["test_result"],
               "source": SOURCE, "recipient": REQUESTER, "valid_from_ms": now,
               "valid_until_ms": now + 86_400_000}),
         (REQUESTER, {"type": "health.request", "case_id": "s-late", "resident": ERASED,
-                     "source": SOURCE, "data_class": "test_result", "purpose": "care"}),
+                     "source": SOURCE, "data_class": "test_result", "purpose": "TREAT"}),
         (SOURCE, {"type": "health.release", "case_id": "s-0b", "commitment": "0" * 64,
                   "locator": "vault:x"}),
         (REQUESTER, {"type": "health.access", "case_id": "s-0"}),

@@ -109,19 +109,22 @@ def test_a_key_counts_once_in_consensus_and_governance(w: World) -> None:
     taken = w.get("validators")[1]["key"]  # node-1's
     clone = taken.replace("node-1+", "node-9+", 1)  # same key bytes, another name: bad key id
     refused(
-        propose(w, "x", "add_validator", {"name": "node-9", "key": clone, "url": "u"}), "bad_field"
+        propose(w, "x", "add_validator", {"name": "node-9", "key": clone, "url": "http://u"}),
+        "bad_field",
     )
     # the same key under another name and a matching key id
     same = Signer("node-9", hashlib.sha256(b"node-1").digest()).verifier()
     assert same.public_key == seeded("node-1").verifier().public_key
     refused(
-        propose(w, "x", "add_validator", {"name": "node-9", "key": same.encode(), "url": "u"}),
+        propose(
+            w, "x", "add_validator", {"name": "node-9", "key": same.encode(), "url": "http://u"}
+        ),
         "key_in_use",
     )
     # a governance agency's key cannot become a validator's, nor the reverse
     member = Signer("node-9", hashlib.sha256(b"ssb-330802").digest()).verifier().encode()
     refused(
-        propose(w, "x", "add_validator", {"name": "node-9", "key": member, "url": "u"}),
+        propose(w, "x", "add_validator", {"name": "node-9", "key": member, "url": "http://u"}),
         "key_in_use",
     )
     as_agency = Signer("hosp-330881", hashlib.sha256(b"node-2").digest()).verifier().encode()
@@ -131,8 +134,8 @@ def test_a_key_counts_once_in_consensus_and_governance(w: World) -> None:
     # two proposals that bring in one key under two names: the second is refused when applied
     k1 = Signer("node-8", b"\x08" * 32).verifier()
     k2 = Signer("node-9", b"\x08" * 32).verifier()
-    ok(propose(w, "p", "add_validator", {"name": "node-8", "key": k1.encode(), "url": "u"}))
-    ok(propose(w, "q", "add_validator", {"name": "node-9", "key": k2.encode(), "url": "u"}))
+    ok(propose(w, "p", "add_validator", {"name": "node-8", "key": k1.encode(), "url": "http://u"}))
+    ok(propose(w, "q", "add_validator", {"name": "node-9", "key": k2.encode(), "url": "http://u"}))
     for pid in ("p", "q"):
         for member in MEMBERS[1:3]:
             ok(approve(w, pid, member))
@@ -198,7 +201,7 @@ def test_a_validator_rotates_its_key(w: World) -> None:
         "key_in_use",
     )
     refused(
-        propose(w, "k", "rotate_validator_key", {"name": "node-1", "key": new, "url": "u"}),
+        propose(w, "k", "rotate_validator_key", {"name": "node-1", "key": new, "url": "http://u"}),
         "bad_field",
     )
     ok(propose(w, "k", "rotate_validator_key", {"name": "node-1", "key": new}))
@@ -207,7 +210,7 @@ def test_a_validator_rotates_its_key(w: World) -> None:
     assert w.get("validators")[1] == {"name": "node-1", "key": new, "url": ""} and usable(w)
     # the node signs as node:node-1 with the new key from now on; the old one no longer counts
     refusal = {"type": "access.refused", "resident": h("nobody"), "agent": "hosp-330881",
-               "entity": "c", "data_class": "test_result", "purpose": "p", "reason": "r"}  # fmt: skip
+               "entity": "c", "data_class": "test_result", "purpose": "api x", "reason": "r"}  # fmt: skip
     old_key, new_key = seeded("node-1"), Signer("node-1", hashlib.sha256(b"node-1/1").digest())
     refused(w.submit("node:node-1", refusal, key=old_key), "bad_signature")
     refused(w.submit("node:node-1", refusal, key=new_key), "unknown_resident")  # past the key check

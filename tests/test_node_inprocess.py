@@ -146,12 +146,22 @@ def test_bad_reads_get_problem_json(
     assert r.json()["type"].endswith("/" + kind)
 
 
-def test_contract_rejection_of_bad_fields(single: tuple[TestClient, Path]) -> None:
+def test_contract_rejections_are_recorded_and_bad_fields_never_admitted(
+    single: tuple[TestClient, Path],
+) -> None:
     client, net = single
-    tx = _anchor(net, "f-1", sha256="NOT-HEX")
+    bad = _anchor(net, "f-1", sha256="NOT-HEX")  # stateless: refused at admission (#11)
+    r = client.post("/v1/tx", json=bad.to_json())
+    assert r.status_code == 400 and r.json()["type"].endswith("/malformed-transaction")
+    assert client.get(f"/v1/tx/{bad.hash.hex()}").status_code == 404
+    signer = read_signer(net / "agencies" / "hosp-330881.key")
+    body = {"type": "health.request", "chain_id": "shanhe-quzhou-dev", "signer": signer.name,
+            "nonce": "f-2", "case_id": "s-1", "resident": "ab" * 32, "source": "hosp-330824",
+            "data_class": "test_result", "purpose": "TREAT"}  # fmt: skip
+    tx = sign_transaction(body, signer)  # well formed, refused by the rules: nobody enrolled
     assert client.post("/v1/tx", json=tx.to_json()).status_code == 202
     status = _wait_status(client, tx.hash.hex())
-    assert status["status"] == "rejected" and status["reason"] == "bad_field"
+    assert status["status"] == "rejected" and status["reason"] == "unknown_resident"
 
 
 def test_mempool_is_bounded_and_deduplicated() -> None:
@@ -253,11 +263,11 @@ def test_a_resident_lists_who_accessed_their_records(single: tuple[TestClient, P
     now = int(time.time() * 1000)
     send(me, f"resident:{pseudonym}", {
         "type": "consent.grant", "consent_id": "c-1", "grantor": {"type": "self"}, "basis": {"type": "consent"},
-        "purpose": "care", "data_classes": ["test_result"], "source": hosp_b.name, "recipient": hosp_a.name,
+        "purpose": "TREAT", "data_classes": ["test_result"], "source": hosp_b.name, "recipient": hosp_a.name,
         "valid_from_ms": now - 1000, "valid_until_ms": now + 86_400_000,
     })  # fmt: skip
     send(hosp_a, hosp_a.name, {"type": "health.request", "case_id": "s-1", "resident": pseudonym, "source": hosp_b.name,
-                               "data_class": "test_result", "purpose": "care"})  # fmt: skip
+                               "data_class": "test_result", "purpose": "TREAT"})  # fmt: skip
     send(
         me,
         f"resident:{pseudonym}",
@@ -364,8 +374,12 @@ def test_json_nested_past_the_limit_is_refused_as_such(single: tuple[TestClient,
     tx["body"]["extra"] = nested  # 2 + 32 levels
     r = client.post("/v1/tx", json=tx)
     assert r.status_code == 400 and r.json()["type"].endswith("/json-too-deep")
-    brackets_in_strings = _anchor(net, "shallow", note="[" * 100).to_json()
-    assert client.post("/v1/tx", json=brackets_in_strings).status_code == 202
+    ssb = read_signer(net / "agencies" / "ssb-330800.key")  # a name is the one text field
+    brackets_in_strings = sign_transaction({"type": "governance.propose", "chain_id": "shanhe-quzhou-dev",
+        "signer": ssb.name, "nonce": "shallow", "proposal_id": "g-1", "action": "add_agency",
+        "agency": {"id": "hosp-9", "name": "[" * 100, "division": "330822", "kind": "hospital",
+                   "roles": [], "key": Signer.generate("hosp-9").verifier().encode()}}, ssb)  # fmt: skip
+    assert client.post("/v1/tx", json=brackets_in_strings.to_json()).status_code == 202
 
 
 def _enrolled_resident(client: TestClient, net: Path, name: str) -> tuple[Signer, str]:
@@ -756,7 +770,7 @@ def test_blocks_are_capped_in_bytes_and_peer_envelopes_may_carry_them(
 
     client, net = single
     node: Node = client.app.state.node  # type: ignore[attr-defined]
-    txs = [_anchor(net, f"big-{i}", pad="x" * 8000) for i in range(12)]  # ~8 KB each
+    txs = [_anchor(net, f"big-{i}") for i in range(12)]  # no field is free text to pad (#11)
     three = sum(len(tx.encode()) + 1 for tx in txs[:3])
     node.params = dataclasses.replace(node.params, max_block_bytes=64 * 1024 + three)
     for tx in txs:

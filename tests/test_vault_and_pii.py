@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from contracts.formats import COMMON
 from contracts.tx import sign_transaction
 from node.audit import audit_log
 from node.genesis import NodeConfig
@@ -19,6 +20,7 @@ from node.keys import read_signer
 from node.network_init import init_network
 from node.service import Node
 from node.vault import Unreadable, commitment, open_delivery
+from tests.tx_examples import EXAMPLES, ME, RESIDENT, full_body, replaced, string_paths
 from tlog.note import Signer
 
 # synthetic residents: well-formed ID numbers (GB 11643 check digits), Quzhou region codes
@@ -41,6 +43,7 @@ def test_id_numbers_and_pseudonyms() -> None:
     assert pseudonym(secret, PEOPLE[0][1]) != hashlib.sha256(PEOPLE[0][1].encode()).hexdigest()
     with pytest.raises(ValueError):
         pseudonym(secret, "330825194803120410")
+    assert pseudonym(secret, "11010519491231002x") == pseudonym(secret, "11010519491231002X")
 
 
 @pytest.fixture
@@ -89,11 +92,11 @@ def test_scenario_leaves_no_personal_data_outside_the_vault(
         )
         send(me, f"resident:{p}", {
             "type": "consent.grant", "consent_id": f"c{n}", "grantor": {"type": "self"}, "basis": {"type": "consent"},
-            "purpose": "continuity of care", "data_classes": ["test_result"], "source": hospital_b.name,
+            "purpose": "COC", "data_classes": ["test_result"], "source": hospital_b.name,
             "recipient": hospital_a.name, "valid_from_ms": now - 1000, "valid_until_ms": now + 86_400_000,
         })  # fmt: skip
         send(hospital_a, hospital_a.name, {"type": "health.request", "case_id": f"s{n}", "resident": p,
-                                           "source": hospital_b.name, "data_class": "test_result", "purpose": "continuity of care"})  # fmt: skip
+                                           "source": hospital_b.name, "data_class": "test_result", "purpose": "COC"})  # fmt: skip
         send(
             me,
             f"resident:{p}",
@@ -166,3 +169,66 @@ def test_scenario_leaves_no_personal_data_outside_the_vault(
     assert report.ok, report.message
     other = pseudonym(secret, PEOPLE[1][1])
     assert node.vault.read(stored[other][0].locator)[0] == stored[other][1]  # others untouched
+
+
+def test_an_id_number_in_any_field_of_any_type_is_refused_at_admission_and_in_no_block(
+    tmp_path: Path,
+) -> None:
+    """The mistakes a user makes (#11): an ID number pasted into any string of any type, or
+    typed as a field's name, whole or inside other text, full-width or not, properly signed:
+    every node answers 400 personal-data, keeps nothing in its mempool, and no block, entry or
+    database file of the node ever holds the number."""
+    [config_path] = init_network(tmp_path / "net", 1)
+    config = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps({**config, "reads_per_client": 1_000_000}))
+    net = tmp_path / "net"
+    node = Node(NodeConfig.load(config_path))
+    resident_key = Signer.generate("example-resident")
+    keys = {name: read_signer(path) for name, path in
+            ((p.stem, p) for p in (net / "agencies").glob("*.key"))}  # fmt: skip
+    keys[ME] = resident_key
+    keys[f"node:{node.signer.name}"] = node.signer
+    id_number = PEOPLE[0][1]
+    fullwidth = id_number.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    with TestClient(create_app(node), base_url="http://127.0.0.1:8700") as client:
+        enroll = sign_transaction({"type": "resident.enroll", "chain_id": "shanhe-quzhou-dev",
+                                   "signer": "ssb-330825", "nonce": "e-1", "pseudonym": RESIDENT,
+                                   "key": resident_key.verifier().encode()}, keys["ssb-330825"])  # fmt: skip
+        assert client.post("/v1/tx", json=enroll.to_json()).status_code == 202
+        tried = 0
+        for tx_type, examples in EXAMPLES.items():
+            for signer, fields in examples:
+                signer = f"node:{node.signer.name}" if signer.startswith("node:") else signer
+                body = full_body(tx_type, signer, fields, "shanhe-quzhou-dev")
+                for path, where in string_paths(body):
+                    for number in (id_number, f"身份证{id_number}", f"id:{fullwidth}"):
+                        mistake = replaced(body, path, where, number)
+                        key = keys.get(mistake.get("signer", ""), keys[signer])
+                        tx = sign_transaction(mistake, key)
+                        r = client.post("/v1/tx", json=tx.to_json())
+                        assert r.status_code == 400, (tx_type, path, where, r.text)
+                        # renaming type, chain_id, signer or nonce leaves no transaction at all
+                        envelope = where == "key" and len(path) == 1 and path[0] in COMMON
+                        kind = "malformed-transaction" if envelope else "personal-data"
+                        assert r.json()["type"].endswith(f"/{kind}"), (tx_type, path, r.text)
+                        assert id_number not in r.text
+                        assert tx.hash not in node.mempool
+                        tried += 1
+        assert tried > 1000
+        anchor = sign_transaction({"type": "anchor", "chain_id": "shanhe-quzhou-dev",
+                                   "signer": "hosp-330881", "nonce": "after",
+                                   "sha256": "ab" * 32}, keys["hosp-330881"])  # fmt: skip
+        assert client.post("/v1/tx", json=anchor.to_json()).status_code == 202
+        deadline = time.monotonic() + 10
+        while client.get(f"/v1/tx/{anchor.hash.hex()}").json().get("status") != "committed":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        height = client.get(f"/v1/tx/{anchor.hash.hex()}").json()["height"]
+        seen = b"".join(client.get(f"/v1/blocks/{h}").content for h in range(1, height + 1))
+        seen += b"".join(client.get(f"/v1/entries/{i}").content for i in range(2))
+    seen += b"".join(
+        p.read_bytes() for p in (net / "node-1").iterdir() if p.name.startswith("node.db")
+    )
+    assert b"resident.enroll" in seen or b"cmVzaWRlbnQuZW5yb2xs" in seen  # the blocks were read
+    for form in (id_number, fullwidth, id_number[6:14] + id_number[14:]):
+        assert form.encode() not in seen and form.encode("utf-16-le") not in seen

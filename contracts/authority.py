@@ -1,0 +1,205 @@
+"""Who may sign what, as one table: for every transaction type, which signers may sign it (a
+resident; an agency, by kind and by the roles governance granted it; a validator node), in
+which relation to the record it touches, and on whose behalf. The rules consult it
+(``check``); docs/domain.md prints it; tests/test_authority.py checks every type x signer x
+relation. Reads through the API have their own table, ``api/authz.py`` ``MATRIX``.
+
+An auditor (agency kind ``auditor``) reads and verifies: no row lets it change a consent or a
+case, whatever roles a genesis gave it.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from contracts.formats import BadField
+from contracts.state import StateView
+from contracts.vocabulary import AGENCY_KINDS, COUNTER_CLASSES
+
+
+class Who(StrEnum):
+    RESIDENT = "resident"
+    AGENCY = "agency"
+    VALIDATOR = "validator"
+
+
+class Relation(StrEnum):
+    """How a signer stands to the record a transaction touches."""
+
+    ANY = "any"
+    """No relation needed."""
+    SUBJECT = "subject"
+    """The resident the record is about, signing with their own key."""
+    ENROLLER = "enroller"
+    """The agency that enrolled the resident."""
+    REQUESTER = "requester"
+    """The hospital that requested a sharing case (the recipient)."""
+    SOURCE = "source"
+    """The hospital that holds the record of a sharing case."""
+    FROM_AGENCY = "from_agency"
+    """A pension transfer's sending agency (转出地)."""
+    TO_AGENCY = "to_agency"
+    """A pension transfer's receiving agency (转入地)."""
+    RECORDING_COUNTER = "recording_counter"
+    """The counter that recorded the consent in question (``granted_by``)."""
+    KIND_CLASSES = "kind_classes"
+    """Every data class of the consent is one the signer's kind keeps (``COUNTER_CLASSES``)."""
+    MEMBER = "member"
+    """A governance agency (genesis role ``governance``, not removed since)."""
+
+
+class Behalf(StrEnum):
+    OWN = "own"
+    """The signer acts for itself."""
+    RESIDENT = "resident"
+    """An assisted step: an agency's operator acts for a resident at a counter."""
+
+
+@dataclass(frozen=True)
+class Grant:
+    who: Who
+    relation: Relation = Relation.ANY
+    kinds: frozenset[str] = frozenset()
+    """For an agency: the kinds that may (empty: any kind)."""
+    role: str | None = None
+    """For an agency: a role it must hold."""
+    behalf: Behalf = Behalf.OWN
+
+    def allows(self, actor: "Actor", relations: frozenset[Relation]) -> bool:
+        return (
+            actor.who is self.who
+            and (not self.kinds or actor.kind in self.kinds)
+            and (self.role is None or self.role in actor.roles)
+            and (self.relation is Relation.ANY or self.relation in relations)
+        )
+
+    def describe(self) -> str:
+        who = {Who.RESIDENT: "the resident", Who.VALIDATOR: "a validator of the current set"}
+        text = who.get(self.who) or (
+            ("a " + " or ".join(sorted(self.kinds))) if self.kinds else "an agency"
+        )
+        if self.role:
+            text += f" with the {self.role} role"
+        if self.relation is not Relation.ANY:
+            text += f" ({self.relation.value})"
+        return text + (", for the resident" if self.behalf is Behalf.RESIDENT else "")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A signer as the table sees it."""
+
+    who: Who
+    kind: str | None = None
+    roles: frozenset[str] = frozenset()
+
+
+SERVICE = frozenset({"social_security_bureau", "hospital", "health_commission"})
+"""Agencies that serve residents (every kind but the auditor)."""
+SSB = frozenset({"social_security_bureau"})
+HOSPITAL = frozenset({"hospital"})
+R, A, V = Who.RESIDENT, Who.AGENCY, Who.VALIDATOR
+COUNTER = "counter"
+
+AUTHORITY: dict[str, tuple[Grant, ...]] = {
+    "anchor": (Grant(A),),
+    "resident.enroll": (Grant(A, kinds=SERVICE, behalf=Behalf.RESIDENT),),
+    "resident.rotate_key": (Grant(R, Relation.SUBJECT),),
+    "resident.erase": (
+        Grant(R, Relation.SUBJECT),
+        Grant(A, Relation.ENROLLER, SERVICE, behalf=Behalf.RESIDENT),
+    ),
+    "consent.grant": (Grant(R, Relation.SUBJECT),),
+    "consent.grant_assisted": (Grant(A, Relation.KIND_CLASSES, SERVICE, COUNTER, Behalf.RESIDENT),),
+    "consent.withdraw": (
+        Grant(R, Relation.SUBJECT),
+        Grant(A, Relation.RECORDING_COUNTER, SERVICE, COUNTER, Behalf.RESIDENT),
+        Grant(A, Relation.KIND_CLASSES, SERVICE, COUNTER, Behalf.RESIDENT),
+    ),
+    "health.request": (Grant(A, kinds=HOSPITAL),),
+    "health.authorize": (
+        Grant(R, Relation.SUBJECT),
+        Grant(A, Relation.RECORDING_COUNTER, SERVICE, COUNTER, Behalf.RESIDENT),
+    ),
+    "health.release": (Grant(A, Relation.SOURCE, HOSPITAL),),
+    "health.access": (Grant(A), Grant(R)),
+    "pension.apply": (
+        Grant(R, Relation.SUBJECT),
+        Grant(A, Relation.FROM_AGENCY, SSB, COUNTER, Behalf.RESIDENT),
+        Grant(A, Relation.TO_AGENCY, SSB, COUNTER, Behalf.RESIDENT),
+    ),
+    "pension.accept": (Grant(A, Relation.TO_AGENCY, SSB),),
+    "pension.reject": (Grant(A, Relation.TO_AGENCY, SSB),),
+    "pension.transfer_out": (Grant(A, Relation.FROM_AGENCY, SSB),),
+    "pension.confirm": (Grant(A, Relation.TO_AGENCY, SSB),),
+    "pension.complete": (Grant(A, Relation.TO_AGENCY, SSB),),
+    "pension.withdraw": (Grant(R, Relation.SUBJECT),),
+    "governance.propose": (Grant(A, Relation.MEMBER),),
+    "governance.approve": (Grant(A, Relation.MEMBER),),
+    "access.refused": (Grant(V),),
+}
+"""Transaction type -> the grants, any one of which lets a signer sign it. ``health.access``
+is a read: anyone signed may ask, it is always recorded, and only the requester is granted
+(``contracts/health.py``)."""
+
+VALIDATOR_TYPES = frozenset(t for t, grants in AUTHORITY.items() if any(g.who is V for g in grants))
+"""What a validator node may sign: nothing but these (``rules.common_checks``)."""
+
+
+def permits(tx_type: str, actor: Actor, relations: frozenset[Relation]) -> Grant | None:
+    """The grant that lets ``actor``, standing in ``relations`` to the record, sign
+    ``tx_type``; None if none does. Pure: the table, nothing else."""
+    for grant in AUTHORITY.get(tx_type, ()):
+        if grant.allows(actor, relations):
+            return grant
+    return None
+
+
+def who_may(tx_type: str) -> str:
+    return "; ".join(g.describe() for g in AUTHORITY.get(tx_type, ())) or "nobody"
+
+
+def actor_of(state: StateView, signer: str) -> Actor:
+    if signer.startswith("resident:"):
+        return Actor(Who.RESIDENT)
+    if signer.startswith("node:"):
+        return Actor(Who.VALIDATOR)
+    record: Any = state.get(f"agency/{signer}")
+    if not isinstance(record, dict) or record.get("status") != "active":
+        return Actor(Who.AGENCY)  # no kind, no role: the rows that need one refuse it
+    kind = record.get("kind")
+    roles = record.get("roles")
+    return Actor(
+        Who.AGENCY,
+        kind if kind in AGENCY_KINDS else None,
+        frozenset(r for r in roles if isinstance(r, str))
+        if isinstance(roles, list)
+        else frozenset(),
+    )
+
+
+def kind_keeps(actor: Actor, classes: Iterable[str]) -> bool:
+    """Every one of ``classes`` is a data class the actor's kind keeps (and records at a
+    counter): a social-security bureau pension and insurance classes, a hospital health ones."""
+    kept = COUNTER_CLASSES.get(actor.kind or "", frozenset())
+    return bool(kept) and set(classes) <= kept
+
+
+def check(
+    state: StateView,
+    tx_type: str,
+    signer: str,
+    relations: Iterable[Relation] = (),
+    classes: Iterable[str] | None = None,
+) -> Grant:
+    """The grant that lets ``signer`` sign, standing in ``relations`` to the record (and, for
+    a consent, ``classes`` its data classes); raises ``BadField("wrong_signer")`` otherwise."""
+    actor = actor_of(state, signer)
+    held = set(relations)
+    if classes is not None and kind_keeps(actor, classes):
+        held.add(Relation.KIND_CLASSES)
+    grant = permits(tx_type, actor, frozenset(held))
+    if grant is None:
+        raise BadField("wrong_signer", f"{tx_type} is signed by {who_may(tx_type)}")
+    return grant

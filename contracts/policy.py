@@ -1,0 +1,46 @@
+"""Consent policy: genesis parameters that rules read from state (``policy/consent``), so that
+every node applies the same limits and a network may choose its own."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from contracts.state import StateView
+
+DAY_MS = 86_400_000
+POLICY_KEY = "policy/consent"
+
+
+@dataclass(frozen=True)
+class ConsentPolicy:
+    assisted_max_ms: int = 30 * DAY_MS
+    """How long after it is recorded an assisted consent (taken at a counter) may last at
+    most: a resident who cannot check it on a phone should not find it running for years."""
+    self_max_ms: int = 365 * DAY_MS
+    """The same for a consent the resident signs themself."""
+
+    def to_json(self) -> dict[str, int]:
+        return {"assisted_max_ms": self.assisted_max_ms, "self_max_ms": self.self_max_ms}
+
+    @staticmethod
+    def from_json(d: Any) -> "ConsentPolicy":
+        """Raises ``ValueError`` on anything but positive integers for known names."""
+        if not isinstance(d, dict):
+            raise ValueError("consent_policy must be an object")
+        defaults = ConsentPolicy().to_json()
+        if unknown := set(d) - set(defaults):
+            raise ValueError(f"unknown consent policy parameters: {', '.join(sorted(unknown))}")
+        values = {**defaults, **d}
+        if not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values.values()
+        ):
+            raise ValueError("consent policy parameters are positive integers (milliseconds)")
+        return ConsentPolicy(**values)
+
+
+def consent_policy(state: StateView) -> ConsentPolicy:
+    """The policy in state; the defaults for a state that holds none (or a malformed one,
+    which genesis never writes)."""
+    try:
+        return ConsentPolicy.from_json(state.get(POLICY_KEY))
+    except ValueError:
+        return ConsentPolicy()

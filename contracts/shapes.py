@@ -1,0 +1,376 @@
+"""The shape of every transaction type: fields present, formats, lengths, codes from the fixed
+vocabularies, nothing unexpected; and no personal number in any string. Pure and stateless,
+so admission (``Node._admit``: a 400, never the mempool) and block validation
+(``rules.apply_transaction``: a block carrying such a transaction is invalid) run the same
+check, and a malformed transaction never reaches the public log.
+
+What needs state (who signs, whether a record exists) is the rules' job, after this.
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from contracts.formats import (
+    HEX64,
+    IDENT,
+    BadField,
+    choice,
+    exactly,
+    hex64,
+    ident,
+    integer,
+    matching,
+    members,
+    obj,
+    require,
+    text,
+    verifier,
+)
+from contracts.personal_data import found_in_json, may_hold
+from contracts.tx import Transaction
+from contracts.vocabulary import (
+    AGENCY_KINDS,
+    CHANNELS,
+    COUNTER_CLASSES,
+    DATA_CLASSES,
+    GRANTOR_TYPES,
+    HEALTH_CLASSES,
+    PENSION_REJECTIONS,
+    PURPOSES,
+    ROLES,
+    STATUTORY_CITATIONS,
+    VERIFICATION_METHODS,
+    VERIFICATION_RESULTS,
+)
+from signing.canonical import NotCanonicalizable
+
+Body = dict[str, Any]
+Shape = Callable[[Body, str], None]
+"""Raises ``BadField`` unless the body (signed by the given signer) has the type's shape."""
+
+SIGNER = re.compile(r"^(?:resident:[0-9a-f]{64}|node:[A-Za-z0-9._-]{1,64}|[A-Za-z0-9._:-]{1,64})$")
+NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+DIVISION = re.compile(r"^[0-9]{6}$")
+LOCATOR = re.compile(r"^[A-Za-z0-9._:/-]{1,128}$")
+URL = re.compile(r"^https?://[A-Za-z0-9.:\[\]_-]{1,253}(?:/[A-Za-z0-9._~/-]{0,200})?$")
+REFUSAL_CODE = re.compile(r"^[a-z_]{1,48}$")
+REFUSAL_DATA_CLASS = re.compile(r"^(?:-|[a-z_]{1,32})$")
+API_PURPOSE = re.compile(r"^api [a-z_.]{1,48}$")
+ASSISTED_FIELDS = ("channel", "operator_id", "verification_method", "verification_result",
+                   "form_hash")  # fmt: skip
+GOVERNANCE_SUBJECTS = {
+    "add_agency": ("agency", ("id", "name", "division", "kind", "roles", "key")),
+    "remove_agency": ("agency", ("id",)),
+    "rotate_agency_key": ("agency", ("id", "key")),
+    "add_validator": ("validator", ("name", "key", "url")),
+    "remove_validator": ("validator", ("name",)),
+    "rotate_validator_key": ("validator", ("name", "key")),
+}
+
+
+@dataclass(frozen=True)
+class Malformed:
+    code: str
+    """``bad_field``, ``unknown_type`` or ``personal_data``."""
+    message: str
+
+
+def malformed(tx: Transaction) -> Malformed | None:
+    """Why ``tx`` can never be valid whatever the state, or None. Total."""
+    try:
+        encoded = tx.encode()  # done by Transaction.from_json: cached, and never fails there
+    except NotCanonicalizable as exc:
+        return Malformed("bad_field", str(exc))
+    if may_hold(encoded) and (where := found_in_json(tx.body)) is not None:
+        return Malformed(
+            "personal_data",
+            f"{where}: ID and phone numbers never go on the log (a resident is named by the "
+            "keyed pseudonym; a note goes to the vault, its hash in note_hash)",
+        )
+    shape = SHAPES.get(tx.type)
+    if shape is None:
+        return Malformed("unknown_type", f"no transaction type {tx.type!r}")
+    try:
+        _common(tx.body)
+        shape(tx.body, tx.signer)
+    except BadField as exc:
+        return Malformed(exc.code, str(exc))
+    return None
+
+
+def _common(body: Body) -> None:
+    ident(body, "chain_id")
+    matching(body, "signer", SIGNER, "resident:<pseudonym>, node:<name> or an agency id")
+    ident(body, "nonce")
+
+
+def _is_resident(signer: str) -> bool:
+    return signer.startswith("resident:")
+
+
+def _purpose(body: Body) -> str:
+    return choice(body, "purpose", PURPOSES)
+
+
+# ------------------------------------------------------------------------------ types
+def anchor(body: Body, signer: str) -> None:
+    exactly(body, "sha256")
+    hex64(body, "sha256")
+
+
+def enroll(body: Body, signer: str) -> None:
+    exactly(body, "pseudonym", "key")
+    hex64(body, "pseudonym")
+    verifier(body, "key")
+
+
+def rotate_key(body: Body, signer: str) -> None:
+    exactly(body, "key")
+    verifier(body, "key")
+
+
+def erase(body: Body, signer: str) -> None:
+    if _is_resident(signer):
+        exactly(body)
+    else:
+        exactly(body, "pseudonym")
+        hex64(body, "pseudonym")
+
+
+CONSENT_FIELDS = ("consent_id", "grantor", "basis", "purpose", "data_classes", "source",
+                  "recipient", "valid_from_ms", "valid_until_ms")  # fmt: skip
+
+
+def _data_classes(body: Body) -> list[str]:
+    classes = body.get("data_classes")
+    require(
+        isinstance(classes, list)
+        and 0 < len(classes) == len(set(c for c in classes if isinstance(c, str)))
+        and set(classes) <= DATA_CLASSES,
+        "bad_field",
+        f"data_classes: a non-empty list, without repeats, from {', '.join(sorted(DATA_CLASSES))}",
+    )
+    assert isinstance(classes, list)
+    return classes
+
+
+def _basis(body: Body) -> None:
+    basis = obj(body, "basis")
+    if choice(basis, "type", {"consent", "statutory"}) == "consent":
+        members(basis, "basis", "type")
+    else:
+        members(basis, "basis", "type", "citation")
+        choice(basis, "citation", STATUTORY_CITATIONS)
+
+
+def _grantor(body: Body, assisted: bool) -> None:
+    grantor = obj(body, "grantor")
+    if choice(grantor, "type", GRANTOR_TYPES if assisted else {"self"}) == "self":
+        members(grantor, "grantor", "type")
+    else:
+        members(grantor, "grantor", "type", "authorization_hash")
+        hex64(grantor, "authorization_hash")
+
+
+def assisted_details(body: Body) -> None:
+    """Operator, how identity was checked, the signed form's hash: nothing else (no biometric
+    template can be recorded)."""
+    details = obj(body, "assisted")
+    members(details, "assisted", *ASSISTED_FIELDS)
+    choice(details, "channel", CHANNELS)
+    ident(details, "operator_id")
+    choice(details, "verification_method", VERIFICATION_METHODS)
+    choice(details, "verification_result", VERIFICATION_RESULTS)
+    hex64(details, "form_hash")
+
+
+def _consent(body: Body, assisted: bool) -> None:
+    ident(body, "consent_id")
+    _grantor(body, assisted)
+    _basis(body)
+    _purpose(body)
+    _data_classes(body)
+    ident(body, "source")
+    ident(body, "recipient")
+    start, until = integer(body, "valid_from_ms"), integer(body, "valid_until_ms")
+    require(until > start, "bad_field", "valid_until_ms must be after valid_from_ms")
+
+
+def grant(body: Body, signer: str) -> None:
+    exactly(body, *CONSENT_FIELDS)
+    _consent(body, assisted=False)
+
+
+def grant_assisted(body: Body, signer: str) -> None:
+    exactly(body, *CONSENT_FIELDS, "resident", "assisted")
+    _consent(body, assisted=True)
+    hex64(body, "resident")
+    assisted_details(body)
+
+
+def withdraw(body: Body, signer: str) -> None:
+    if _is_resident(signer):
+        exactly(body, "consent_id")
+    else:
+        exactly(body, "consent_id", "assisted")
+        assisted_details(body)
+    ident(body, "consent_id")
+
+
+def request(body: Body, signer: str) -> None:
+    exactly(body, "case_id", "resident", "source", "data_class", "purpose")
+    ident(body, "case_id")
+    hex64(body, "resident")
+    require(ident(body, "source") != signer, "bad_field", "a hospital does not request from itself")
+    choice(body, "data_class", HEALTH_CLASSES)
+    _purpose(body)
+
+
+def authorize(body: Body, signer: str) -> None:
+    exactly(body, "case_id", "consent_id")
+    ident(body, "case_id")
+    ident(body, "consent_id")
+
+
+def release(body: Body, signer: str) -> None:
+    exactly(body, "case_id", "commitment", "locator")
+    ident(body, "case_id")
+    hex64(body, "commitment")
+    matching(body, "locator", LOCATOR, "1-128 letters, digits or ._:/-")
+
+
+def case_only(body: Body, signer: str) -> None:
+    exactly(body, "case_id")
+    ident(body, "case_id")
+
+
+def pension_apply(body: Body, signer: str) -> None:
+    if _is_resident(signer):
+        exactly(body, "case_id", "from_agency", "to_agency")
+    else:
+        exactly(body, "case_id", "resident", "from_agency", "to_agency")
+        hex64(body, "resident")
+    ident(body, "case_id")
+    require(
+        ident(body, "from_agency") != ident(body, "to_agency"),
+        "bad_field",
+        "from_agency and to_agency differ",
+    )
+
+
+def accept(body: Body, signer: str) -> None:
+    exactly(body, "case_id", "letter_commitment")
+    ident(body, "case_id")
+    hex64(body, "letter_commitment")
+
+
+def reject(body: Body, signer: str) -> None:
+    exactly(body, "case_id", "reason", optional=("note_hash",))
+    ident(body, "case_id")
+    reason = choice(body, "reason", PENSION_REJECTIONS)
+    if "note_hash" in body or reason == "other":
+        hex64(body, "note_hash")
+
+
+def transfer(body: Body, signer: str) -> None:
+    exactly(body, "case_id", "info_commitment", "fund_commitment", "amount_fen")
+    ident(body, "case_id")
+    hex64(body, "info_commitment")
+    hex64(body, "fund_commitment")
+    integer(body, "amount_fen")
+
+
+def _roles(subject: Body, kind: str) -> None:
+    roles = subject.get("roles")
+    allowed = ROLES - {"governance"}
+    require(
+        isinstance(roles, list)
+        and len(roles) == len(set(r for r in roles if isinstance(r, str)))
+        and set(roles) <= allowed,
+        "bad_field",
+        f"roles: a list without repeats from {', '.join(sorted(allowed))} (not governance)",
+    )
+    assert isinstance(roles, list)
+    require(
+        "counter" not in roles or bool(COUNTER_CLASSES[kind]),
+        "bad_field",
+        f"an agency of kind {kind} runs no counter",
+    )
+
+
+def _key_named(subject: Body, name: str) -> None:
+    key = verifier(subject, "key")
+    require(key.split("+", 1)[0] == name, "bad_field", "the key must carry the validator's name")
+
+
+def propose(body: Body, signer: str) -> None:
+    action = choice(body, "action", GOVERNANCE_SUBJECTS)
+    field, names = GOVERNANCE_SUBJECTS[action]
+    exactly(body, "proposal_id", "action", field)
+    ident(body, "proposal_id")
+    subject = obj(body, field)
+    members(subject, field, *names)
+    if field == "agency":
+        ident(subject, "id")
+        if action == "add_agency":
+            text(subject, "name", 100)
+            matching(subject, "division", DIVISION, "a GB/T 2260 code of six digits")
+            _roles(subject, choice(subject, "kind", AGENCY_KINDS))
+        if "key" in names:
+            verifier(subject, "key")
+        return
+    name = matching(subject, "name", NAME, "1-64 letters, digits or ._-")
+    if "key" in names:
+        _key_named(subject, name)
+    if "url" in names:
+        matching(subject, "url", URL, "an http(s) URL")
+
+
+def approve(body: Body, signer: str) -> None:
+    exactly(body, "proposal_id")
+    ident(body, "proposal_id")
+
+
+def refused(body: Body, signer: str) -> None:
+    exactly(body, "resident", "agent", "entity", "data_class", "purpose", "reason")
+    hex64(body, "resident")
+    matching(body, "agent", SIGNER, "a signer: resident:<pseudonym>, node:<name> or agency id")
+    ident(body, "entity")
+    matching(body, "data_class", REFUSAL_DATA_CLASS, "a data class, or -")
+    purpose = body.get("purpose")
+    require(
+        isinstance(purpose, str)
+        and (purpose in PURPOSES or API_PURPOSE.fullmatch(purpose) is not None),
+        "bad_field",
+        "purpose must be a purpose code or api <action>",
+    )
+    matching(body, "reason", REFUSAL_CODE, "a reason code")
+
+
+SHAPES: dict[str, Shape] = {
+    "anchor": anchor,
+    "resident.enroll": enroll,
+    "resident.rotate_key": rotate_key,
+    "resident.erase": erase,
+    "consent.grant": grant,
+    "consent.grant_assisted": grant_assisted,
+    "consent.withdraw": withdraw,
+    "health.request": request,
+    "health.authorize": authorize,
+    "health.release": release,
+    "health.access": case_only,
+    "pension.apply": pension_apply,
+    "pension.accept": accept,
+    "pension.reject": reject,
+    "pension.transfer_out": transfer,
+    "pension.confirm": transfer,
+    "pension.complete": case_only,
+    "pension.withdraw": case_only,
+    "governance.propose": propose,
+    "governance.approve": approve,
+    "access.refused": refused,
+}
+
+__all__ = ["HEX64", "IDENT", "SHAPES", "Malformed", "malformed"]

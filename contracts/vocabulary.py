@@ -1,0 +1,72 @@
+"""The fixed vocabularies of signed bodies: no field of a transaction is free text (#11), so
+every word a person would otherwise type is a code from here, with Chinese and English labels
+for the screens that show it. A note that needs words travels through the vault, with only
+its hash (``note_hash``) on the log.
+"""
+
+PENSION_CLASSES = frozenset({"pension_account", "contribution_history"})
+HEALTH_CLASSES = frozenset({"medical_insurance_record", "health_file_summary", "test_result"})
+DATA_CLASSES = PENSION_CLASSES | HEALTH_CLASSES
+
+AGENCY_KINDS = frozenset({"social_security_bureau", "hospital", "health_commission", "auditor"})
+ROLES = frozenset({"governance", "counter", "pension", "health", "audit"})
+"""Roles an agency holds: ``governance`` (genesis only) approves changes; ``counter`` runs a
+service counter that takes assisted steps for residents; the others describe its work."""
+
+COUNTER_CLASSES: dict[str, frozenset[str]] = {
+    "social_security_bureau": PENSION_CLASSES | {"medical_insurance_record"},
+    "hospital": frozenset({"health_file_summary", "test_result"}),
+    "health_commission": frozenset({"health_file_summary", "test_result"}),
+    "auditor": frozenset(),
+}
+"""The data classes a counter of each kind records (and withdraws) consents for: what that
+kind of agency keeps. An auditor runs no counter."""
+
+PURPOSES: dict[str, tuple[str, str]] = {
+    "TREAT": ("治疗", "treatment"),
+    "ETREAT": ("急诊救治", "emergency treatment"),
+    "COC": ("连续诊疗", "coordination of care"),
+    "CAREMGT": ("照护管理", "care management"),
+    "HPAYMT": ("医疗费用支付", "healthcare payment"),
+    "COVERAGE": ("保险待遇核定", "coverage under policy or program"),
+    "ELIGDTRM": ("资格认定", "eligibility determination"),
+    "MEMADMIN": ("参保管理", "member administration"),
+    "PUBHLTH": ("公共卫生", "public health"),
+    "PATRQT": ("本人申请", "patient requested"),
+    "FAMRQT": ("家属申请", "family requested"),
+    "PWATRNY": ("委托代理人申请", "power of attorney"),
+    "HLEGAL": ("法律事务", "legal"),
+}
+"""Why data is used: a subset of HL7 v3 PurposeOfUse (ActReason), the codes FHIR Consent and
+AuditEvent take; the PIPL asks for the purpose to be explicit (arts. 6, 14, 17)."""
+
+PENSION_REJECTIONS: dict[str, tuple[str, str]] = {
+    "no_contribution_record": ("无缴费记录", "no contribution record"),
+    "information_mismatch": ("信息不一致", "the applicant's information does not match"),
+    "duplicate_insurance": ("重复参保", "insured in two places at once (to be settled first)"),
+    "not_transferable": ("不符合转移条件", "not transferable under the rules"),
+    "incomplete_application": ("申请材料不全", "the application is incomplete"),
+    "other": ("其他（见附注）", "other: see the note (note_hash)"),
+}
+"""Why a receiving agency (转入地) rejects a transfer; ``other`` needs a ``note_hash``."""
+
+VERIFICATION_METHODS: dict[str, tuple[str, str]] = {
+    "id_card_reader": ("二代身份证读卡核验", "second-generation ID card reader"),
+    "id_card_inspection": ("身份证人工核验", "ID card inspected by the operator"),
+    "face_verification": (
+        "人脸比对（不留存模板）",
+        "face compared with the ID photo, no template kept",
+    ),
+    "social_security_card": ("社会保障卡", "social security card"),
+    "household_register": ("户口簿", "household register"),
+    "travel_permit": ("护照或通行证", "passport or travel permit"),
+}
+"""How a counter's operator checked a resident's identity (never a biometric template)."""
+
+STATUTORY_CITATIONS = frozenset({"PIPL art. 13(3)"})
+"""Lawful bases other than consent that a consent record may cite: the statutory duty of
+PIPL art. 13(3), for pension classes only (health data needs separate consent, arts. 28-29)."""
+
+GRANTOR_TYPES = frozenset({"self", "proxy", "guardian"})
+CHANNELS = frozenset({"counter", "proxy", "guardian"})
+VERIFICATION_RESULTS = frozenset({"verified", "failed"})

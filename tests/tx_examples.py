@@ -1,0 +1,215 @@
+"""One well-formed body of every transaction type, with who signs it: for the shape and
+personal-data tests. Agencies and validators are those of a demo network (``shanhe init``)
+and of ``tests/contract_world.py`` alike."""
+
+import hashlib
+from typing import Any
+
+from tlog.note import Signer
+
+RESIDENT = hashlib.sha256(b"example resident").hexdigest()
+ME = f"resident:{RESIDENT}"
+T = 1_779_933_600_000
+DAY_MS = 86_400_000
+
+
+def _h(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _key(name: str) -> str:
+    return Signer(name, hashlib.sha256(name.encode()).digest()).verifier().encode()
+
+
+ASSISTED = {
+    "channel": "counter",
+    "operator_id": "kh-counter-07",
+    "verification_method": "id_card_reader",
+    "verification_result": "verified",
+    "form_hash": _h("form"),
+}
+CONSENT = {
+    "consent_id": "c-1",
+    "grantor": {"type": "self"},
+    "basis": {"type": "consent"},
+    "purpose": "COC",
+    "data_classes": ["test_result"],
+    "source": "hosp-330824",
+    "recipient": "hosp-330881",
+    "valid_from_ms": T,
+    "valid_until_ms": T + 30 * DAY_MS,
+}
+MONEY = {"info_commitment": _h("info"), "fund_commitment": _h("fund"), "amount_fen": 1_234_567}
+
+EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "anchor": [("hosp-330881", {"sha256": _h("document")})],
+    "resident.enroll": [("ssb-330825", {"pseudonym": RESIDENT, "key": _key("resident")})],
+    "resident.rotate_key": [(ME, {"key": _key("resident-2")})],
+    "resident.erase": [(ME, {}), ("ssb-330825", {"pseudonym": RESIDENT})],
+    "consent.grant": [(ME, CONSENT)],
+    "consent.grant_assisted": [
+        (
+            "hosp-330824",
+            {
+                **CONSENT,
+                "resident": RESIDENT,
+                "assisted": ASSISTED,
+                "grantor": {"type": "proxy", "authorization_hash": _h("letter")},
+            },
+        ),
+    ],
+    "consent.withdraw": [
+        (ME, {"consent_id": "c-1"}),
+        ("hosp-330824", {"consent_id": "c-1", "assisted": ASSISTED}),
+    ],
+    "health.request": [
+        (
+            "hosp-330881",
+            {
+                "case_id": "s-1",
+                "resident": RESIDENT,
+                "source": "hosp-330824",
+                "data_class": "test_result",
+                "purpose": "TREAT",
+            },
+        ),
+    ],
+    "health.authorize": [(ME, {"case_id": "s-1", "consent_id": "c-1"})],
+    "health.release": [
+        ("hosp-330824", {"case_id": "s-1", "commitment": _h("payload"), "locator": "vault:ab12"})
+    ],
+    "health.access": [("hosp-330881", {"case_id": "s-1"})],
+    "pension.apply": [
+        (ME, {"case_id": "p-1", "from_agency": "ssb-330825", "to_agency": "ssb-330802"}),
+        (
+            "ssb-330825",
+            {
+                "case_id": "p-1",
+                "resident": RESIDENT,
+                "from_agency": "ssb-330825",
+                "to_agency": "ssb-330802",
+            },
+        ),
+    ],
+    "pension.accept": [("ssb-330802", {"case_id": "p-1", "letter_commitment": _h("letter")})],
+    "pension.reject": [
+        ("ssb-330802", {"case_id": "p-1", "reason": "no_contribution_record"}),
+        ("ssb-330802", {"case_id": "p-1", "reason": "other", "note_hash": _h("note")}),
+    ],
+    "pension.transfer_out": [("ssb-330825", {"case_id": "p-1", **MONEY})],
+    "pension.confirm": [("ssb-330802", {"case_id": "p-1", **MONEY})],
+    "pension.complete": [("ssb-330802", {"case_id": "p-1"})],
+    "pension.withdraw": [(ME, {"case_id": "p-1"})],
+    "governance.propose": [
+        (
+            "ssb-330825",
+            {
+                "proposal_id": "g-1",
+                "action": "add_agency",
+                "agency": {
+                    "id": "hosp-330822",
+                    "name": "常山县人民医院",
+                    "division": "330822",
+                    "kind": "hospital",
+                    "roles": ["health", "counter"],
+                    "key": _key("hosp-330822"),
+                },
+            },
+        ),
+        (
+            "ssb-330825",
+            {"proposal_id": "g-2", "action": "remove_agency", "agency": {"id": "hosp-330802"}},
+        ),
+        (
+            "ssb-330825",
+            {
+                "proposal_id": "g-3",
+                "action": "rotate_agency_key",
+                "agency": {"id": "hosp-330802", "key": _key("hosp-330802-2")},
+            },
+        ),
+        (
+            "ssb-330825",
+            {
+                "proposal_id": "g-4",
+                "action": "add_validator",
+                "validator": {
+                    "name": "node-9",
+                    "key": _key("node-9"),
+                    "url": "http://10.0.0.9:8700",
+                },
+            },
+        ),
+        (
+            "ssb-330825",
+            {"proposal_id": "g-5", "action": "remove_validator", "validator": {"name": "node-1"}},
+        ),
+        (
+            "ssb-330825",
+            {
+                "proposal_id": "g-6",
+                "action": "rotate_validator_key",
+                "validator": {"name": "node-1", "key": _key("node-1")},
+            },
+        ),
+    ],
+    "governance.approve": [("ssb-330802", {"proposal_id": "g-1"})],
+    "access.refused": [
+        (
+            "node:node-1",
+            {
+                "resident": RESIDENT,
+                "agent": "hosp-330802",
+                "entity": "s-1",
+                "data_class": "test_result",
+                "purpose": "api health.case",
+                "reason": "not_party",
+            },
+        ),
+        (
+            "node:node-1",
+            {
+                "resident": RESIDENT,
+                "agent": ME,
+                "entity": "resident.access_log",
+                "data_class": "-",
+                "purpose": "TREAT",
+                "reason": "not_own_data",
+            },
+        ),
+    ],
+}
+
+
+def full_body(
+    tx_type: str, signer: str, fields: dict[str, Any], chain_id: str = "c"
+) -> dict[str, Any]:
+    return {"type": tx_type, "chain_id": chain_id, "signer": signer, "nonce": "n-1", **fields}
+
+
+def string_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], str]]:
+    """Every string of a JSON value, keys included: (path, "value" or "key")."""
+    out: list[tuple[tuple[Any, ...], str]] = []
+    if isinstance(value, str):
+        out.append((path, "value"))
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            out.append(((*path, k), "key"))
+            out += string_paths(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += string_paths(v, (*path, i))
+    return out
+
+
+def replaced(value: Any, path: tuple[Any, ...], where: str, new: str) -> Any:
+    """A copy of ``value`` with the string at ``path`` (or the key naming it) set to ``new``."""
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(value, list):
+        return [replaced(v, rest, where, new) if i == head else v for i, v in enumerate(value)]
+    assert isinstance(value, dict)
+    if where == "key" and not rest:
+        return {(new if k == head else k): v for k, v in value.items()}
+    return {k: (replaced(v, rest, where, new) if k == head else v) for k, v in value.items()}
