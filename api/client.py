@@ -5,6 +5,7 @@ import base64
 import secrets
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -32,6 +33,43 @@ class ApiError(Exception):
 
 class NotVerified(Exception):
     """What the node served does not verify: never trust it."""
+
+
+@dataclass(frozen=True)
+class TxOutcome:
+    """What became of a transaction: ``applied``; ``refused`` (on the log, but what it asked
+    for was refused by the rules, e.g. a read outside a consent, recorded in the resident's
+    access log); ``rejected`` (decided in a block, changed nothing); or still ``pending``."""
+
+    tx_hash: str
+    outcome: str
+    reason: str | None = None
+    message: str | None = None
+    height: int | None = None
+    leaf_index: int | None = None
+
+    @property
+    def applied(self) -> bool:
+        return self.outcome == "applied"
+
+    @staticmethod
+    def of(status: dict[str, Any]) -> "TxOutcome":
+        """From ``GET /v1/tx/{hash}``'s answer."""
+        state = status["status"]
+        outcome = status.get("outcome", "applied") if state == "committed" else state
+        return TxOutcome(
+            tx_hash=status["tx_hash"], outcome=outcome, reason=status.get("reason"),
+            message=status.get("message"), height=status.get("height"),
+            leaf_index=status.get("leaf_index"),
+        )  # fmt: skip
+
+    def __str__(self) -> str:
+        why = (
+            f" ({self.reason}{': ' + self.message if self.message else ''})" if self.reason else ""
+        )
+        where = f" at height {self.height}" if self.height is not None else ""
+        leaf = f", leaf {self.leaf_index}" if self.leaf_index is not None else ""
+        return f"{self.outcome}{why}{where}{leaf}"
 
 
 class ShanheClient:
@@ -70,12 +108,19 @@ class ShanheClient:
         return str(r.json()["tx_hash"])
 
     def wait(self, tx_hash: str, timeout: float = 30) -> dict[str, Any]:
+        """``GET /v1/tx/{hash}``'s answer once it is no longer pending (or at the timeout);
+        ``outcome`` reads it."""
         deadline = time.monotonic() + timeout
         while True:
             status: dict[str, Any] = self._get(f"/v1/tx/{tx_hash}").json()
             if status["status"] != "pending" or time.monotonic() > deadline:
                 return status
             time.sleep(0.1)
+
+    def outcome(self, tx_hash: str, timeout: float = 30) -> TxOutcome:
+        """Wait for the transaction and say what became of it (``TxOutcome.applied``: it did
+        what it asked; a committed transaction may still be ``refused``)."""
+        return TxOutcome.of(self.wait(tx_hash, timeout))
 
     def signed(
         self, method: str, path: str, key: Signer, keyid: str, body: bytes = b"", query: str = ""
@@ -101,10 +146,17 @@ class ShanheClient:
         deposited: dict[str, Any] = self.signed("PUT", path, key, agency, document).json()
         return deposited
 
+    def health_case(self, case_id: str, key: Signer, keyid: str) -> dict[str, Any]:
+        """A health case as it stands now, for a party (``keyid``: either hospital or
+        ``resident:<p>``): ``status`` is REVOKED or EXPIRED once its consent no longer holds,
+        ``recorded_status`` the state its last step left it in."""
+        case: dict[str, Any] = self.signed("GET", f"/v1/health/cases/{case_id}", key, keyid).json()
+        return case
+
     def fetch(self, case_id: str, key: Signer, agency: str) -> bytes:
         """The requesting hospital's document, opened with its key and checked against the
         commitment on the log (``NotVerified`` if the node served anything else)."""
-        case = self.signed("GET", f"/v1/health/cases/{case_id}", key, agency).json()
+        case = self.health_case(case_id, key, agency)
         sealed = self.signed("GET", f"/v1/health/cases/{case_id}/payload", key, agency).json()
         document, salt = open_delivery(base64.b64decode(sealed["sealed"]), key)
         if commitment(salt, document) != case.get("commitment"):

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from api.client import ApiError, NotVerified, ShanheClient
+from api.client import ApiError, NotVerified, ShanheClient, TxOutcome
 from node.identity import check_digit, pseudonym
 from node.keys import read_signer, read_verifiers
 from node.network_init import init_network, is_network
@@ -296,21 +296,27 @@ class Demo:
 
     @staticmethod
     def _committed(status: dict[str, Any]) -> tuple[bool, str]:
-        return status.get(
-            "status"
-        ) == "committed", f"{status.get('status')} at height {status.get('height')}" + (
-            f" ({status.get('reason')})" if status.get("reason") else ""
-        )
+        """Applied: committed, and what it asked for done (not refused by the rules)."""
+        if status.get("status") == "refused":  # at admission
+            return False, f"refused ({status.get('reason')})"
+        outcome = TxOutcome.of(status)
+        return outcome.applied, str(outcome)
 
     def _outcome(self, status: dict[str, Any], want: str, resident: str) -> tuple[bool, str]:
-        """A read is always committed; whether it was granted is in the resident's access log."""
+        """A read is always committed: applied when granted, refused (with the reason) when
+        not; the resident's access log says the same."""
         if status.get("status") != "committed":
             return False, str(status)
+        outcome = TxOutcome.of(status)
         last = self._access(resident)[-1]
         reason = f" ({last['reason']})" if last["reason"] else ""
-        return last[
-            "outcome"
-        ] == want, f"{last['outcome']}{reason}, on the log at leaf {status['leaf_index']}"
+        agrees = (outcome.outcome == "applied") == (want == "granted") and (
+            outcome.reason == last["reason"]
+        )
+        return last["outcome"] == want and agrees, (
+            f"{last['outcome']}{reason}, on the log at leaf {status['leaf_index']} "
+            f"(outcome {outcome.outcome})"
+        )
 
     def _access(self, resident: str) -> list[dict[str, Any]]:
         return self.client.access_log(resident, self.elder_key)

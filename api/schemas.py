@@ -104,7 +104,17 @@ class HealthCase(Record):
     resident: str = Field(examples=PSEUDONYM)
     requester: str = Field(examples=["hosp-330881"])
     source: str = Field(examples=["hosp-330824"])
-    status: str = Field(examples=["RELEASED"])
+    status: str = Field(
+        description="REQUESTED, AUTHORIZED, RELEASED, ERASED as the case's steps left it; "
+        "REVOKED once the consent behind it was withdrawn, EXPIRED once it ran out",
+        examples=["REVOKED"],
+    )
+    recorded_status: str | None = Field(
+        default=None,
+        description="the state the case's last step left it in (REVOKED and EXPIRED are not "
+        "steps: the consent changed, not the case)",
+        examples=["RELEASED"],
+    )
     data_class: str = Field(examples=["test_result"])
     purpose: str
     requested_ms: int

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from api.client import ApiError, NotVerified, ShanheClient
+from api.client import ApiError, NotVerified, ShanheClient, TxOutcome
 from node.keys import KeyFileError, read_signer, write_signer
 from tlog.note import Signer
 
@@ -97,15 +97,22 @@ def submit(
     node_url: str, key_path: Path, body: dict[str, Any], as_name: str | None, wait: bool
 ) -> int:
     """Sign ``body`` (type and fields; chain id, signer and nonce are added) and submit it.
-    Prints the transaction hash last on stdout; with ``wait``, its final status before it."""
+    Prints the transaction hash last on stdout. With ``wait``, first its final status (JSON)
+    and its outcome: exit 0 only if it was applied; 1 if the rules refused it (it is on the
+    log, recorded as refused), rejected it, or it is still pending at the timeout."""
 
     def command(client: ShanheClient) -> int:
         tx_hash = client.submit(client.sign(_signer(key_path), body, as_name))
-        status = client.wait(tx_hash) if wait else None
-        if status is not None:
-            print(json.dumps(status))
-        print(f"submitted, tx {tx_hash}")
-        return 0 if status is None or status["status"] == "committed" else 1
+        if not wait:
+            print(f"submitted, tx {tx_hash}")
+            return 0
+        status = client.wait(tx_hash)
+        print(json.dumps(status))
+        outcome = TxOutcome.of(status)
+        print(f"{outcome}, tx {tx_hash}")
+        if not outcome.applied:
+            print(f"not applied: {outcome}", file=sys.stderr)
+        return 0 if outcome.applied else 1
 
     return _run(node_url, command)
 

@@ -186,9 +186,10 @@ def _approve(
     state.put(f"proposal/{proposal['proposal_id']}", record)
     event: dict[str, Any] = {"type": "governance_" + record["status"],
                              "proposal_id": proposal["proposal_id"]}  # fmt: skip
+    refused: str | None = None
     if record["status"] == "refused":
-        event["reason"] = record["refusal"]["code"]
-    return Applied(tx.encode(), (event,))
+        refused = event["reason"] = record["refusal"]["code"]
+    return Applied(tx.encode(), (event,), refused=refused)
 
 
 def propose(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:

@@ -131,6 +131,7 @@ def access(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
                 "seq": entry["seq"],
             },
         ),
+        refused=why,
     )
 
 

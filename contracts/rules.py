@@ -26,6 +26,10 @@ class Applied:
     leaf: bytes
     """The exact bytes appended to the log for this transaction."""
     events: tuple[dict[str, Any], ...] = ()
+    refused: str | None = None
+    """Applied, yet what it asked for was refused, with this reason code: a read the rules
+    refused (recorded in the resident's access log), a governance change closed as refused.
+    The transaction is on the log and its nonce spent; its outcome is ``refused``."""
 
 
 @dataclass(frozen=True)

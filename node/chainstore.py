@@ -215,6 +215,9 @@ def _storable(message: str) -> str:
 
 
 def tx_result(conn: Connection, tx_hash: bytes) -> dict[str, Any] | None:
+    """A decided transaction's result, with its ``outcome``: ``applied``, ``refused`` (on the
+    log with a leaf, what it asked refused: ``code`` says why) or ``rejected`` (no leaf,
+    nothing changed: ``code`` says why)."""
     row = logstore.driver_fetchone(
         conn,
         "SELECT height, leaf_index, code, message FROM tx_results WHERE tx_hash = ?",
@@ -223,11 +226,13 @@ def tx_result(conn: Connection, tx_hash: bytes) -> dict[str, Any] | None:
     if row is None:
         return None
     height, leaf_index, code, message = row
+    outcome = "rejected" if leaf_index is None else "refused" if code else "applied"
     return {
         "height": int(height),
         "leaf_index": None if leaf_index is None else int(leaf_index),
         "code": code,
         "message": message,
+        "outcome": outcome,
     }
 
 

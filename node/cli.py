@@ -438,7 +438,11 @@ def build_parser() -> argparse.ArgumentParser:
         )
         typed.add_argument("--set", action="append", default=[], metavar="FIELD=TEXT")
         typed.add_argument("--set-json", action="append", default=[], metavar="FIELD=JSON")
-        typed.add_argument("--wait", action="store_true", help="wait for the outcome, print it")
+        typed.add_argument(
+            "--wait",
+            action="store_true",
+            help="wait for the outcome and print it; exit 1 unless applied (refused or rejected)",
+        )
         typed.set_defaults(func=_cmd_tx_typed, tx_type=tx_type)
 
     request = commands.add_parser("request", help="one RFC 9421-signed HTTP request (a read)")

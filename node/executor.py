@@ -19,7 +19,9 @@ class TxResult:
     tx_hash: bytes
     leaf_index: int | None
     code: str | None
-    """None when applied; else the contract's reason code."""
+    """None when applied as asked; else the contract's reason code: rejected when
+    ``leaf_index`` is None (nothing changed), refused when it is set (applied and on the log,
+    what it asked for refused, e.g. a read outside a consent, recorded as such)."""
     message: str = ""
 
 
@@ -61,7 +63,7 @@ def execute(
             continue
         outcome = apply_transaction(state, tx, ctx, rules)
         if isinstance(outcome, Applied):
-            results.append(TxResult(tx.hash, frontier.size, None))
+            results.append(TxResult(tx.hash, frontier.size, outcome.refused))
             leaves.append(outcome.leaf)
             events.extend(outcome.events)
             frontier.append(leaf_hash(outcome.leaf))

@@ -571,7 +571,8 @@ class Node(BlockApplication, BlockSync):
             with self.engine.connect() as conn:
                 result = chainstore.tx_result(conn, h)
             if result is not None:
-                return Submitted(h.hex(), "rejected" if result["code"] else "committed")
+                decided = "rejected" if result["outcome"] == "rejected" else "committed"
+                return Submitted(h.hex(), decided)
         if tx.body["chain_id"] != self.chain_id:
             raise TxRejected("wrong_chain", f"this node serves chain {self.chain_id}")
         if gossip and (erased := admission_refusal(self.committed, tx, self._check_signature)):
@@ -640,17 +641,20 @@ class Node(BlockApplication, BlockSync):
         with self.engine.connect() as conn:
             result = chainstore.tx_result(conn, tx_hash)
         if result is not None:
-            status = "rejected" if result["code"] else "committed"
+            outcome = result["outcome"]
             out: dict[str, Any] = {
                 "tx_hash": tx_hash.hex(),
-                "status": status,
+                "status": "rejected" if outcome == "rejected" else "committed",
                 "height": result["height"],
             }
-            if status == "committed":
-                out["leaf_index"] = result["leaf_index"]
-            else:
+            if outcome == "rejected":
                 out["reason"] = result["code"]
                 out["message"] = result["message"]
+                return out
+            out["leaf_index"] = result["leaf_index"]
+            out["outcome"] = outcome
+            if outcome == "refused":
+                out["reason"] = result["code"]
             return out
         if tx_hash in self.mempool:
             return {"tx_hash": tx_hash.hex(), "status": "pending"}

@@ -43,6 +43,9 @@ def test_the_api_walkthrough_runs_as_written(tmp_path: Path) -> None:
         out = run.stdout
         assert '"status": "committed"' in out and "matching the commitment on the log" in out
         assert "valid: " in out  # the checkpoint verified at quorum
+        case = [line for line in out.splitlines() if line.startswith('{"case_id":"share-')][-1]
+        assert '"status":"REVOKED"' in case and '"recorded_status":"RELEASED"' in case
+        assert "refused (consent_withdrawn) at height" in out  # the read after the withdrawal
         access = [line for line in out.splitlines() if line.startswith('{"resident"')][-1]
         assert access.count('"outcome":"refused"') == 2 and '"action":"E"' in access
     finally:

@@ -210,12 +210,14 @@ def access_log(w: World, pseudonym: str = P1) -> list[dict[str, Any]]:
 def test_health_sharing_and_access_log(w: World) -> None:
     share_until_release(w)
     read = {"type": "health.access", "case_id": "s-1"}
-    assert ok(w.submit("hosp-330881", read)).events[0]["outcome"] == "granted"
-    assert (
-        ok(w.submit("hosp-330802", read)).events[0]["reason"] == "not_recipient"
-    )  # recorded refusal
+    granted = ok(w.submit("hosp-330881", read))
+    assert granted.events[0]["outcome"] == "granted" and granted.refused is None
+    # a refused read is applied (on the log, in the access log) and says it was refused
+    stranger = ok(w.submit("hosp-330802", read))
+    assert stranger.events[0]["reason"] == stranger.refused == "not_recipient"
     w.advance(31)
-    assert ok(w.submit("hosp-330881", read)).events[0]["reason"] == "consent_expired"
+    late = ok(w.submit("hosp-330881", read))
+    assert late.events[0]["reason"] == late.refused == "consent_expired"
     assert case_status(w.get("share/s-1"), w.get("consent/c-1"), w.time_ms) == "EXPIRED"
     log = access_log(w)
     assert [(e["action"], e["agent"], e["outcome"], e["reason"]) for e in log] == [
@@ -233,7 +235,7 @@ def test_withdrawn_consent_stops_later_reads(w: World) -> None:
     read = {"type": "health.access", "case_id": "s-1"}
     ok(w.submit("hosp-330881", read))
     ok(w.submit(f"resident:{P1}", {"type": "consent.withdraw", "consent_id": "c-1"}))
-    assert ok(w.submit("hosp-330881", read)).events[0]["reason"] == "consent_withdrawn"
+    assert ok(w.submit("hosp-330881", read)).refused == "consent_withdrawn"
     assert case_status(w.get("share/s-1"), w.get("consent/c-1"), w.time_ms) == "REVOKED"
     assert [e["outcome"] for e in access_log(w)] == ["granted", "granted", "refused"]  # past stays
 

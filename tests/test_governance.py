@@ -100,6 +100,8 @@ def test_two_approved_proposals_for_one_validator_name_apply_once(w: World) -> N
     assert outcome.events == (
         {"type": "governance_refused", "proposal_id": "b", "reason": "duplicate_id"},
     )
+    assert outcome.refused == "duplicate_id"  # its outcome: refused (GET /v1/tx, the CLI)
+    assert isinstance(w.outcomes[-2][1], Applied) and w.outcomes[-2][1].refused is None
     refused(approve(w, "b", MEMBERS[3]), "wrong_state")
     # and replaying the log gives the same state
     assert w.replay().state.data == w.state.data

@@ -7,12 +7,13 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.authz import Action, Parties, caller_of, refuse, require
 from api.problems import SIGNED_RESPONSES, Problem
 from api.schemas import HealthCase, PensionCase, example
 from contracts.consent import consent_allows
+from contracts.health import case_status
 from contracts.pension import is_overdue
 from node import chainstore
 from node.mempool import MempoolFull
@@ -76,19 +77,39 @@ class TxAccepted(BaseModel):
 
 
 class TxStatus(BaseModel):
+    """Where a transaction stands. ``committed`` means it is on the log (``leaf_index``);
+    ``outcome`` then says whether what it asked for was done (``applied``) or refused by the
+    rules with ``reason`` (a read outside a consent, recorded in the resident's access log; a
+    governance change closed as refused). ``rejected``: decided in a block, changed nothing,
+    not on the log, ``reason`` and ``message`` say why."""
+
     tx_hash: str
-    status: str
+    status: str = Field(description="pending | committed | rejected", examples=["committed"])
     height: int | None = None
     leaf_index: int | None = None
-    reason: str | None = None
+    outcome: str | None = Field(
+        default=None, description="applied | refused (committed only)", examples=["refused"]
+    )
+    reason: str | None = Field(
+        default=None, description="the reason code (refused or rejected)",
+        examples=["consent_withdrawn"],
+    )  # fmt: skip
     message: str | None = None
 
-    model_config = example(
-        tx_hash="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-        status="committed",
-        height=42,
-        leaf_index=117,
-    )
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"tx_hash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                 "status": "committed", "height": 42, "leaf_index": 117, "outcome": "applied"},
+                {"tx_hash": "5b1d0c9e4f7a2b3c8d6e1f0a9b8c7d6e5b1d0c9e4f7a2b3c8d6e1f0a9b8c7d6e",
+                 "status": "committed", "height": 43, "leaf_index": 118, "outcome": "refused",
+                 "reason": "consent_withdrawn"},
+                {"tx_hash": "0d6e1f0a9b8c7d6e5b1d0c9e4f7a2b3c8d6e1f0a9b8c7d6e5b1d0c9e4f7a2b3c",
+                 "status": "rejected", "height": 43, "reason": "wrong_state",
+                 "message": "case is RELEASED"},
+            ]
+        }
+    )  # fmt: skip
 
 
 @router.post("/tx", response_model=TxAccepted, status_code=202)
@@ -198,7 +219,17 @@ async def get_health_case(request: Request, case_id: str) -> HealthCase:
     require(
         request, Action.HEALTH_CASE, caller, parties, entity=case_id, data_class=case["data_class"]
     )
-    return HealthCase.model_validate(case)
+    return effective_case(node, case)
+
+
+def effective_case(node: Node, case: dict[str, Any]) -> HealthCase:
+    """The case as it stands now: ``status`` REVOKED once its consent was withdrawn, EXPIRED
+    once it ran out (``contracts.health.case_status``); the state its last step left it in
+    stays in ``recorded_status``."""
+    consent_id = case.get("consent_id")
+    consent = node.committed_value(f"consent/{consent_id}") if consent_id else None
+    status = case_status(case, consent, int(time.time() * 1000))
+    return HealthCase.model_validate({**case, "status": status, "recorded_status": case["status"]})
 
 
 class Deposited(BaseModel):
