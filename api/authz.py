@@ -3,7 +3,11 @@
 Callers authenticate with an RFC 9421 signature (``api/auth.py``) by a key registered on the
 ledger; the key id names them: ``resident:<pseudonym>``, an agency id, or ``node:<validator>``
 (this node's own key is its operator's: the admin role). Unsigned callers are the public, who
-reach only the auditor endpoints. ``decide`` is a pure function of the action, the caller and
+reach the public auditor endpoints only: checkpoints, proofs, tree heads, hashes. The log's
+content (entries, blocks) is pseudonymized, and de-identified data is still personal
+information (PIPL art. 4 leaves out only anonymized information; art. 73 tells the two apart):
+only validators, agencies (auditors included) and a node joining the set read it. ``decide`` is a pure function
+of the action, the caller and
 the parties of the data asked for; ``require`` is its HTTP edge, which also has every refusal of
 an authenticated caller recorded in the resident's access log (a node-signed ``access.refused``).
 """
@@ -26,7 +30,11 @@ class Role(StrEnum):
     AGENCY = "agency"
     ADMIN = "admin"
     PEER = "peer"
-    """Another validator node: it talks to us over /v1/p2p only."""
+    """Another validator node of the current set: it talks to us over /v1/p2p and syncs
+    blocks."""
+    CANDIDATE = "candidate"
+    """A node an open ``add_validator`` proposal names, with the key it names: it syncs blocks
+    before it joins (``node.blocksync.BlockSync.log_reader_key``)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,8 @@ class Action(StrEnum):
     HEALTH_CASE = "health.case"
     PAYLOAD_READ = "health.payload.read"
     PAYLOAD_WRITE = "health.payload.write"
+    LOG_READ = "log.read"
+    """The log's content: entries (leaf bytes) and blocks (transactions)."""
     ADMIN = "admin"
 
 
@@ -71,6 +81,7 @@ MATRIX: dict[Action, tuple[frozenset[Role], str]] = {
     Action.HEALTH_CASE: (frozenset({Role.RESIDENT, Role.AGENCY}), "party"),
     Action.PAYLOAD_READ: (frozenset({Role.AGENCY}), "recipient"),
     Action.PAYLOAD_WRITE: (frozenset({Role.AGENCY}), "source"),
+    Action.LOG_READ: (frozenset({Role.AGENCY, Role.PEER, Role.ADMIN, Role.CANDIDATE}), "any"),
     Action.ADMIN: (frozenset({Role.ADMIN}), "any"),
 }
 
@@ -101,32 +112,43 @@ def decide(action: Action, caller: Caller, parties: Parties) -> str | None:
     return None
 
 
-def role_of(signer: str, node_name: str) -> Role:
+def role_of(signer: str, node_name: str, validator: bool = True) -> Role:
+    """``validator``: a ``node:`` signer is in the current set (else it verified with the key
+    an open ``add_validator`` proposal names: a candidate)."""
     if signer.startswith("resident:"):
         return Role.RESIDENT
     if signer.startswith("node:"):
-        return Role.ADMIN if signer == f"node:{node_name}" else Role.PEER
+        if signer == f"node:{node_name}":
+            return Role.ADMIN
+        return Role.PEER if validator else Role.CANDIDATE
     return Role.AGENCY
 
 
-async def caller_of(request: Request) -> Caller:
+async def caller_of(request: Request, *, candidates: bool = False) -> Caller:
     """The verified caller; 401 problem+json without a valid, fresh, unused signature, 429
-    when that key reads faster than ``reads_per_key``."""
+    when that key reads faster than ``reads_per_key``. ``candidates``: also take the keys
+    open ``add_validator`` proposals name (reads of the log, for a node that syncs before it
+    joins). Node keys are not limited per key: block sync reads a block a request, and the
+    per-address limit still holds."""
     node: Node = request.app.state.node
     limiter: RateLimiter = request.app.state.key_reads
 
     def admit(keyid: str) -> None:
+        if keyid.startswith("node:"):
+            return
         if wait := limiter.take(keyid, time.monotonic()):
             raise Problem(
                 429, "rate-limited", "Too many requests", f"reads by {keyid}",
                 retry_after=retry_after(wait),
             )  # fmt: skip
 
+    key_of = node.log_reader_key if candidates else node.key_of
     keyid = await verify_request(
         request.method, request.url.path, request.url.query, request.body,
-        dict(request.headers), node.key_of, request.app.state.nonces, node.authorities, admit,
+        dict(request.headers), key_of, request.app.state.nonces, node.authorities, admit,
     )  # fmt: skip
-    return Caller(role_of(keyid, node.signer.name), keyid)
+    validator = not keyid.startswith("node:") or node.key_of(keyid) is not None
+    return Caller(role_of(keyid, node.signer.name, validator), keyid)
 
 
 def require(

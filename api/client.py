@@ -184,9 +184,13 @@ class ShanheClient:
             raise NotVerified(f"checkpoint: {result}")
         return result
 
-    def entry(self, leaf_index: int, checkpoint: Checkpoint) -> bytes:
-        """The leaf bytes, returned only if they are proven to be in the checkpoint's tree."""
-        data = base64.b64decode(self._get(f"/v1/entries/{leaf_index}").json()["data"])
+    def entry(self, leaf_index: int, checkpoint: Checkpoint, key: Signer, keyid: str) -> bytes:
+        """The leaf bytes, returned only if they are proven to be in the checkpoint's tree.
+        The log's content is read with a signed request by a caller with a role (an agency,
+        auditors included, or a validator: ``keyid`` an agency id or ``node:<name>``); the
+        proof and the checkpoint are public."""
+        entry = self.signed("GET", f"/v1/entries/{leaf_index}", key, keyid).json()
+        data = base64.b64decode(entry["data"])
         proof = self._get(
             "/v1/proof/inclusion", leaf_index=leaf_index, tree_size=checkpoint.size
         ).json()
@@ -197,6 +201,12 @@ class ShanheClient:
         if err is not None:
             raise NotVerified(f"inclusion of leaf {leaf_index}: {err}")
         return data
+
+    def block(self, height: int, key: Signer, keyid: str) -> dict[str, Any]:
+        """A committed block with its commit certificate (``GET /v1/blocks/{height}``), read
+        as ``entry`` reads leaves: signed, by an agency or a validator."""
+        block: dict[str, Any] = self.signed("GET", f"/v1/blocks/{height}", key, keyid).json()
+        return block
 
     def consistent(self, old: Checkpoint, new: Checkpoint) -> None:
         if old.size == new.size:

@@ -120,7 +120,9 @@ async def latency(c: Cluster, txs: list[Transaction], rate: float, seconds: floa
                 status = (await client.get(f"{c.urls[0]}/v1/status")).json()
                 while height < status["height"]:
                     height += 1
-                    block = (await client.get(f"{c.urls[0]}/v1/blocks/{height}")).json()
+                    path = f"/v1/blocks/{height}"  # the log's content: a signed read
+                    headers = c.log_headers(0, path)
+                    block = (await client.get(f"{c.urls[0]}{path}", headers=headers)).json()
                     now = time.monotonic()
                     for h in block["tx_hashes"]:
                         seen.setdefault(h, now)

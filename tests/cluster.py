@@ -17,6 +17,7 @@ from contracts.tx import Transaction, sign_transaction
 from node.genesis import NodeConfig
 from node.keys import read_signer
 from node.network_init import init_network
+from signing.http_signatures import authority_of, sign_request
 
 
 def free_base_port(count: int) -> int:
@@ -133,6 +134,16 @@ class Cluster:
 
     def get(self, i: int, path: str, **params: Any) -> httpx.Response:
         return self.client.get(f"{self.urls[i]}{path}", params=params)
+
+    def read(self, i: int, path: str) -> httpx.Response:
+        """A read of the log's content (``/v1/entries/…``, ``/v1/blocks/…``), signed by the
+        audit bureau: entries and blocks are for signed callers with a role."""
+        return self.client.get(f"{self.urls[i]}{path}", headers=self.log_headers(i, path))
+
+    def log_headers(self, i: int, path: str) -> dict[str, str]:
+        auditor = read_signer(self.dir / "agencies" / "audit-330800.key")
+        authority = authority_of(self.urls[i])
+        return sign_request(auditor, auditor.name, "GET", authority, path, "", b"", time.time())
 
     def status(self, i: int) -> dict[str, Any]:
         result: dict[str, Any] = self.get(i, "/v1/status").json()

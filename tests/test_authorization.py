@@ -37,7 +37,14 @@ class World:
         self.node: Node = client.app.state.node  # type: ignore[attr-defined]
         self.keys: dict[str, Signer] = {
             name: read_signer(net / "agencies" / f"{name}.key")
-            for name in ("ssb-330825", "ssb-330802", "ssb-330803", "hosp-330881", "hosp-330824")
+            for name in (
+                "ssb-330825",
+                "ssb-330802",
+                "ssb-330803",
+                "hosp-330881",
+                "hosp-330824",
+                "audit-330800",
+            )
         }
         self.keys[f"resident:{ME}"] = Signer.generate("me")
         self.keys[f"resident:{OTHER}"] = Signer.generate("other")
@@ -138,9 +145,13 @@ CALLERS = {
     "transferring bureau": "ssb-330825",
     "receiving bureau": "ssb-330802",
     "unrelated bureau": "ssb-330803",
+    "auditor": "audit-330800",
     "node operator": "admin",
     "anonymous": None,
 }
+LOG_READERS = {who: 200 for who in CALLERS if who not in ("own resident", "other resident")}
+"""The log's content (#11 item 5): every agency, auditors included, and validators (here the
+node's own key); residents 403, the public 401."""
 EXPECTED: dict[str, dict[str, int]] = {
     f"/v1/residents/{ME}/access": {"own resident": 200, "anonymous": 401},
     f"/v1/residents/{ME}/consents": {"own resident": 200, "anonymous": 401},
@@ -163,11 +174,16 @@ EXPECTED: dict[str, dict[str, int]] = {
         "transferring bureau": 200,
         "receiving bureau": 200,
         "unrelated bureau": 200,
+        "auditor": 200,  # an agency: its own cases (none)
         "anonymous": 401,
     },
     "/v1/admin": {"node operator": 200, "anonymous": 401},
+    "/v1/entries/0": {**LOG_READERS, "anonymous": 401},
+    "/v1/blocks/1": {**LOG_READERS, "anonymous": 401},
 }
-RESIDENT_DATA = {p for p in EXPECTED if p not in ("/v1/pension/overdue", "/v1/admin")}
+RESIDENT_DATA = {
+    p for p in EXPECTED if p.startswith(("/v1/residents/", "/v1/health/", "/v1/pension/cases/"))
+}
 
 
 def _access_log(world: World) -> list[dict[str, Any]]:
@@ -215,7 +231,7 @@ def _decisions() -> Iterator[tuple[Action, Role, str]]:
 @pytest.mark.parametrize(("action", "role", "relation"), list(_decisions()))
 def test_the_pure_decision_table(action: Action, role: Role, relation: str) -> None:
     ids = {Role.RESIDENT: "resident:" + "aa" * 32, Role.AGENCY: "hosp-1", Role.ADMIN: "node:me",
-           Role.PEER: "node:other"}  # fmt: skip
+           Role.PEER: "node:other", Role.CANDIDATE: "node:joining"}  # fmt: skip
     caller = Caller(role, ids[role])
     me = caller.id.removeprefix("resident:") if role is Role.RESIDENT else "bb" * 32
     parties = {
@@ -227,7 +243,9 @@ def test_the_pure_decision_table(action: Action, role: Role, relation: str) -> N
     }[relation]
     roles, _ = MATRIX[action]
     allowed = decide(action, caller, parties) is None
-    if role not in roles:
+    if action is Action.LOG_READ:  # the log's content: any role but a resident's
+        assert allowed == (role is not Role.RESIDENT)
+    elif role not in roles:
         assert not allowed  # no role outside its row, whatever the relation
     elif relation == "none" and action not in (Action.PENSION_OVERDUE, Action.ADMIN):
         assert not allowed  # every row needs some relation, but lists filtered per caller
@@ -246,3 +264,27 @@ def test_a_refusal_for_a_pseudonym_nobody_holds_is_answered_but_not_logged(world
     assert world.node.counters["refusals_recorded"] == recorded
     world.call(f"resident:{OTHER}", "GET", f"/v1/residents/{ME}/access")  # a real one is
     assert world.node.counters["refusals_recorded"] == recorded + 1
+
+
+def test_checkpoints_proofs_and_hashes_stay_public_the_logs_content_does_not(world: World) -> None:
+    """#11 item 5: pseudonymized data is still personal information, so the public gets
+    checkpoints, proofs, tree heads and hashes, not entries or blocks."""
+    size = world.client.get("/v1/status").json()["tree_size"]
+    assert size >= 2
+    for path in ("/v1/checkpoint", "/v1/network", "/v1/status", "/v1/evidence",
+                 f"/v1/proof/inclusion?leaf_index=0&tree_size={size}",
+                 f"/v1/proof/consistency?first=1&second={size}"):  # fmt: skip
+        assert world.client.get(path).status_code == 200, path
+    for path in ("/v1/entries/0", "/v1/blocks/1"):
+        r = world.client.get(path)
+        assert r.status_code == 401 and r.json()["type"].endswith("/signature-required")
+        assert r.headers["content-type"] == "application/problem+json"
+        r = world.call(f"resident:{ME}", "GET", path)  # a resident has no role that reads it
+        assert r.status_code == 403 and r.json()["detail"] == "role_not_allowed"
+        assert world.call("audit-330800", "GET", path).status_code == 200
+        # a stranger's key under an agency's name or a validator's is no key on the ledger
+        stranger = Signer.generate("audit-330800")
+        headers = sign_request(stranger, "audit-330800", "GET", path, authority="127.0.0.1:8700")
+        assert world.client.get(path, headers=headers).json()["type"].endswith("/signature-invalid")
+        headers = sign_request(stranger, "node:node-9", "GET", path, authority="127.0.0.1:8700")
+        assert world.client.get(path, headers=headers).json()["type"].endswith("/unknown-key")

@@ -131,7 +131,7 @@ def test_cluster_commits_survives_crashes_and_loses_nothing(
     latest, _ = _checkpoint(c, 1)
     for i in everyone:
         index = c.get(i, f"/v1/tx/{sent[5].hash.hex()}").json()["leaf_index"]
-        entry = c.get(i, f"/v1/entries/{index}").json()
+        entry = c.read(i, f"/v1/entries/{index}").json()
         proof = c.get(i, "/v1/proof/inclusion", leaf_index=index, tree_size=latest.size).json()
         hashes = [base64.b64decode(h) for h in proof["hashes"]]
         leaf = leaf_hash(base64.b64decode(entry["data"]))
@@ -170,11 +170,11 @@ def test_cluster_commits_survives_crashes_and_loses_nothing(
         "next_cursor": None,
     }
     assert ev["offender"] == byzantine.name
-    recorded = c.get(1, f"/v1/blocks/{ev['included_height']}").json()
+    recorded = c.read(1, f"/v1/blocks/{ev['included_height']}").json()
     assert recorded["evidence"][0]["offender"] == byzantine.name
 
     # blocks carry their commit certificates
-    block = c.get(2, "/v1/blocks/1").json()
+    block = c.read(2, "/v1/blocks/1").json()
     assert len(block["certificate"]["precommits"]) >= 3
 
     # peer envelopes from unknown keys are dropped and counted

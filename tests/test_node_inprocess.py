@@ -22,6 +22,7 @@ from node.keys import read_signer
 from node.mempool import Mempool, MempoolFull
 from node.network_init import init_network
 from node.service import Node
+from tests.log_reads import log_get
 from tlog.note import Signer
 
 AUTHORITY = "127.0.0.1:8700"
@@ -82,8 +83,9 @@ def test_transaction_lifecycle(single: tuple[TestClient, Path]) -> None:
     status = _wait_status(client, tx.hash.hex())
     assert status["status"] == "committed" and status["leaf_index"] == 0 and status["height"] == 1
 
-    entry = client.get("/v1/entries/0").json()
+    entry = log_get(client, net, "/v1/entries/0").json()  # the log's content: signed reads
     assert json.loads(base64.b64decode(entry["data"])) == tx.to_json()
+    assert client.get("/v1/entries/0").status_code == 401
     again = client.post("/v1/tx", json=tx.to_json())
     assert again.status_code == 202 and again.json()["status"] == "committed"
 
@@ -92,7 +94,7 @@ def test_transaction_lifecycle(single: tuple[TestClient, Path]) -> None:
     status = _wait_status(client, replay.hash.hex())
     assert status["status"] == "rejected" and status["reason"] == "replayed_nonce"
 
-    block = client.get("/v1/blocks/1").json()
+    block = log_get(client, net, "/v1/blocks/1").json()
     assert block["tx_hashes"] == [tx.hash.hex()] and block["header"]["tree_size"] == 1
     net_info = client.get("/v1/network").json()
     assert net_info["quorum"] == 1 and len(net_info["validators"]) == 1
@@ -140,8 +142,11 @@ def test_bad_transactions_get_problem_json(
 def test_bad_reads_get_problem_json(
     single: tuple[TestClient, Path], method: str, url: str, status: int, kind: str
 ) -> None:
-    client, _ = single
-    r = client.request(method, url, json={"nothing": True} if method == "post" else None)
+    client, net = single
+    if url.startswith(("/v1/blocks/", "/v1/entries/")):  # the log's content: signed reads
+        r = log_get(client, net, url)
+    else:
+        r = client.request(method, url, json={"nothing": True} if method == "post" else None)
     assert r.status_code == status, r.text
     assert r.json()["type"].endswith("/" + kind)
 

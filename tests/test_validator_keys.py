@@ -20,9 +20,11 @@ from node.keys import read_signer, write_signer
 from node.network_init import init_network
 from node.runner import run_node
 from node.service import Node
+from tests.log_reads import AUTHORITY, log_get
 from tlog.note import Signer, Verifier
 
 CHAIN = "shanhe-quzhou-dev"
+URL = f"http://{AUTHORITY}"  # the node's own name: signed reads of blocks name it
 
 
 def _network(tmp_path: Path, db_url: str) -> Path:
@@ -61,8 +63,9 @@ def _committed(client: TestClient, tx: Transaction, timeout: float = 15) -> dict
     raise TimeoutError(tx.hash.hex())
 
 
-def _precommit(client: TestClient, height: int) -> Vote:
-    cert = CommitCertificate.from_json(client.get(f"/v1/blocks/{height}").json()["certificate"])
+def _precommit(client: TestClient, height: int, net: Path) -> Vote:
+    block = log_get(client, net, f"/v1/blocks/{height}").json()
+    cert = CommitCertificate.from_json(block["certificate"])
     [vote] = cert.precommits
     return vote
 
@@ -83,29 +86,29 @@ def test_a_validator_signs_with_its_next_key_from_the_height_the_rotation_applie
     assert f"verifier key {new}" in printed and "rotate_validator_key" in printed
     assert main(["validator", "rotate-key", "--config", str(config)]) == 2  # never overwritten
 
-    with TestClient(create_app(Node(NodeConfig.load(config)))) as client:
+    with TestClient(create_app(Node(NodeConfig.load(config))), base_url=URL) as client:
         first = _anchor(net, "before")
         client.post("/v1/tx", json=first.to_json())
         _committed(client, first)
         rotate = _rotation(net, new)
         client.post("/v1/tx", json=rotate.to_json())
         applied_at = _committed(client, rotate)["height"]
-        assert _signs(_precommit(client, applied_at), old)  # that block: the old set's
+        assert _signs(_precommit(client, applied_at, net), old)  # that block: the old set's
         after = _anchor(net, "after")
         client.post("/v1/tx", json=after.to_json())
         height = _committed(client, after)["height"]
         assert height == applied_at + 1
-        vote = _precommit(client, height)
+        vote = _precommit(client, height, net)
         assert _signs(vote, new) and not _signs(vote, old)
         assert client.get("/v1/network").json()["validators"][0]["verifier_key"] == new
 
     # restarted, it takes the key the set holds: the next key file's
     node = Node(NodeConfig.load(config))
     assert node.signer.verifier().encode() == new
-    with TestClient(create_app(node)) as client:
+    with TestClient(create_app(node), base_url=URL) as client:
         later = _anchor(net, "after a restart")
         client.post("/v1/tx", json=later.to_json())
-        assert _signs(_precommit(client, _committed(client, later)["height"]), new)
+        assert _signs(_precommit(client, _committed(client, later)["height"], net), new)
 
 
 def test_without_its_next_key_a_rotated_validator_signs_nothing_and_will_not_start(
@@ -132,10 +135,10 @@ def test_without_its_next_key_a_rotated_validator_signs_nothing_and_will_not_sta
     assert "node.next.key" in err
 
     write_signer(config.parent / "node.next.key", elsewhere)  # the operator puts it in place
-    with TestClient(create_app(Node(NodeConfig.load(config)))) as client:
+    with TestClient(create_app(Node(NodeConfig.load(config))), base_url=URL) as client:
         again = _anchor(net, "with the key in place")
         client.post("/v1/tx", json=again.to_json())
-        vote = _precommit(client, _committed(client, again)["height"])
+        vote = _precommit(client, _committed(client, again)["height"], net)
         assert _signs(vote, elsewhere.verifier().encode())
 
 

@@ -20,6 +20,7 @@ from node.keys import read_signer
 from node.network_init import init_network
 from node.service import Node
 from node.vault import Unreadable, commitment, open_delivery
+from tests.log_reads import AUTHORITY, log_get
 from tests.tx_examples import EXAMPLES, ME, RESIDENT, full_body, replaced, string_paths
 from tlog.note import Signer
 
@@ -50,7 +51,7 @@ def test_id_numbers_and_pseudonyms() -> None:
 def node_client(tmp_path: Path) -> Iterator[tuple[TestClient, Node, Path]]:
     [config_path] = init_network(tmp_path / "net", 1)
     node = Node(NodeConfig.load(config_path))
-    with TestClient(create_app(node)) as client:
+    with TestClient(create_app(node), base_url=f"http://{AUTHORITY}") as client:
         yield client, node, tmp_path / "net"
 
 
@@ -142,10 +143,12 @@ def test_scenario_leaves_no_personal_data_outside_the_vault(
     # every byte of the node's database files (log, blocks, state), none of the vault's
     node_dir = net / "node-1"
     haystack = b"".join(p.read_bytes() for p in node_dir.iterdir() if p.name.startswith("node.db"))
-    haystack += b"".join(
-        client.get(f"/v1/entries/{i}").content
+    entries = [
+        log_get(client, net, f"/v1/entries/{i}")
         for i in range(client.get("/v1/status").json()["tree_size"])
-    )
+    ]
+    assert {r.status_code for r in entries} == {200}
+    haystack += b"".join(r.content for r in entries)
     assert len(haystack) > 10_000
     for name, id_number, diagnosis, result in PEOPLE:
         for secret_text in (name, id_number, id_number[6:14], diagnosis, result):
@@ -224,8 +227,10 @@ def test_an_id_number_in_any_field_of_any_type_is_refused_at_admission_and_in_no
             assert time.monotonic() < deadline
             time.sleep(0.02)
         height = client.get(f"/v1/tx/{anchor.hash.hex()}").json()["height"]
-        seen = b"".join(client.get(f"/v1/blocks/{h}").content for h in range(1, height + 1))
-        seen += b"".join(client.get(f"/v1/entries/{i}").content for i in range(2))
+        read = [log_get(client, net, f"/v1/blocks/{h}") for h in range(1, height + 1)]
+        read += [log_get(client, net, f"/v1/entries/{i}") for i in range(2)]
+        assert {r.status_code for r in read} == {200}
+        seen = b"".join(r.content for r in read)
     seen += b"".join(
         p.read_bytes() for p in (net / "node-1").iterdir() if p.name.startswith("node.db")
     )

@@ -1,19 +1,25 @@
 """What auditors call: the network, status, checkpoints, proofs, entries, blocks and evidence.
 
-Public and unauthenticated: nothing here holds personal data (the log carries pseudonyms,
-hashes and commitments only).
+Public and unauthenticated: the network, status, checkpoints, proofs (hashes) and evidence
+(signed votes and proposal headers), which hold no personal data. The log's content, entries
+and blocks, carries pseudonyms, codes and commitments: pseudonymized data is still personal
+information under the PIPL, so it is served only to RFC 9421-signed callers with a role
+(``api/authz.py`` ``Action.LOG_READ``: agencies, auditors among them, validators, and a node
+joining the set), and anyone else gets 401 or 403.
 """
 
 import base64
 import hashlib
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
-from api.problems import Problem
+from api.authz import Action, Parties, caller_of, require
+from api.problems import SIGNED_RESPONSES, Problem
 from api.schemas import BlockHeader, Certificate, EvidenceOut, example
 from consensus.messages import block_id
 from node import chainstore, logstore
@@ -118,8 +124,23 @@ def get_consistency(request: Request, first: NonNegative, second: NonNegative) -
     return ConsistencyProof(first=first, second=second, hashes=_b64(hashes))
 
 
-@router.get("/entries/{index}", response_model=Entry)
-def get_entry(request: Request, index: Annotated[int, Path(ge=0, le=2**62)]) -> Entry:
+LOG_RESPONSES: dict[int | str, dict[str, Any]] = {
+    k: v for k, v in SIGNED_RESPONSES.items() if k in (401, 403, 404)
+}
+"""A log read's refusals: no signature, no role (a resident), no such entry or block."""
+
+
+async def _log_reader(request: Request) -> None:
+    """401 without a valid signature, 403 without a role that reads the log's content."""
+    caller = await caller_of(request, candidates=True)
+    require(request, Action.LOG_READ, caller, Parties())
+
+
+@router.get("/entries/{index}", response_model=Entry, responses=LOG_RESPONSES)
+async def get_entry(request: Request, index: Annotated[int, Path(ge=0, le=2**62)]) -> Entry:
+    """The exact leaf bytes at ``index`` (verify them with an inclusion proof). Signed
+    request by an agency (an auditor too) or a validator."""
+    await _log_reader(request)
     with _engine(request).connect() as conn:
         data = logstore.leaf_at(conn, index)
     if data is None:
@@ -215,9 +236,16 @@ def get_status(request: Request) -> Status:
     )
 
 
-@router.get("/blocks/{height}", response_model=BlockOut)
-def get_block(request: Request, height: Annotated[int, Path(ge=1, le=2**62)]) -> BlockOut:
-    node = _node(request)
+@router.get("/blocks/{height}", response_model=BlockOut, responses=LOG_RESPONSES)
+async def get_block(request: Request, height: Annotated[int, Path(ge=1, le=2**62)]) -> BlockOut:
+    """A committed block with its commit certificate: what block sync fetches. Signed request
+    by an agency (an auditor too), a validator, or a node an open ``add_validator`` proposal
+    names (it syncs before it joins)."""
+    await _log_reader(request)
+    return await run_in_threadpool(_block_out, _node(request), height)
+
+
+def _block_out(node: Node, height: int) -> BlockOut:
     with node.engine.connect() as conn:
         stored = chainstore.block_at(conn, height)
     if stored is None:
