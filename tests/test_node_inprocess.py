@@ -283,10 +283,12 @@ def test_a_resident_lists_who_accessed_their_records(single: tuple[TestClient, P
         hosp_b.name,
         {"type": "health.release", "case_id": "s-1", "commitment": "ab" * 32, "locator": "vault:1"},
     )
-    send(hosp_a, hosp_a.name, {"type": "health.access", "case_id": "s-1"})
-    send(
-        ssb, ssb.name, {"type": "health.access", "case_id": "s-1"}
-    )  # not the recipient: refused, recorded
+    granted = send(hosp_a, hosp_a.name, {"type": "health.access", "case_id": "s-1"})
+    assert (granted["status"], granted["outcome"]) == ("committed", "applied")
+    refused = send(ssb, ssb.name, {"type": "health.access", "case_id": "s-1"})
+    # not the recipient: on the log, recorded, and its outcome says refused (on both engines)
+    assert refused["status"] == "committed" and refused["leaf_index"] == granted["leaf_index"] + 1
+    assert (refused["outcome"], refused["reason"]) == ("refused", "not_recipient")
 
     def signed_get(
         path: str, query: str = "", signer: Signer = me, keyid: str = f"resident:{pseudonym}"
