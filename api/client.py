@@ -172,6 +172,14 @@ class ShanheClient:
         ).json()["entries"]
         return entries
 
+    def consents(self, pseudonym: str, key: Signer) -> list[dict[str, Any]]:
+        """The resident's consents (first page), each with the status in force now."""
+        path = f"/v1/residents/{pseudonym}/consents"
+        page: list[dict[str, Any]] = self.signed(
+            "GET", path, key, f"resident:{pseudonym}", query="limit=500"
+        ).json()["consents"]
+        return page
+
     # ------------------------------------------------------------ auditors
     def checkpoint(
         self, keys: Sequence[Verifier], quorum: int, tree_size: int | None = None

@@ -66,7 +66,11 @@ class Consent(Record):
     recipient: str
     valid_from_ms: int
     valid_until_ms: int
-    status: str = Field(examples=["active"])
+    status: str = Field(
+        description="in force now: active, withdrawn, or expired once past valid_until_ms",
+        examples=["active"],
+    )
+    recorded_status: str = Field(description="as the ledger recorded it", examples=["active"])
     assisted: bool = Field(description="taken at a service counter for the resident")
     assisted_details: dict[str, str] | None = Field(
         default=None, description="channel, operator, how identity was verified, form hash"

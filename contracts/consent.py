@@ -158,6 +158,14 @@ def consent_allows(
     return None
 
 
+def consent_status(record: dict[str, Any], now_ms: int) -> str:
+    """``expired`` once an active consent ran out: what the resident's list shows, so nobody
+    reads a consent as in force that no read would honour."""
+    if record.get("status") == "active" and now_ms >= record.get("valid_until_ms", now_ms):
+        return "expired"
+    return str(record.get("status"))
+
+
 RULES = {
     "consent.grant": guarded(grant),
     "consent.grant_assisted": guarded(grant_assisted),

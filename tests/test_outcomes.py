@@ -147,5 +147,10 @@ def test_a_case_reads_revoked_after_withdrawal_and_expired_after_its_consent_ran
     assert seen("s-2") == [("RELEASED", "RELEASED")] * 2
     time.sleep(max(0.0, until / 1000 - time.time()) + 0.2)
     assert seen("s-2") == [("EXPIRED", "RELEASED")] * 2
+    statuses = {
+        c["consent_id"]: (c["status"], c["recorded_status"]) for c in client.consents(ME, me)
+    }
+    assert statuses["c-s-2"] == ("expired", "active")
+    assert statuses["c-s-1"] == ("withdrawn", "withdrawn")
     code, status, _ = run(capsys, tx(c, key(c, REQUESTER), "health.access", "case_id=s-2"))
     assert code == 1 and (status["outcome"], status["reason"]) == ("refused", "consent_expired")

@@ -5,6 +5,7 @@ Personal data: every request carries an RFC 9421 signature by the resident's own
 """
 
 import re
+import time
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 from api.authz import Action, Parties, caller_of, require
 from api.problems import SIGNED_RESPONSES, Problem
 from api.schemas import AuditEvent, Consent
+from contracts.consent import consent_status
 from node import chainstore
 from node.service import Node
 
@@ -64,13 +66,17 @@ async def list_consents(
     cursor: str | None = None,
     limit: int = Query(100, ge=1, le=500),
 ) -> ConsentPage:
-    """The resident's consents, active or not. Scans ``limit`` consents of all residents a
+    """The resident's consents, active or not, each with the status in force now (``expired``
+    once past its validity; ``recorded_status`` keeps what the ledger recorded). Scans ``limit`` consents of all residents a
     page (there is no index by resident yet), so a page may hold fewer of the resident's."""
     node = await _own(request, pseudonym, Action.CONSENTS)
     with node.engine.connect() as conn:
         values, next_cursor = chainstore.state_page(conn, "consent/", cursor, limit)
+    now = int(time.time() * 1000)
     mine = [
-        Consent.model_validate(v)
+        Consent.model_validate(
+            {**v, "status": consent_status(v, now), "recorded_status": v["status"]}
+        )
         for v in values
         if isinstance(v, dict) and v.get("resident") == pseudonym
     ]
