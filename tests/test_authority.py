@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from contracts.authority import AUTHORITY, Actor, Relation, Who, permits
+from contracts.locator import derive
 from contracts.policy import ConsentPolicy
 from contracts.rules import Applied, Rejected
 from contracts.vocabulary import AGENCY_KINDS
@@ -376,7 +377,8 @@ SCENES: list[tuple[str, str, Body, dict[str, set[str]], set[str]]] = [
      _case("health.authorize", "s-req", consent_id="c-counter"),
      {"subject": {"subject"}, "source counter": {"recording_counter"}}, set()),
     ("health.release", "an authorized case",
-     _case("health.release", "s-auth", commitment=h("p"), locator="vault:1"),
+     _case("health.release", "s-auth", commitment=h("p"),
+           locator=derive("s-auth", P1, "hosp-330824", h("p"))),
      {"source counter": {"source"}, "requester": {"requester"}, "subject": {"subject"}}, set()),
     ("health.access", "a released case", _case("health.access", "s-rel"),
      {"source counter": {"source"}, "requester": {"requester"}, "subject": {"subject"}}, set()),
@@ -422,7 +424,8 @@ def _stage() -> World:
     for case in ("s-auth", "s-rel"):
         ok(w.submit(me, {"type": "health.authorize", "case_id": case, "consent_id": "c-self"}))
     ok(w.submit("hosp-330824", {"type": "health.release", "case_id": "s-rel",
-                                "commitment": h("p"), "locator": "vault:1"}))  # fmt: skip
+                                "commitment": h("p"),
+                                "locator": derive("s-rel", P1, "hosp-330824", h("p"))}))  # fmt: skip
     steps: list[tuple[str, dict[str, Any]]] = [
              ("ssb-330802", {"type": "pension.accept", "letter_commitment": h("l")}),
              ("ssb-330825", {"type": "pension.transfer_out", **MONEY}),

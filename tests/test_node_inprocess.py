@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth import sign_request
+from contracts.locator import derive
 from contracts.tx import Transaction, sign_transaction
 from node.blocks import Block
 from node.genesis import NodeConfig
@@ -276,7 +277,12 @@ def test_a_resident_lists_who_accessed_their_records(single: tuple[TestClient, P
     send(
         hosp_b,
         hosp_b.name,
-        {"type": "health.release", "case_id": "s-1", "commitment": "ab" * 32, "locator": "vault:1"},
+        {
+            "type": "health.release",
+            "case_id": "s-1",
+            "commitment": "ab" * 32,
+            "locator": derive("s-1", pseudonym, hosp_b.name, "ab" * 32),
+        },
     )
     send(hosp_a, hosp_a.name, {"type": "health.access", "case_id": "s-1"})
     send(
