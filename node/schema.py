@@ -107,6 +107,29 @@ pending_erasures = Table(
     Column("height", BigInteger, nullable=False),
 )
 
+node_outbox = Table(
+    "node_outbox",
+    metadata,
+    # records this node signs about reads at its API (access.refused, access.read), kept from
+    # before they are submitted until a block has them (node/outbox.py)
+    Column("nonce", Text, primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+payload_fetches = Table(
+    "payload_fetches",
+    metadata,
+    # granted health.access entries (resident, seq) a payload fetch at this node has used:
+    # each is good for one fetch (node/fetches.py)
+    Column("resident", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("case_id", Text, nullable=False),
+    Column("agent", Text, nullable=False),
+    Column("fetched_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("resident", "seq"),
+)
+
 APPEND_ONLY = (
     log_leaves,
     log_hashes,

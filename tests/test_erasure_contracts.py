@@ -132,6 +132,9 @@ def attempts(w: World) -> list[tuple[str, dict[str, Any]]]:
         ("node:node-0", {"type": "access.refused", "resident": P1, "agent": "hosp-330802",
                          "entity": s, "data_class": "test_result", "purpose": "api read",
                          "reason": "not_party"}),
+        ("node:node-0", {"type": "access.read", "resident": P1, "agent": "hosp-330881",
+                         "entity": s, "data_class": "test_result",
+                         "purpose": "api health.case"}),
         (me, {"type": "resident.rotate_key", "key": seeded("fresh").verifier().encode()}),
     ]  # fmt: skip
 
@@ -158,7 +161,11 @@ def test_the_same_transactions_for_another_resident_still_apply(w: World) -> Non
         if body["type"] in ("resident.erase", "resident.enroll"):
             continue
         body = {
-            k: (v.replace(P1[:4], P2[:4]) if isinstance(v, str) and k.endswith("_id") else v)
+            k: (
+                v.replace(P1[:4], P2[:4])
+                if isinstance(v, str) and (k.endswith("_id") or k == "entity")
+                else v
+            )
             for k, v in body.items()
         }
         body = {k: (P2 if v == P1 else v) for k, v in body.items()}

@@ -722,7 +722,7 @@ def test_a_signed_request_is_refused_before_its_body_is_read(
     done = _through_limits(node, "PUT", path, good, document)
     assert (done.status, done.reads, done.heard) == (204, 1, [document])
     r = client.put(path, content=document, headers=good)  # and at the route, the nonce is fresh
-    assert r.status_code == 404 and r.json()["type"].endswith("/unknown-case")
+    assert r.status_code == 403 and r.json()["type"].endswith("/forbidden")  # no such case
     again = client.put(path, content=document, headers=good)
     assert again.status_code == 401 and again.json()["type"].endswith("/signature-replayed")
     other = client.put(path, content=b"another document", headers=good)
