@@ -1,7 +1,8 @@
 """Health-record sharing between hospitals, only with the resident's separate consent.
 
 REQUESTED (requesting hospital) -> AUTHORIZED (a consent covering it) -> RELEASED (source
-hospital commits to the payload) -> each read is an ACCESSED event. A read outside an active
+hospital commits to the payload, at the locator derived from this very case:
+``contracts/locator.py``) -> each read is an ACCESSED event. A read outside an active
 consent's scope, period or recipient is refused, and the refusal is recorded too; once the
 consent expires or is withdrawn the case reads as EXPIRED or REVOKED.
 """
