@@ -130,8 +130,9 @@ def _scene(client: TestClient, config: Path) -> Scene:
     return scene
 
 
-def _configured(tmp_path: Path, **values: Any) -> Path:
-    config = _config(tmp_path, "sqlite")
+def _configured(tmp_path: Path, db_url: str = "sqlite", **values: Any) -> Path:
+    """A one-node network; on PostgreSQL when ``db_url`` names it (node and vault tables)."""
+    config = _config(tmp_path, db_url)
     config.write_text(json.dumps({**json.loads(config.read_text()), **values}))
     return config
 
@@ -190,8 +191,8 @@ def test_each_fetch_needs_a_read_of_its_own(live: Scene) -> None:
     assert all(u.agent == REQUESTER and u.case_id == "s-1" for u in used)
 
 
-def test_a_used_read_stays_used_after_a_restart(tmp_path: Path) -> None:
-    config = _configured(tmp_path)
+def test_a_used_read_stays_used_after_a_restart(tmp_path: Path, db_url: str) -> None:
+    config = _configured(tmp_path, db_url)
     with _client(config) as client:
         scene = _scene(client, config)
         assert (
@@ -255,8 +256,10 @@ def test_a_refusal_made_while_the_mempool_is_full_is_committed_later(live: Scene
     assert _drained(node)
 
 
-def test_a_refusal_still_owed_at_a_restart_is_committed_after_it(tmp_path: Path) -> None:
-    config = _configured(tmp_path)
+def test_a_refusal_still_owed_at_a_restart_is_committed_after_it(
+    tmp_path: Path, db_url: str
+) -> None:
+    config = _configured(tmp_path, db_url)
     with _client(config) as client:
         scene = _scene(client, config)
         node = scene.node
