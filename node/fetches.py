@@ -2,8 +2,8 @@
 own database, which granted ``health.access`` entries of the access log a fetch has used, so
 each is good for exactly one delivery (a second fetch needs a new ``health.access``)."""
 
-from sqlalchemy import Connection, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from node.schema import payload_fetches
 
@@ -20,15 +20,14 @@ def used(conn: Connection, resident: str, seq: int) -> bool:
 
 
 def use(conn: Connection, resident: str, seq: int, case_id: str, agent: str, now_ms: int) -> bool:
-    """Mark the entry used, in the caller's transaction; False if a fetch already used it
-    (two fetches racing for one entry: the database's key lets one through)."""
-    try:
-        with conn.begin_nested():
-            conn.execute(
-                insert(payload_fetches).values(
-                    resident=resident, seq=seq, case_id=case_id, agent=agent, fetched_ms=now_ms
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+    """Mark the entry used, in the caller's transaction (rolled back with it if no delivery
+    is made); False if a fetch already used it: of two fetches racing for one entry, the
+    table's key lets one through. No savepoint (pysqlite's would commit early)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(payload_fetches)
+        .values(resident=resident, seq=seq, case_id=case_id, agent=agent, fetched_ms=now_ms)
+        .on_conflict_do_nothing(index_elements=["resident", "seq"])
+        .returning(payload_fetches.c.seq)
+    )
+    return conn.execute(statement).first() is not None

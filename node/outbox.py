@@ -26,9 +26,7 @@ def put(conn: Connection, body: dict[str, Any], now_ms: int) -> None:
 def pending(conn: Connection, limit: int) -> list[dict[str, Any]]:
     """The oldest ``limit`` bodies still owed to the log."""
     rows = conn.execute(
-        select(node_outbox.c.body)
-        .order_by(node_outbox.c.created_ms, node_outbox.c.nonce)
-        .limit(limit)
+        select(node_outbox.c.body).order_by(node_outbox.c.id).limit(limit)
     ).scalars()
     return [json.loads(row) for row in rows]
 

@@ -4,6 +4,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
+    Integer,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
@@ -112,7 +113,8 @@ node_outbox = Table(
     metadata,
     # records this node signs about reads at its API (access.refused, access.read), kept from
     # before they are submitted until a block has them (node/outbox.py)
-    Column("nonce", Text, primary_key=True),
+    Column("id", Integer, primary_key=True, autoincrement=True),  # submission order
+    Column("nonce", Text, nullable=False, unique=True),
     Column("body", Text, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
 )

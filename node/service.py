@@ -639,9 +639,7 @@ class Node(BlockApplication, BlockSync):
                 "nonce": secrets.token_hex(16), "resident": resident, **fields}  # fmt: skip
         with self.engine.begin() as conn:
             outbox.put(conn, body, self.clock())
-        self.counters[f"{tx_type}_recorded"] += 1
-        if tx_type == "access.refused":
-            self.counters["refusals_recorded"] += 1
+        self.counters["refusals_recorded" if tx_type == "access.refused" else "reads_recorded"] += 1
         self._submit_owed(body)
 
     def _submit_owed(self, body: dict[str, Any]) -> bool:

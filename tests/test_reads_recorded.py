@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from contracts.rules import Applied, Rejected
-from node import outbox
+from node import fetches, outbox
 from node.keys import read_signer
 from node.ratelimit import RateLimiter
 from node.schema import payload_fetches
@@ -320,3 +320,31 @@ def test_an_unknown_case_id_answers_as_another_partys_case(live: Scene) -> None:
                 ), (method, template, caller, unknown)  # fmt: skip
                 compared += 1
     assert compared == 3 * (4 + 5 + 4 + 5)
+
+
+def test_one_entry_lets_one_of_two_racing_fetches_through(engine: Engine) -> None:
+    """The table's key decides, in the delivering transaction: the second use of an entry
+    fails whichever connection makes it, and a use rolled back (no delivery) frees it."""
+    with engine.begin() as conn:
+        assert fetches.use(conn, LIVE, 7, "s-1", REQUESTER, 1)
+        assert not fetches.use(conn, LIVE, 7, "s-1", REQUESTER, 2)
+        assert fetches.use(conn, LIVE, 8, "s-1", REQUESTER, 3)  # the transaction goes on
+    with engine.begin() as conn:
+        assert not fetches.use(conn, LIVE, 8, "s-1", REQUESTER, 4)
+        assert fetches.used(conn, LIVE, 7) and not fetches.used(conn, LIVE, 9)
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        assert fetches.use(conn, LIVE, 9, "s-1", REQUESTER, 5)
+        raise RuntimeError("the vault could not deliver")
+    with engine.connect() as conn:
+        assert not fetches.used(conn, LIVE, 9)
+
+
+def test_the_outbox_keeps_its_records_in_order(engine: Engine) -> None:
+    bodies = [{"type": "access.read", "nonce": n, "resident": LIVE} for n in ("z", "a", "m")]
+    with engine.begin() as conn:
+        for body in bodies:
+            outbox.put(conn, body, 1)
+    with engine.begin() as conn:
+        assert outbox.pending(conn, 10) == bodies and outbox.count(conn) == 3
+        outbox.done(conn, ["a"])
+        assert [b["nonce"] for b in outbox.pending(conn, 10)] == ["z", "m"]

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from api.authz import Action, Caller, Parties, Role, caller_of, decide, refuse, require
-from api.problems import SIGNED_RESPONSES, Problem
+from api.problems import CASE_RESPONSES, SIGNED_RESPONSES, Problem
 from api.schemas import HealthCase, PensionCase, example
 from contracts.consent import consent_allows
 from contracts.pension import is_overdue
@@ -180,7 +180,7 @@ def _record_read(request: Request, action: Action, caller: Caller, case: dict[st
                          f"api {action.value}")  # fmt: skip
 
 
-@router.get("/pension/cases/{case_id}", response_model=PensionCase, responses=SIGNED_RESPONSES)
+@router.get("/pension/cases/{case_id}", response_model=PensionCase, responses=CASE_RESPONSES)
 async def get_pension_case(request: Request, case_id: str) -> PensionCase:
     """A pension transfer case, for the two agencies and the resident. Signed request; an
     agency's read is recorded in the resident's access log."""
@@ -206,7 +206,7 @@ def _share(
     )
 
 
-@router.get("/health/cases/{case_id}", response_model=HealthCase, responses=SIGNED_RESPONSES)
+@router.get("/health/cases/{case_id}", response_model=HealthCase, responses=CASE_RESPONSES)
 async def get_health_case(request: Request, case_id: str) -> HealthCase:
     """A health-record sharing case, for the two hospitals and the resident. Signed request;
     a hospital's read is recorded in the resident's access log."""
@@ -235,7 +235,7 @@ class Deposited(BaseModel):
     "/health/cases/{case_id}/payload",
     response_model=Deposited,
     status_code=201,
-    responses=SIGNED_RESPONSES,
+    responses=CASE_RESPONSES,
     openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
         "schema": {"type": "string", "format": "binary"}, "example": "检验报告 / test result"}}}},
 )  # fmt: skip
@@ -268,7 +268,7 @@ class Delivery(BaseModel):
     model_config = example(case_id="share-1", sealed="Qk9YRUQgLi4u")
 
 
-@router.get("/health/cases/{case_id}/payload", response_model=Delivery, responses=SIGNED_RESPONSES)
+@router.get("/health/cases/{case_id}/payload", response_model=Delivery, responses=CASE_RESPONSES)
 async def get_payload(request: Request, case_id: str) -> Delivery:
     """The released document, sealed to the requesting hospital's key. Only while a consent
     covers it, and only after the read was recorded on the log: each fetch needs its own
