@@ -332,7 +332,9 @@ class Demo:
         want = [
             ("E", "hosp-330824", "granted"),
             ("R", "hosp-330881", "granted"),
+            ("R", "hosp-330881", "granted"),  # the case file, read before the fetch (node)
             ("R", "hosp-330881", "refused"),
+            ("R", "hosp-330881", "granted"),  # the case file again
             ("R", "hosp-330881", "refused"),  # the vault's refusal, recorded by the node
         ]
         deadline = time.monotonic() + 10

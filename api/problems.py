@@ -32,6 +32,16 @@ SIGNED_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 """The refusals every signed read may answer."""
 
+CASE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **{status: doc for status, doc in SIGNED_RESPONSES.items() if status != 404},
+    403: {
+        **SIGNED_RESPONSES[403],
+        "description": "the authorization matrix refuses it (recorded in the access log); a "
+        "case id that does not exist is answered the same, so ids cannot be probed",
+    },
+}
+"""The refusals of a case's endpoints: no 404, an unknown case is a 403 like another's."""
+
 
 class Problem(Exception):
     """Raised at the HTTP edge; rendered as problem+json."""

@@ -29,13 +29,13 @@ class AuditEvent(Record):
         description="R (read), E (release), or C (a consent a counter recorded for itself)",
         examples=["R"],
     )
-    agent: str = Field(description="who: agency id, or node:<validator> for API refusals")
+    agent: str = Field(description="who: an agency id, a resident:<pseudonym> or node:<validator>")
     on_behalf_of: str = Field(description="the resident's pseudonym", examples=PSEUDONYM)
     entity: str = Field(description="the case the data belongs to", examples=["share-1"])
     data_class: str = Field(examples=["test_result"])
     purpose: str = Field(
-        description="an HL7 PurposeOfUse code (docs/domain.md), or api <action> for a read "
-        "refused at a node's API",
+        description="an HL7 PurposeOfUse code (docs/domain.md), or api <action> for a read a "
+        "node's API refused or, for a case file an agency read, granted",
         examples=["COC"],
     )
     consent_id: str | None = None
@@ -125,7 +125,11 @@ class HealthCase(Record):
     reads: int
     consent_id: str | None = None
     commitment: str | None = Field(default=None, description="hex SHA-256(salt ‖ payload)")
-    locator: str | None = None
+    locator: str | None = Field(
+        default=None,
+        description="vault: ‖ hex SHA-256 of the case, resident, source and commitment "
+        "(contracts/locator.py): the payload of this case only",
+    )
 
 
 class BlockHeader(BaseModel):

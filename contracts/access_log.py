@@ -64,4 +64,41 @@ def refused(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     return Applied(tx.encode(), ({"type": "access_refused", "resident": who, "seq": entry["seq"]},))
 
 
-RULES: dict[str, Rule] = {"access.refused": guarded(refused)}
+CASE_PARTIES = {"share/": ("requester", "source"), "pension/": ("from_agency", "to_agency")}
+"""Where a case file an agency reads lives, and which of its fields name the agencies party."""
+
+
+def read(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
+    """A validator node granted an agency's read of a resident's case file at its API: the
+    read goes into the resident's access log (one read, one entry). The entity must be a case
+    of that resident with the agent a party to it: what the API could have granted."""
+    only(tx.body, "resident", "agent", "entity", "data_class", "purpose")
+    who, agent, entity = (
+        hex64(tx.body, "resident"),
+        text(tx.body, "agent"),
+        ident(tx.body, "entity"),
+    )
+    require(enrolled(state, who) is not None, "unknown_resident", "resident is not enrolled")
+    cases = [
+        case
+        for prefix, fields in CASE_PARTIES.items()
+        if isinstance(case := state.get(prefix + entity), dict)
+        and case.get("resident") == who
+        and agent in {case.get(f) for f in fields}
+    ]
+    require(
+        bool(cases),
+        "unknown_case",
+        "the entity is not a case of this resident to which the agent is a party",
+    )
+    case = cases[0]
+    entry = record_access(
+        state, who, action="R", agent=agent, entity=entity,
+        data_class=text(tx.body, "data_class"), purpose=text(tx.body, "purpose"),
+        consent_id=case.get("consent_id"), outcome="granted", reason=None,
+        time_ms=ctx.time_ms, height=ctx.height,
+    )  # fmt: skip
+    return Applied(tx.encode(), ({"type": "access_read", "resident": who, "seq": entry["seq"]},))
+
+
+RULES: dict[str, Rule] = {"access.refused": guarded(refused), "access.read": guarded(read)}

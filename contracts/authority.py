@@ -138,6 +138,7 @@ AUTHORITY: dict[str, tuple[Grant, ...]] = {
     "governance.propose": (Grant(A, Relation.MEMBER),),
     "governance.approve": (Grant(A, Relation.MEMBER),),
     "access.refused": (Grant(V),),
+    "access.read": (Grant(V),),
 }
 """Transaction type -> the grants, any one of which lets a signer sign it. ``health.access``
 is a read: anyone signed may ask, it is always recorded, and only the requester is granted

@@ -1,7 +1,8 @@
 """Health-record sharing between hospitals, only with the resident's separate consent.
 
 REQUESTED (requesting hospital) -> AUTHORIZED (a consent covering it) -> RELEASED (source
-hospital commits to the payload) -> each read is an ACCESSED event. A read outside an active
+hospital commits to the payload, at the locator derived from this very case:
+``contracts/locator.py``) -> each read is an ACCESSED event. A read outside an active
 consent's scope, period or recipient is refused, and the refusal is recorded too; once the
 consent expires or is withdrawn the case reads as EXPIRED or REVOKED.
 """
@@ -12,13 +13,16 @@ from contracts import authority
 from contracts.access_log import record_access
 from contracts.authority import Relation
 from contracts.consent import consent_allows
+from contracts.erasure import is_erased
 from contracts.fields import agency, guarded, hex64, ident, only, require, text
+from contracts.locator import derive
 from contracts.residents import resident
-from contracts.rules import Applied, BlockContext, Outcome
+from contracts.rules import Applied, BlockContext, Outcome, Rejected
 from contracts.state import Overlay
 from contracts.tx import Transaction
 
 HOSPITAL = {"hospital"}
+LOCATOR_OF_OTHER_CASE = "locator_of_other_case"
 
 
 def _case(state: Overlay, case_id: str) -> dict[str, Any]:
@@ -74,12 +78,26 @@ def authorize(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
 
 
 def release(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
-    """The source hospital commits to the payload (a salted hash) and says where it lies."""
+    """The source hospital commits to the payload (a salted hash) and says where it lies: at
+    the locator derived from this case, its resident, its source and the commitment, the one
+    the vault gave at deposit. A locator already bound to another case (release entries are
+    public) is the attack of a puppet case fetching another resident's document: refused, and
+    recorded in that resident's access log."""
     only(tx.body, "case_id", "commitment", "locator")
     case = _case(state, ident(tx.body, "case_id"))
-    require(tx.signer == case["source"], "wrong_signer", "only the source hospital releases")
-    require(case["status"] == "AUTHORIZED", "wrong_state", f"case is {case['status']}")
+    source = [Relation.SOURCE] if tx.signer == case["source"] else []
+    authority.check(state, tx.type, tx.signer, source)
     commitment, locator = hex64(tx.body, "commitment"), text(tx.body, "locator")
+    bound = state.get(f"locator/{locator}")
+    if isinstance(bound, str) and bound != case["case_id"]:
+        return _locator_of_other_case(state, tx, ctx, case, bound)
+    require(case["status"] == "AUTHORIZED", "wrong_state", f"case is {case['status']}")
+    require(
+        locator == derive(case["case_id"], case["resident"], case["source"], commitment),
+        "wrong_locator",
+        "the locator is not this case's: deposit the payload for this case and release what "
+        "the vault answered",
+    )
     why = consent_allows(
         state.get(f"consent/{case['consent_id']}"),
         ctx.time_ms,
@@ -97,7 +115,28 @@ def release(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
         f"share/{case['case_id']}",
         {**case, "status": "RELEASED", "commitment": commitment, "locator": locator},
     )
+    state.put(f"locator/{locator}", case["case_id"])
     return Applied(tx.encode(), ({"type": "share_released", "case_id": case["case_id"]},))
+
+
+def _locator_of_other_case(
+    state: Overlay, tx: Transaction, ctx: BlockContext, case: dict[str, Any], bound: str
+) -> Outcome:
+    """Refuse a release naming another case's locator, and put the attempt in the access log
+    of the resident whose document it points at: applied (on the log, the case unchanged),
+    with the refusal in its event. Not for an erased resident: nothing enters their log."""
+    victim = _case(state, bound)
+    if is_erased(state, victim["resident"]):
+        return Rejected(LOCATOR_OF_OTHER_CASE, f"the locator belongs to case {bound}")
+    entry = record_access(
+        state, victim["resident"], action="E", agent=tx.signer, entity=case["case_id"],
+        data_class=victim["data_class"], purpose=case["purpose"], consent_id=None,
+        outcome="refused", reason=LOCATOR_OF_OTHER_CASE, time_ms=ctx.time_ms, height=ctx.height,
+    )  # fmt: skip
+    event = {"type": "share_released", "case_id": case["case_id"], "outcome": "refused",
+             "reason": LOCATOR_OF_OTHER_CASE, "resident": victim["resident"],
+             "seq": entry["seq"]}  # fmt: skip
+    return Applied(tx.encode(), (event,), refused=LOCATOR_OF_OTHER_CASE)
 
 
 def access(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:

@@ -335,6 +335,20 @@ def approve(body: Body, signer: str) -> None:
 
 def refused(body: Body, signer: str) -> None:
     exactly(body, "resident", "agent", "entity", "data_class", "purpose", "reason")
+    _api_read(body)
+    matching(body, "reason", REFUSAL_CODE, "a reason code")
+
+
+def read(body: Body, signer: str) -> None:
+    """Its purpose is always ``api <action>``: no granted entry a node records can pass for a
+    ``health.access`` (whose purpose is a code), which a payload fetch uses."""
+    exactly(body, "resident", "agent", "entity", "data_class", "purpose")
+    _api_read(body)
+    matching(body, "purpose", API_PURPOSE, "api <action>")
+
+
+def _api_read(body: Body) -> None:
+    """A read at a node's API, as ``access.refused`` and ``access.read`` record it."""
     hex64(body, "resident")
     matching(body, "agent", SIGNER, "a signer: resident:<pseudonym>, node:<name> or agency id")
     ident(body, "entity")
@@ -346,7 +360,6 @@ def refused(body: Body, signer: str) -> None:
         "bad_field",
         "purpose must be a purpose code or api <action>",
     )
-    matching(body, "reason", REFUSAL_CODE, "a reason code")
 
 
 SHAPES: dict[str, Shape] = {
@@ -371,6 +384,7 @@ SHAPES: dict[str, Shape] = {
     "governance.propose": propose,
     "governance.approve": approve,
     "access.refused": refused,
+    "access.read": read,
 }
 
 __all__ = ["HEX64", "IDENT", "SHAPES", "Malformed", "malformed"]

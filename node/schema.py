@@ -4,6 +4,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
+    Integer,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
@@ -105,6 +106,30 @@ pending_erasures = Table(
     # written in the block's transaction, removed once the vault has done it (node/shredding.py)
     Column("resident", Text, primary_key=True),
     Column("height", BigInteger, nullable=False),
+)
+
+node_outbox = Table(
+    "node_outbox",
+    metadata,
+    # records this node signs about reads at its API (access.refused, access.read), kept from
+    # before they are submitted until a block has them (node/outbox.py)
+    Column("id", Integer, primary_key=True, autoincrement=True),  # submission order
+    Column("nonce", Text, nullable=False, unique=True),
+    Column("body", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+payload_fetches = Table(
+    "payload_fetches",
+    metadata,
+    # granted health.access entries (resident, seq) a payload fetch at this node has used:
+    # each is good for one fetch (node/fetches.py)
+    Column("resident", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("case_id", Text, nullable=False),
+    Column("agent", Text, nullable=False),
+    Column("fetched_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("resident", "seq"),
 )
 
 APPEND_ONLY = (

@@ -30,7 +30,7 @@ from contracts.registry import CONTRACT_VERSION
 from contracts.rules import genesis_writes, signer_key, signer_record_key, stateless_checks
 from contracts.state import DictState
 from contracts.tx import MalformedTransaction, Transaction, sign_transaction
-from node import chainstore, cosigning, logstore, shredding
+from node import chainstore, cosigning, logstore, outbox, shredding
 from node.application import BlockApplication
 from node.blocks import Block
 from node.blocksync import BlockSync
@@ -52,6 +52,8 @@ log = logging.getLogger("shanhe.node")
 
 REBROADCAST_SECONDS = 1.0
 SHRED_RETRY_SECONDS = 5.0
+OUTBOX_RETRY_SECONDS = 1.0
+OUTBOX_BATCH = 500
 COSIG_FLUSH_SECONDS = 0.05
 
 
@@ -210,6 +212,9 @@ class Node(BlockApplication, BlockSync):
             ),
             asyncio.create_task(self._sync_loop(), name="sync"),
             asyncio.create_task(self._every(SHRED_RETRY_SECONDS, self._shred_soon), name="shred"),
+            asyncio.create_task(
+                self._every(OUTBOX_RETRY_SECONDS, self._flush_outbox), name="outbox"
+            ),
         ]
         self.started = True
         self.handle(self.sm.start())
@@ -556,10 +561,12 @@ class Node(BlockApplication, BlockSync):
             raise TxRejected("malformed_transaction", str(exc)) from exc
         return self._admit(tx, gossip=True)
 
-    def _admit(self, tx: Transaction, gossip: bool) -> Submitted:
+    def _admit(self, tx: Transaction, gossip: bool, limited: bool = True) -> Submitted:
         """Check and queue a transaction. ``gossip``: it came from a client, so answer
         idempotently from the database and pass it on; a peer's was checked by that peer, and
         a committed one slipping back in is filtered when proposing and refused when validating.
+        ``limited``: the signer's rate limit applies (not to this node's own records of reads,
+        which its outbox holds until they are in: ``_flush_outbox``).
         """
         h = tx.hash
         if h in self.mempool:
@@ -582,7 +589,7 @@ class Node(BlockApplication, BlockSync):
             raise TxRejected("unknown_signer", f"{tx.signer} is not an active agency or resident")
         if not self._check_signature(tx, key):
             raise TxRejected("bad_signature", "the signature does not verify with the signer's key")
-        if gossip and (wait := self.limiter.take(tx.signer, time.monotonic())):
+        if gossip and limited and (wait := self.limiter.take(tx.signer, time.monotonic())):
             raise RateLimited(wait)
         if gossip and self.sm.me is None:
             raise NotAValidator(
@@ -602,22 +609,73 @@ class Node(BlockApplication, BlockSync):
         self, resident: str, agent: str, entity: str, data_class: str, purpose: str, reason: str
     ) -> None:
         """Put a read refused at this node's API into the resident's access log: a transaction
-        signed by this validator (``access.refused``), committed like any other. Nothing for a
-        pseudonym nobody holds or an erased resident (the contract would refuse it)."""
+        signed by this validator (``access.refused``), committed like any other, through the
+        outbox (``_record``)."""
+        self._record(
+            "access.refused", resident,
+            {"agent": agent, "entity": entity, "data_class": data_class, "purpose": purpose,
+             "reason": reason},
+        )  # fmt: skip
+
+    def record_read(
+        self, resident: str, agent: str, entity: str, data_class: str, purpose: str
+    ) -> None:
+        """Put an agency's granted read of a resident's case file at this node's API into the
+        resident's access log (``access.read``), through the outbox (``_record``)."""
+        self._record(
+            "access.read", resident,
+            {"agent": agent, "entity": entity, "data_class": data_class, "purpose": purpose},
+        )  # fmt: skip
+
+    def _record(self, tx_type: str, resident: str, fields: dict[str, str]) -> None:
+        """Write the record to the durable outbox, then try to submit it now; whatever stops
+        it (a full mempool, a crash) only delays it: ``_flush_outbox`` submits it until a
+        block has it. Nothing for a pseudonym nobody holds or an erased resident (the contract
+        would refuse it)."""
         if read_refusal(self.committed, resident, None) or not self.committed.get(
             f"resident/{resident}"
         ):
             return
-        body = {"type": "access.refused", "chain_id": self.chain_id,
-                "signer": f"node:{self.signer.name}", "nonce": secrets.token_hex(16),
-                "resident": resident, "agent": agent, "entity": entity,
-                "data_class": data_class, "purpose": purpose, "reason": reason}  # fmt: skip
+        body = {"type": tx_type, "chain_id": self.chain_id, "signer": f"node:{self.signer.name}",
+                "nonce": secrets.token_hex(16), "resident": resident, **fields}  # fmt: skip
+        with self.engine.begin() as conn:
+            outbox.put(conn, body, self.clock())
+        self.counters["refusals_recorded" if tx_type == "access.refused" else "reads_recorded"] += 1
+        self._submit_owed(body)
+
+    def _submit_owed(self, body: dict[str, Any]) -> bool:
+        """Submit an outbox record, signed with the key the validator set holds for this node
+        now; False if it must wait (the mempool is full, or this node cannot propose now). One
+        that can never be valid (the resident was erased since, this node left the set) is
+        struck from the outbox: a block would refuse it too."""
         try:
-            self._admit(sign_transaction(body, self.signer), gossip=True)
-            self.counters["refusals_recorded"] += 1
-        except (TxRejected, RateLimited, MempoolFull):
-            self.counters["refusals_unrecorded"] += 1
-            log.warning("could not record a refused read of %s by %s", resident[:12], agent)
+            self._admit(sign_transaction(body, self.signer), gossip=True, limited=False)
+        except (MempoolFull, NotAValidator):
+            self.counters["outbox_waiting"] += 1
+            return False
+        except TxRejected as exc:
+            self.counters["outbox_refused"] += 1
+            log.warning("a %s record was refused (%s): %s", body["type"], exc.code, exc)
+            with self.engine.begin() as conn:
+                outbox.done(conn, [str(body["nonce"])])
+        return True
+
+    def _flush_outbox(self) -> None:
+        """Strike what blocks have (applied or refused there: either way on record, final)
+        from the outbox; submit the rest again, oldest first. Every second, from start."""
+        with self.engine.connect() as conn:
+            owed = [(body, sign_transaction(body, self.signer)) for body in
+                    outbox.pending(conn, OUTBOX_BATCH)]  # fmt: skip
+            finished = [str(body["nonce"]) for body, tx in owed
+                        if chainstore.tx_result(conn, tx.hash) is not None]  # fmt: skip
+        if finished:
+            with self.engine.begin() as conn:
+                outbox.done(conn, finished)
+        for body, tx in owed:
+            if str(body["nonce"]) in finished or tx.hash in self.mempool:
+                continue
+            if not self._submit_owed(body):
+                break  # full: the rest waits for the next round, in order
 
     def key_of(self, signer: str) -> Verifier | None:
         """The active key registered on the ledger for an agency id, ``resident:<pseudonym>``

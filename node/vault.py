@@ -6,6 +6,12 @@ under it, bound to its locator, and so is its salt. The log holds only a salted 
 SHA-256(salt ‖ payload) and the locator. Delivery to a recipient agency is a sealed box to
 that agency's key.
 
+Each item is bound at deposit to the case it was deposited for: its case, resident, source
+hospital and commitment are stored beside it, and its locator is derived from the four
+(``contracts/locator.py``), so the contracts check a release's locator without the vault.
+``deliver`` serves an item only for the case it is bound to (``WrongCase`` otherwise): a
+locator copied from another case's public release entry opens nothing.
+
 Erasure (PIPL art. 47) destroys the resident's data key, and with it every payload and salt:
 the log still verifies, the payloads can no longer be read, and the commitments no longer
 identify anything. Deleting rows is not enough (the database's WAL, free pages and, on
@@ -25,7 +31,6 @@ done, the erased ones' open under no key the node holds.
 
 import hashlib
 import os
-import secrets
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -47,11 +52,13 @@ from sqlalchemy import (
     delete,
     event,
     insert,
+    inspect,
     select,
     text,
     update,
 )
 
+from contracts.locator import derive
 from node import keyring
 from tlog.note import Signer, Verifier
 
@@ -69,7 +76,12 @@ vault_items = Table(
     Column("resident", Text, nullable=False, index=True),
     Column("salt", LargeBinary, nullable=False),
     Column("ciphertext", LargeBinary, nullable=False),
+    # the case the item was deposited for (null in vaults from before binding: never delivered)
+    Column("case_id", Text, nullable=True),
+    Column("source", Text, nullable=True),
+    Column("commitment", Text, nullable=True),
 )
+BINDING_COLUMNS = ("case_id", "source", "commitment")
 vault_meta = Table(
     "vault_meta",
     metadata,
@@ -94,8 +106,27 @@ class Erased(Unreadable):
     """The resident was erased: the vault stores nothing for them again."""
 
 
+class WrongCase(Exception):
+    """The item at a locator was deposited for another case (or before items were bound):
+    it is not delivered. ``resident`` is the one the item belongs to, whose access log is
+    where the attempt goes."""
+
+    def __init__(self, resident: str, case_id: str | None) -> None:
+        super().__init__(f"the item is bound to case {case_id}, not this one")
+        self.resident, self.case_id = resident, case_id
+
+
 class VaultKeyMismatch(ValueError):
     """No key file opens this vault database: the node must not start with it."""
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """The case a payload is deposited for, as the committed state holds it."""
+
+    case_id: str
+    resident: str
+    source: str
 
 
 @dataclass(frozen=True)
@@ -132,6 +163,7 @@ class Vault:
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _secure_delete)
         metadata.create_all(engine)
+        _add_binding_columns(engine)
         self.kek = self._current_kek()
         self.box = SecretBox(self.kek)
 
@@ -189,10 +221,14 @@ class Vault:
             return key
 
     @_locked
-    def store(self, resident: str, payload: bytes) -> Stored:
+    def store(self, case: CaseRef, payload: bytes) -> Stored:
+        """Encrypt and keep ``payload`` for ``case``, bound to it: the locator is derived from
+        the case and the commitment."""
+        resident = case.resident
         key = self._resident_key(resident, create=True)
-        locator = f"vault:{secrets.token_hex(16)}"
         salt = os.urandom(32)
+        committed = commitment(salt, payload)
+        locator = derive(case.case_id, resident, case.source, committed)
         nonce = os.urandom(24)
         sealed = nonce + bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
             payload, locator.encode(), nonce, key
@@ -201,10 +237,11 @@ class Vault:
             conn.execute(
                 insert(vault_items).values(
                     locator=locator, resident=resident, salt=_seal_salt(key, locator, salt),
-                    ciphertext=sealed,
+                    ciphertext=sealed, case_id=case.case_id, source=case.source,
+                    commitment=committed,
                 )
             )  # fmt: skip
-        return Stored(locator, commitment(salt, payload))
+        return Stored(locator, committed)
 
     @_locked
     def read(self, locator: str) -> tuple[bytes, bytes]:
@@ -220,8 +257,28 @@ class Vault:
         )
         return payload, _open_salt(key, locator, bytes(row.salt))
 
-    def deliver(self, locator: str, recipient: Verifier) -> bytes:
-        """The payload and salt sealed to the recipient agency's key (only it can open them)."""
+    def binding(self, locator: str) -> tuple[CaseRef, str | None] | None:
+        """The case and commitment the item at ``locator`` was deposited for (case id, source
+        and commitment None for an item from before binding), or None if nothing is there."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(vault_items.c.resident, *(vault_items.c[c] for c in BINDING_COLUMNS))
+                .where(vault_items.c.locator == locator)
+            ).first()  # fmt: skip
+        if row is None:
+            return None
+        return CaseRef(row.case_id, row.resident, row.source), row.commitment
+
+    @_locked
+    def deliver(self, case: CaseRef, committed: str, locator: str, recipient: Verifier) -> bytes:
+        """The payload and salt sealed to the recipient agency's key (only it can open them),
+        only if the item at ``locator`` was deposited for this case with this commitment;
+        ``WrongCase`` otherwise, ``Unreadable`` if there is none (or it was erased)."""
+        bound = self.binding(locator)
+        if bound is None:
+            raise Unreadable(f"nothing at {locator} (or erased)")
+        if bound != (case, committed):
+            raise WrongCase(bound[0].resident, bound[0].case_id)
         payload, salt = self.read(locator)
         curve = bindings.crypto_sign_ed25519_pk_to_curve25519(recipient.public_key)
         return SealedBox(PublicKey(curve)).encrypt(salt + payload)
@@ -290,6 +347,16 @@ class Vault:
         if self.engine.dialect.name == "sqlite":
             with self.engine.connect() as conn:
                 conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
+
+def _add_binding_columns(engine: Engine) -> None:
+    """A vault from before items were bound gets the columns (its items stay unbound, so
+    they are never delivered: nothing says which case they belong to)."""
+    have = {c["name"] for c in inspect(engine).get_columns("vault_items")}
+    with engine.begin() as conn:
+        for name in BINDING_COLUMNS:
+            if name not in have:
+                conn.execute(text(f"ALTER TABLE vault_items ADD COLUMN {name} TEXT"))
 
 
 def _secure_delete(dbapi_connection: Any, _record: Any) -> None:

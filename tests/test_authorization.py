@@ -194,6 +194,7 @@ def _access_log(world: World) -> list[dict[str, Any]]:
 
 def test_every_role_on_every_endpoint_for_own_and_other_data(world: World) -> None:
     _vault_flow(world)
+    world.tx("hosp-330881", {"type": "health.access", "case_id": "ms-1"})  # one fetch, one read
     before = len(_access_log(world))
     refused_on_resident_data = 0
     for (path, expected), (who, signer) in itertools.product(EXPECTED.items(), CALLERS.items()):
@@ -213,12 +214,18 @@ def test_every_role_on_every_endpoint_for_own_and_other_data(world: World) -> No
 
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        refused = [e for e in _access_log(world)[before:] if e["purpose"].startswith("api ")]
-        if len(refused) >= refused_on_resident_data:
+        recorded = [e for e in _access_log(world)[before:] if e["purpose"].startswith("api ")]
+        refused = [e for e in recorded if e["outcome"] == "refused"]
+        granted = [e for e in recorded if e["outcome"] == "granted"]
+        if len(refused) >= refused_on_resident_data and len(granted) >= 4:
             break
         time.sleep(0.05)
     assert len(refused) == refused_on_resident_data
-    assert {e["outcome"] for e in refused} == {"refused"}
+    # the agencies' granted case-file reads are recorded too, the resident's own are not
+    assert sorted((e["agent"], e["entity"]) for e in granted) == [
+        ("hosp-330824", "ms-1"), ("hosp-330881", "ms-1"), ("ssb-330802", "mp-1"),
+        ("ssb-330825", "mp-1"),
+    ]  # fmt: skip
     agents = {e["agent"] for e in refused}
     assert f"resident:{OTHER}" in agents and "ssb-330803" in agents
     assert f"node:{world.node.signer.name}" in agents  # the operator is refused too

@@ -6,6 +6,7 @@ import pytest
 
 from contracts.calendar import cst_date, working_deadline
 from contracts.health import case_status
+from contracts.locator import derive
 from contracts.pension import is_overdue
 from contracts.rules import Applied, Rejected
 from signing.canonical import NotCanonicalizable
@@ -196,7 +197,7 @@ def share_until_release(w: World, case: str = "s-1", consent: str = "c-1") -> No
                 "type": "health.release",
                 "case_id": case,
                 "commitment": h("payload"),
-                "locator": "vault://1",
+                "locator": derive(case, P1, "hosp-330824", h("payload")),
             },
         )
     )

@@ -9,6 +9,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from contracts.consent import consent_allows
 from contracts.erasure import OPEN_SHARES, records
+from contracts.locator import derive
 from contracts.rules import Applied
 from contracts.tx import Transaction
 from tests.contract_world import DAY_MS, World, h, pseudonym_of
@@ -80,11 +81,19 @@ class Domain(RuleBasedStateMachine):
             f"resident:{who}", {"type": "health.authorize", "case_id": case, "consent_id": cid}
         )
 
-    @rule(case=ids, src=st.sampled_from(HOSPITALS))
-    def release(self, case: str, src: str) -> None:
+    @rule(case=ids, src=st.sampled_from(HOSPITALS), steal=st.none() | ids)
+    def release(self, case: str, src: str, steal: str | None = None) -> None:
+        """The locator the vault gives for this case; or (``steal``) the one another case's
+        release put on the log, as a puppet case would."""
+        record, locator = self.w.get(f"share/{case}"), "vault:none"
+        other = self.w.get(f"share/{steal}") if steal is not None else None
+        if isinstance(other, dict):
+            locator = other.get("locator") or locator
+        elif isinstance(record, dict):
+            locator = derive(case, record["resident"], record["source"], h(case))
         self.w.submit(
             src,
-            {"type": "health.release", "case_id": case, "commitment": h(case), "locator": "vault"},
+            {"type": "health.release", "case_id": case, "commitment": h(case), "locator": locator},
         )
 
     @rule(case=ids, reader=st.sampled_from(HOSPITALS))
@@ -140,6 +149,16 @@ class Domain(RuleBasedStateMachine):
             assert sorted(records(self.w.state, p)) == sorted(
                 k for k, who in named.items() if who == p
             )
+
+    @invariant()
+    def a_released_case_points_at_its_own_payload_only(self) -> None:
+        for key, value in self.w.state.data.items():
+            if key.startswith("share/") and isinstance(value, dict) and "locator" in value:
+                bound = derive(value["case_id"], value["resident"], value["source"],
+                               value["commitment"])  # fmt: skip
+                assert (
+                    value["locator"] == bound and self.w.get(f"locator/{bound}") == value["case_id"]
+                )
 
     @invariant()
     def every_read_is_in_the_access_log(self) -> None:

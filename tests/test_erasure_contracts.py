@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from contracts.erasure import read_refusal
+from contracts.locator import derive
 from contracts.rules import Applied, Rejected
 from contracts.tx import sign_transaction
 from tests.contract_world import CHAIN, DAY_MS, T0, World, h, pseudonym_of, seeded
@@ -69,7 +70,9 @@ def lived(w: World, who: str = P1) -> None:
             )
         )
     ok(w.submit("hosp-330824", {"type": "health.release", "case_id": f"s-rel-{who[:4]}",
-                                "commitment": h("payload"), "locator": "vault:1"}))  # fmt: skip
+                                "commitment": h("payload"),
+                                "locator": derive(f"s-rel-{who[:4]}", who, "hosp-330824",
+                                                  h("payload"))}))  # fmt: skip
     ok(w.submit("hosp-330881", {"type": "health.access", "case_id": f"s-rel-{who[:4]}"}))
     for case in ("applied", "accepted", "moved", "disputed", "received"):
         ok(w.submit(me, pension_apply(f"p-{case}-{who[:4]}")))
@@ -115,7 +118,8 @@ def attempts(w: World) -> list[tuple[str, dict[str, Any]]]:
                          "assisted": ASSISTED}),
         ("hosp-330881", request("s-new")),
         ("hosp-330824", {"type": "health.release", "case_id": f"s-auth-{P1[:4]}",
-                         "commitment": h("p"), "locator": "vault:2"}),
+                         "commitment": h("p"),
+                         "locator": derive(f"s-auth-{P1[:4]}", P1, "hosp-330824", h("p"))}),
         ("hosp-330881", {"type": "health.access", "case_id": s}),
         ("hosp-330802", {"type": "health.access", "case_id": s}),
         ("ssb-330825", {**pension_apply("p-assisted"), "resident": P1}),
@@ -128,6 +132,9 @@ def attempts(w: World) -> list[tuple[str, dict[str, Any]]]:
         ("node:node-0", {"type": "access.refused", "resident": P1, "agent": "hosp-330802",
                          "entity": s, "data_class": "test_result", "purpose": "api read",
                          "reason": "not_party"}),
+        ("node:node-0", {"type": "access.read", "resident": P1, "agent": "hosp-330881",
+                         "entity": s, "data_class": "test_result",
+                         "purpose": "api health.case"}),
         (me, {"type": "resident.rotate_key", "key": seeded("fresh").verifier().encode()}),
     ]  # fmt: skip
 
@@ -154,10 +161,16 @@ def test_the_same_transactions_for_another_resident_still_apply(w: World) -> Non
         if body["type"] in ("resident.erase", "resident.enroll"):
             continue
         body = {
-            k: (v.replace(P1[:4], P2[:4]) if isinstance(v, str) and k.endswith("_id") else v)
+            k: (
+                v.replace(P1[:4], P2[:4])
+                if isinstance(v, str) and (k.endswith("_id") or k == "entity")
+                else v
+            )
             for k, v in body.items()
         }
         body = {k: (P2 if v == P1 else v) for k, v in body.items()}
+        if body["type"] == "health.release":  # the locator the vault gives for P2's case
+            body["locator"] = derive(body["case_id"], P2, "hosp-330824", body["commitment"])
         signer = signer.replace(P1, P2)
         applied += isinstance(submit_as(w, signer, body), Applied)
     assert applied >= 14  # (a resident may not anchor: contracts/authority.py)

@@ -29,7 +29,7 @@ from node.genesis import NodeConfig
 from node.keys import read_signer
 from node.network_init import init_network
 from node.service import Node
-from node.vault import Unreadable, Vault, open_delivery
+from node.vault import CaseRef, Unreadable, Vault, open_delivery
 from tlog.note import Signer
 
 pytestmark = pytest.mark.timeout(300)
@@ -351,11 +351,14 @@ def test_after_erasure_the_api_refuses_reads_deposits_and_fetches(scene: Scene) 
     # the resident's key is revoked: it signs no read either
     r = scene.call(me, "GET", f"/v1/residents/{ERASED}/access")
     assert r.status_code == 401, r.text
-    # the others are served as before
+    # the others are served as before (each fetch on a read of its own)
+    assert (
+        scene.send(REQUESTER, {"type": "health.access", "case_id": "s-1"})["status"] == "committed"
+    )
     r = scene.call(REQUESTER, "GET", "/v1/health/cases/s-1/payload")
     assert r.status_code == 200, r.text
     with pytest.raises(Unreadable):
-        scene.node.vault.store(ERASED, b"a deposit behind the API's back")
+        scene.node.vault.store(CaseRef("s-0b", ERASED, SOURCE), b"a deposit behind the API's back")
 
 
 def test_a_reader_of_the_data_directory_decrypts_nothing_of_an_erased_resident(

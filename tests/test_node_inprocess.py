@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth import sign_request
+from contracts.locator import derive
 from contracts.tx import Transaction, sign_transaction
 from node.blocks import Block
 from node.genesis import NodeConfig
@@ -281,7 +282,12 @@ def test_a_resident_lists_who_accessed_their_records(single: tuple[TestClient, P
     send(
         hosp_b,
         hosp_b.name,
-        {"type": "health.release", "case_id": "s-1", "commitment": "ab" * 32, "locator": "vault:1"},
+        {
+            "type": "health.release",
+            "case_id": "s-1",
+            "commitment": "ab" * 32,
+            "locator": derive("s-1", pseudonym, hosp_b.name, "ab" * 32),
+        },
     )
     granted = send(hosp_a, hosp_a.name, {"type": "health.access", "case_id": "s-1"})
     assert (granted["status"], granted["outcome"]) == ("committed", "applied")
@@ -723,7 +729,7 @@ def test_a_signed_request_is_refused_before_its_body_is_read(
     done = _through_limits(node, "PUT", path, good, document)
     assert (done.status, done.reads, done.heard) == (204, 1, [document])
     r = client.put(path, content=document, headers=good)  # and at the route, the nonce is fresh
-    assert r.status_code == 404 and r.json()["type"].endswith("/unknown-case")
+    assert r.status_code == 403 and r.json()["type"].endswith("/forbidden")  # no such case
     again = client.put(path, content=document, headers=good)
     assert again.status_code == 401 and again.json()["type"].endswith("/signature-replayed")
     other = client.put(path, content=b"another document", headers=good)

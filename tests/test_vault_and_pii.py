@@ -19,7 +19,7 @@ from node.identity import check_digit, pseudonym, valid_id_number
 from node.keys import read_signer
 from node.network_init import init_network
 from node.service import Node
-from node.vault import Unreadable, commitment, open_delivery
+from node.vault import CaseRef, Unreadable, commitment, open_delivery
 from tests.log_reads import AUTHORITY, log_get
 from tests.tx_examples import EXAMPLES, ME, RESIDENT, full_body, replaced, string_paths
 from tlog.note import Signer
@@ -107,7 +107,7 @@ def test_scenario_leaves_no_personal_data_outside_the_vault(
             {"name": name, "id_number": id_number, "diagnosis": diagnosis, "result": result},
             ensure_ascii=False,
         ).encode()
-        item = node.vault.store(p, document)
+        item = node.vault.store(CaseRef(f"s{n}", p, hospital_b.name), document)
         stored[p] = (item, document)
         send(
             hospital_b,
@@ -135,8 +135,9 @@ def test_scenario_leaves_no_personal_data_outside_the_vault(
     # the recipient opens its delivery and checks it against the commitment on the log
     p0 = pseudonym(secret, PEOPLE[0][1])
     item, document = stored[p0]
+    case = CaseRef("s0", p0, hospital_b.name)
     payload, salt = open_delivery(
-        node.vault.deliver(item.locator, hospital_a.verifier()), hospital_a
+        node.vault.deliver(case, item.commitment, item.locator, hospital_a.verifier()), hospital_a
     )
     assert payload == document and commitment(salt, payload) == item.commitment
 

@@ -13,7 +13,15 @@ from sqlalchemy import delete, update
 
 from node import keyring
 from node.db import open_database
-from node.vault import Erased, Unreadable, Vault, VaultKeyMismatch, vault_items, vault_meta
+from node.vault import (
+    CaseRef,
+    Erased,
+    Unreadable,
+    Vault,
+    VaultKeyMismatch,
+    vault_items,
+    vault_meta,
+)
 from tests.test_erasure_node import disk, key_material, opens, unwrapped, vault_rows, wal_lsn
 
 RESIDENTS = [hashlib.sha256(f"keyring resident {i}".encode()).hexdigest() for i in range(4)]
@@ -41,7 +49,8 @@ def filled(vault: Vault) -> dict[str, list[tuple[str, bytes]]]:
     for n, p in enumerate(RESIDENTS):
         for k in range(2):
             document = f"document {k} of resident {n}".encode()
-            stored.setdefault(p, []).append((vault.store(p, document).locator, document))
+            case = CaseRef(f"s-{n}-{k}", p, "hosp-330824")
+            stored.setdefault(p, []).append((vault.store(case, document).locator, document))
     return stored
 
 
@@ -154,8 +163,8 @@ def test_nothing_is_stored_again_for_an_erased_resident(place: tuple[Path, str])
     vault = open_vault(place)
     vault.erase([RESIDENTS[3]])  # no key yet: only recorded as erased, no rotation
     with pytest.raises(Erased):
-        vault.store(RESIDENTS[3], b"late")
-    vault.store(RESIDENTS[2], b"fine")
+        vault.store(CaseRef("s-late", RESIDENTS[3], "hosp-330824"), b"late")
+    vault.store(CaseRef("s-fine", RESIDENTS[2], "hosp-330824"), b"fine")
 
 
 def test_a_key_file_that_does_not_open_the_vault_stops_the_node(place: tuple[Path, str]) -> None:

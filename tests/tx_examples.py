@@ -178,6 +178,18 @@ EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
             },
         ),
     ],
+    "access.read": [
+        (
+            "node:node-1",
+            {
+                "resident": RESIDENT,
+                "agent": "hosp-330881",
+                "entity": "s-1",
+                "data_class": "test_result",
+                "purpose": "api health.case",
+            },
+        ),
+    ],
 }
 
 

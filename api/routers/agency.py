@@ -9,17 +9,17 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.authz import Action, Parties, caller_of, refuse, require
-from api.problems import SIGNED_RESPONSES, Problem
+from api.authz import Action, Caller, Parties, Role, caller_of, decide, refuse, require
+from api.problems import CASE_RESPONSES, SIGNED_RESPONSES, Problem
 from api.schemas import HealthCase, PensionCase, example
 from contracts.consent import consent_allows
 from contracts.health import case_status
 from contracts.pension import is_overdue
-from node import chainstore
+from node import chainstore, fetches
 from node.mempool import MempoolFull
 from node.ratelimit import retry_after
 from node.service import Node, NotAValidator, RateLimited, TxRejected
-from node.vault import Unreadable
+from node.vault import CaseRef, Unreadable, WrongCase
 
 router = APIRouter(prefix="/v1", tags=["agency"])
 
@@ -180,28 +180,45 @@ async def list_overdue(
     return CasePage(as_of_ms=now, cases=cases, next_cursor=next_cursor)
 
 
-def _case(node: Node, key: str) -> dict[str, Any]:
+def _case(request: Request, action: Action, caller: Caller, key: str) -> dict[str, Any]:
+    """The case at ``key``; for an id that names none, the answer a non-party gets for a case
+    that exists (the matrix's refusal with no parties: same status, type and body), so that
+    case ids cannot be probed. Nothing is recorded: there is no resident to record it for."""
+    node: Node = request.app.state.node
     case = node.committed_value(key)
     if not isinstance(case, dict):
-        raise Problem(404, "unknown-case", "No such case")
+        refuse(request, action, caller, Parties(), decide(action, caller, Parties()) or "not_party")
     return case
 
 
-@router.get("/pension/cases/{case_id}", response_model=PensionCase, responses=SIGNED_RESPONSES)
+def _record_read(request: Request, action: Action, caller: Caller, case: dict[str, Any],
+                 data_class: str) -> None:  # fmt: skip
+    """An agency's granted read of a case file goes into the resident's access log (a
+    node-signed ``access.read``); a resident reading their own case is not logged."""
+    if caller.role is Role.AGENCY:
+        node: Node = request.app.state.node
+        node.record_read(case["resident"], caller.id, case["case_id"], data_class,
+                         f"api {action.value}")  # fmt: skip
+
+
+@router.get("/pension/cases/{case_id}", response_model=PensionCase, responses=CASE_RESPONSES)
 async def get_pension_case(request: Request, case_id: str) -> PensionCase:
-    """A pension transfer case, for the two agencies and the resident. Signed request."""
+    """A pension transfer case, for the two agencies and the resident. Signed request; an
+    agency's read is recorded in the resident's access log."""
     caller = await caller_of(request)
-    node: Node = request.app.state.node
-    case = _case(node, f"pension/{case_id}")
+    case = _case(request, Action.PENSION_CASE, caller, f"pension/{case_id}")
     parties = Parties(
         resident=case["resident"], agencies=frozenset({case["from_agency"], case["to_agency"]})
     )
     require(request, Action.PENSION_CASE, caller, parties, entity=case_id, data_class="pension")
+    _record_read(request, Action.PENSION_CASE, caller, case, "pension")
     return PensionCase.model_validate(case)
 
 
-def _share(node: Node, case_id: str) -> tuple[dict[str, Any], Parties]:
-    case = _case(node, f"share/{case_id}")
+def _share(
+    request: Request, action: Action, caller: Caller, case_id: str
+) -> tuple[dict[str, Any], Parties]:
+    case = _case(request, action, caller, f"share/{case_id}")
     return case, Parties(
         resident=case["resident"],
         agencies=frozenset({case["requester"], case["source"]}),
@@ -210,15 +227,17 @@ def _share(node: Node, case_id: str) -> tuple[dict[str, Any], Parties]:
     )
 
 
-@router.get("/health/cases/{case_id}", response_model=HealthCase, responses=SIGNED_RESPONSES)
+@router.get("/health/cases/{case_id}", response_model=HealthCase, responses=CASE_RESPONSES)
 async def get_health_case(request: Request, case_id: str) -> HealthCase:
-    """A health-record sharing case, for the two hospitals and the resident. Signed request."""
+    """A health-record sharing case, for the two hospitals and the resident. Signed request;
+    a hospital's read is recorded in the resident's access log."""
     caller = await caller_of(request)
-    node: Node = request.app.state.node
-    case, parties = _share(node, case_id)
+    case, parties = _share(request, Action.HEALTH_CASE, caller, case_id)
     require(
         request, Action.HEALTH_CASE, caller, parties, entity=case_id, data_class=case["data_class"]
     )
+    _record_read(request, Action.HEALTH_CASE, caller, case, case["data_class"])
+    node: Node = request.app.state.node
     return effective_case(node, case)
 
 
@@ -248,7 +267,7 @@ class Deposited(BaseModel):
     "/health/cases/{case_id}/payload",
     response_model=Deposited,
     status_code=201,
-    responses=SIGNED_RESPONSES,
+    responses=CASE_RESPONSES,
     openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
         "schema": {"type": "string", "format": "binary"}, "example": "检验报告 / test result"}}}},
 )  # fmt: skip
@@ -258,17 +277,18 @@ async def put_payload(request: Request, case_id: str) -> Deposited:
     ``health.release`` with it). Signed request; the body is the document's bytes."""
     caller = await caller_of(request)
     node: Node = request.app.state.node
-    case, parties = _share(node, case_id)
+    case, parties = _share(request, Action.PAYLOAD_WRITE, caller, case_id)
     require(
         request, Action.PAYLOAD_WRITE, caller, parties, entity=case_id,
         data_class=case["data_class"],
     )  # fmt: skip
-    if case["status"] != "AUTHORIZED":
-        raise Problem(409, "wrong-state", f"The case is {case['status']}, not AUTHORIZED")
+    status = effective_case(node, case).status  # a withdrawn consent takes no deposit either
+    if status != "AUTHORIZED":
+        raise Problem(409, "wrong-state", f"The case is {status}, not AUTHORIZED")
     payload = await request.body()
     if not payload:
         raise Problem(400, "empty-payload", "The body is the document; it is empty")
-    stored = node.vault.store(case["resident"], payload)
+    stored = node.vault.store(CaseRef(case_id, case["resident"], case["source"]), payload)
     return Deposited(locator=stored.locator, commitment=stored.commitment, held_by=node.signer.name)
 
 
@@ -281,47 +301,71 @@ class Delivery(BaseModel):
     model_config = example(case_id="share-1", sealed="Qk9YRUQgLi4u")
 
 
-@router.get("/health/cases/{case_id}/payload", response_model=Delivery, responses=SIGNED_RESPONSES)
+@router.get("/health/cases/{case_id}/payload", response_model=Delivery, responses=CASE_RESPONSES)
 async def get_payload(request: Request, case_id: str) -> Delivery:
     """The released document, sealed to the requesting hospital's key. Only while a consent
-    covers it, and only after the read was recorded on the log: submit ``health.access`` first
-    (a granted entry in the resident's access log). Signed request."""
+    covers it, and only after the read was recorded on the log: each fetch needs its own
+    granted ``health.access`` (the latest entry of the caller for the case in the resident's
+    access log, used by no fetch before). Only the item deposited for this very case is
+    delivered. Signed request."""
     caller = await caller_of(request)
     node: Node = request.app.state.node
-    case, parties = _share(node, case_id)
+    case, parties = _share(request, Action.PAYLOAD_READ, caller, case_id)
     data_class = case["data_class"]
     require(request, Action.PAYLOAD_READ, caller, parties, entity=case_id, data_class=data_class)
+    now = int(time.time() * 1000)
+    seq = None
     if case["status"] != "RELEASED":
         why: str | None = "not_released"
     else:
         consent = node.committed_value(f"consent/{case.get('consent_id')}")
-        now = int(time.time() * 1000)
         why = consent_allows(consent, now, caller.id, case["source"], data_class)
-    if why is None and not _read_recorded(node, case, caller.id):
-        why = "read_not_recorded"
-    if why is not None:
-        refuse(request, Action.PAYLOAD_READ, caller, parties, why, entity=case_id,
-               data_class=data_class)  # fmt: skip
+    if why is None:
+        seq = _unused_granted_read(node, case, caller.id)
+        why = "read_not_recorded" if seq is None else None
+    if why is not None or seq is None:
+        refuse(request, Action.PAYLOAD_READ, caller, parties, why or "read_not_recorded",
+               entity=case_id, data_class=data_class)  # fmt: skip
     key = node.key_of(caller.id)
     if key is None:  # rotated away since the signature was checked
         raise Problem(401, "unknown-key", f"{caller.id} has no active key")
+    bound = CaseRef(case_id, case["resident"], case["source"])
+    sealed = None
     try:
-        sealed = node.vault.deliver(str(case["locator"]), key)
+        with node.engine.begin() as conn:  # the entry is used only if the delivery is made
+            if fetches.use(conn, case["resident"], seq, case_id, caller.id, now):
+                sealed = node.vault.deliver(bound, str(case["commitment"]),
+                                            str(case["locator"]), key)  # fmt: skip
+    except WrongCase as exc:
+        # the item at this case's locator was deposited for another case: its resident is
+        # the one whose document was asked for, and her log gets the attempt
+        refuse(request, Action.PAYLOAD_READ, caller, Parties(resident=exc.resident),
+               "payload_of_other_case", entity=case_id, data_class=data_class)  # fmt: skip
     except Unreadable as exc:
         raise Problem(410, "payload-gone", "The payload is not held here or was erased") from exc
+    if sealed is None:  # a fetch racing this one used the entry first
+        refuse(request, Action.PAYLOAD_READ, caller, parties, "read_not_recorded",
+               entity=case_id, data_class=data_class)  # fmt: skip
     return Delivery(case_id=case_id, sealed=base64.b64encode(sealed).decode())
 
 
-def _read_recorded(node: Node, case: dict[str, Any], agency: str) -> bool:
-    """The caller's latest access-log entry for this case is a granted read."""
-    prefix = f"access/{case['resident']}/"
+def _unused_granted_read(node: Node, case: dict[str, Any], agency: str) -> int | None:
+    """The seq of the caller's latest ``health.access`` entry for this case if it was granted
+    and no fetch has used it; else None. The node's own records of reads at its API (purpose
+    ``api <action>``: case-file reads, refusals) are not such entries."""
+    resident = case["resident"]
+    prefix = f"access/{resident}/"
     with node.engine.connect() as conn:
-        count = int(chainstore.DBState(conn).get(f"access_count/{case['resident']}") or 0)
+        count = int(chainstore.DBState(conn).get(f"access_count/{resident}") or 0)
         after = f"{prefix}{count - 201:012d}" if count > 200 else None  # the latest 200
         rows = chainstore.state_prefix(conn, prefix, after, 200)
-    mine = [
-        e for _, e in rows
-        if isinstance(e, dict) and e.get("agent") == agency and e.get("entity") == case["case_id"]
-        and e.get("action") == "R"
-    ]  # fmt: skip
-    return bool(mine) and mine[-1]["outcome"] == "granted"
+        mine = [
+            e for _, e in rows
+            if isinstance(e, dict) and e.get("agent") == agency
+            and e.get("entity") == case["case_id"] and e.get("action") == "R"
+            and not str(e.get("purpose")).startswith("api ")  # the node's records of API reads
+        ]  # fmt: skip
+        if not mine or mine[-1]["outcome"] != "granted":
+            return None
+        seq = int(mine[-1]["seq"])
+        return None if fetches.used(conn, resident, seq) else seq
