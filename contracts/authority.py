@@ -104,7 +104,7 @@ COUNTER = "counter"
 
 AUTHORITY: dict[str, tuple[Grant, ...]] = {
     "anchor": (Grant(A),),
-    "resident.enroll": (Grant(A, kinds=SERVICE, behalf=Behalf.RESIDENT),),
+    "resident.enroll": (Grant(A, kinds=SERVICE, role=COUNTER, behalf=Behalf.RESIDENT),),
     "resident.rotate_key": (Grant(R, Relation.SUBJECT),),
     "resident.erase": (
         Grant(R, Relation.SUBJECT),

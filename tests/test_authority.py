@@ -241,7 +241,7 @@ def expected(tx_type: str, who: str, kind: str | None, counter: bool, rels: set[
         return False
     bureau, hospital, at_counter = kind == "social_security_bureau", kind == "hospital", counter
     return {
-        "resident.enroll": True,
+        "resident.enroll": at_counter,
         "resident.erase": "enroller" in rels,
         "consent.grant_assisted": at_counter and "kind_classes" in rels,
         "consent.withdraw": at_counter and bool({"recording_counter", "kind_classes"} & rels),

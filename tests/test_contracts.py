@@ -65,9 +65,11 @@ def test_enrollment_rules(w: World) -> None:
     refused(w.submit("ssb-330825", {**body, "pseudonym": "330825199001011234"}), "bad_field")
     refused(w.submit("ssb-330825", {**body, "key": "not a key"}), "bad_field")
     refused(w.submit("ssb-330825", {**body, "name": "张三"}), "bad_field")
-    ok(w.submit("hosp-330881", body))
+    # enrolling is a step taken for the resident at a counter (real-name check in person)
+    refused(w.submit("hosp-330881", body), "wrong_signer")  # a hospital without a counter
+    ok(w.submit("hosp-330824", body))
     refused(w.submit("ssb-330825", body), "already_enrolled")
-    assert w.get(f"resident/{pseudonym_of(3)}")["enrolled_by"] == "hosp-330881"
+    assert w.get(f"resident/{pseudonym_of(3)}")["enrolled_by"] == "hosp-330824"
 
 
 def test_key_rotation_revokes_the_old_key(w: World) -> None:
