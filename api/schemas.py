@@ -75,6 +75,11 @@ class Consent(Record):
     counter_is_recipient: bool = Field(
         default=False, description="an assisted consent the counter recorded for itself"
     )
+    enroller_is_recipient: bool = Field(
+        default=False,
+        description="the recipient set the resident's key at a counter (enrolled or re-keyed "
+        "them): it may have signed this itself",
+    )
 
 
 class PensionStage(Record):
@@ -110,6 +115,10 @@ class HealthCase(Record):
     requested_ms: int
     reads: int
     consent_id: str | None = None
+    enroller_is_requester: bool = Field(
+        default=False,
+        description="authorized with the resident's key for a requester that set that key",
+    )
     commitment: str | None = Field(default=None, description="hex SHA-256(salt ‖ payload)")
     locator: str | None = None
 

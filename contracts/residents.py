@@ -22,6 +22,16 @@ def resident(state: Overlay, pseudonym: str) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
+def key_setters(record: dict[str, Any]) -> list[str]:
+    """The agencies that set a key of this resident at a counter (enrolled or re-keyed her),
+    oldest first. Any of them may have made the key and signed with it: a consent to one of
+    them, or the authorization of its request, signed with the resident's key cannot be told
+    apart from one it signed itself, so it is marked (``enroller_is_recipient``,
+    ``enroller_is_requester``) whatever rotations happened since."""
+    keyed = record.get("keyed_by")
+    return [str(a) for a in keyed] if isinstance(keyed, list) else [str(record["enrolled_by"])]
+
+
 def enroll(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     authority.check(state, tx.type, tx.signer)
     pseudonym, key = tx.body["pseudonym"], tx.body["key"]
@@ -32,6 +42,7 @@ def enroll(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
             "key": key,
             "status": "active",
             "enrolled_by": tx.signer,
+            "keyed_by": [tx.signer],
             "height": ctx.height,
             "previous_keys": [],
         },
