@@ -26,7 +26,9 @@ class AuditEvent(Record):
 
     seq: int
     action: str = Field(
-        description="R (read), E (release), or C (a consent a counter recorded for itself)",
+        description="R (read), E (release), C (a consent whose recipient may have taken it "
+        "for itself: the counter that recorded it, or an agency that set the resident's key), "
+        "U (a case authorized for such a requester; the key re-set at a counter)",
         examples=["R"],
     )
     agent: str = Field(description="who: agency id, or node:<validator> for API refusals")

@@ -32,7 +32,11 @@ class Relation(StrEnum):
     SUBJECT = "subject"
     """The resident the record is about, signing with their own key."""
     ENROLLER = "enroller"
-    """The agency that enrolled the resident."""
+    """The agency that last set the resident's key at a counter: enrolled them, or re-keyed
+    them since (``key_setters``)."""
+    NEVER_KEYED = "never_keyed"
+    """An agency that never set a key of the resident (neither enrolled nor re-keyed them):
+    only such a counter re-keys them, so one that made a key cannot put it back."""
     REQUESTER = "requester"
     """The hospital that requested a sharing case (the recipient)."""
     SOURCE = "source"
@@ -105,7 +109,10 @@ COUNTER = "counter"
 AUTHORITY: dict[str, tuple[Grant, ...]] = {
     "anchor": (Grant(A),),
     "resident.enroll": (Grant(A, kinds=SERVICE, role=COUNTER, behalf=Behalf.RESIDENT),),
-    "resident.rotate_key": (Grant(R, Relation.SUBJECT),),
+    "resident.rotate_key": (
+        Grant(R, Relation.SUBJECT),
+        Grant(A, Relation.NEVER_KEYED, SERVICE, COUNTER, Behalf.RESIDENT),
+    ),
     "resident.erase": (
         Grant(R, Relation.SUBJECT),
         Grant(A, Relation.ENROLLER, SERVICE, behalf=Behalf.RESIDENT),

@@ -129,6 +129,8 @@ def attempts(w: World) -> list[tuple[str, dict[str, Any]]]:
                          "entity": s, "data_class": "test_result", "purpose": "api read",
                          "reason": "not_party"}),
         (me, {"type": "resident.rotate_key", "key": seeded("fresh").verifier().encode()}),
+        ("hosp-330824", {"type": "resident.rotate_key", "pseudonym": P1, "assisted": ASSISTED,
+                         "key": seeded("re-keyed").verifier().encode()}),
     ]  # fmt: skip
 
 
@@ -160,7 +162,7 @@ def test_the_same_transactions_for_another_resident_still_apply(w: World) -> Non
         body = {k: (P2 if v == P1 else v) for k, v in body.items()}
         signer = signer.replace(P1, P2)
         applied += isinstance(submit_as(w, signer, body), Applied)
-    assert applied >= 14  # (a resident may not anchor: contracts/authority.py)
+    assert applied >= 15  # (a resident may not anchor: contracts/authority.py)
 
 
 def test_erasure_ends_consents_and_closes_open_cases(w: World) -> None:

@@ -13,8 +13,10 @@ consent whose recipient enrolled the resident is marked as the counter's own con
 against a key she never held (re-keying at another counter, with her present) is a new
 transaction type."""
 
+import hashlib
 from typing import Any
 
+from contracts.health import case_status
 from contracts.rules import Applied, Rejected
 from tests.contract_world import DAY_MS, World, pseudonym_of, seeded
 
@@ -98,3 +100,81 @@ def test_a_consent_to_another_agency_is_not_marked() -> None:
     assert isinstance(w.submit(me, consent), Applied)
     assert w.get("consent/c-fine")["enroller_is_recipient"] is False
     assert access_log(w, VICTIM) == []
+
+
+def rekey(w: World, counter: str, key: str, **details: str) -> Any:
+    assisted = {"channel": "counter", "operator_id": "op-0042",
+                "verification_method": "id_card_reader", "verification_result": "verified",
+                "form_hash": hashlib.sha256(b"signed re-key form").hexdigest(), **details}  # fmt: skip
+    return w.submit(counter, {"type": "resident.rotate_key", "pseudonym": VICTIM, "key": key,
+                              "assisted": assisted})  # fmt: skip
+
+
+def test_the_resident_locked_out_by_a_key_she_never_held_is_rekeyed_at_another_counter() -> None:
+    """Her recourse: at a counter that never set a key of hers, with her present, a new key
+    (operator, verification and form hash on the log; an entry in her access log). The key the
+    hijacker made is revoked; she withdraws its consent with hers, and the hijacker can neither
+    put a key back nor erase her."""
+    w = World()
+    hijack(w)
+    me = f"resident:{VICTIM}"
+    stolen = w.keys[me]
+    enroll = {"type": "resident.enroll", "pseudonym": VICTIM,
+              "key": w.resident_key(VICTIM).verifier().encode()}  # fmt: skip
+    out = w.submit(SOURCE, enroll)
+    assert isinstance(out, Rejected) and out.code == "already_enrolled", out
+    mine = w.resident_key(VICTIM, 1)
+    new = mine.verifier().encode()
+    # the hijacker cannot re-key her (it set her key); nor an agency without a counter
+    for agency in (COUNTER, HOSTILE, "audit-330881"):
+        out = rekey(w, agency, new)
+        assert isinstance(out, Rejected) and out.code == "wrong_signer", (agency, out)
+    out = rekey(w, SOURCE, new, verification_result="failed")
+    assert isinstance(out, Rejected) and out.code == "identity_not_verified", out
+    assert isinstance(rekey(w, SOURCE, new), Applied)
+    record = w.get(f"resident/{VICTIM}")
+    assert record["key"] == new and record["keyed_by"] == [COUNTER, SOURCE]
+    assert record["rekeys"][0]["assisted"]["operator_id"] == "op-0042"
+    last = access_log(w, VICTIM)[-1]
+    assert (last["action"], last["agent"], last["reason"]) == ("U", SOURCE, "assisted_rekey")
+    # the hijacker's key is revoked; she withdraws its consent, and its case reads REVOKED
+    out = w.submit(me, {"type": "consent.withdraw", "consent_id": "c-hijack"}, key=stolen)
+    assert isinstance(out, Rejected) and out.code == "revoked_key", out
+    w.keys[me] = mine
+    assert isinstance(w.submit(me, {"type": "consent.withdraw", "consent_id": "c-hijack"}), Applied)
+    case = w.get("share/s-hijack")
+    assert case_status(case, w.get("consent/c-hijack"), w.time_ms) == "REVOKED"
+    out = w.submit(SOURCE, {"type": "health.release", "case_id": "s-hijack",
+                            "commitment": "ab" * 32, "locator": "vault:1"})  # fmt: skip
+    assert isinstance(out, Rejected) and out.code == "consent_withdrawn", out
+    # nor can the hijacker put a key back or erase her; a counter that re-keyed her cannot
+    # re-key her again either (a third one can)
+    assert isinstance(rekey(w, COUNTER, stolen.verifier().encode()), Rejected)
+    assert isinstance(rekey(w, SOURCE, w.resident_key(VICTIM, 2).verifier().encode()), Rejected)
+    out = w.submit(COUNTER, {"type": "resident.erase", "pseudonym": VICTIM})
+    assert isinstance(out, Rejected) and out.code == "wrong_signer", out
+    assert w.get(f"resident/{VICTIM}")["status"] == "active"
+    # a consent to the counter that re-keyed her is marked too: it set a key of hers
+    consent = {"type": "consent.grant", "consent_id": "c-after", "grantor": {"type": "self"},
+               "basis": {"type": "consent"}, "purpose": "TREAT", "data_classes": ["test_result"],
+               "source": "hosp-330802", "recipient": SOURCE, "valid_from_ms": w.time_ms,
+               "valid_until_ms": w.time_ms + 30 * DAY_MS}  # fmt: skip
+    assert isinstance(w.submit(me, consent), Applied)
+    assert w.get("consent/c-after")["enroller_is_recipient"] is True
+
+
+def test_a_resident_who_lost_her_key_is_rekeyed_at_a_counter_that_did_not_enroll_her() -> None:
+    """The honest case: a lost phone. Her enroller may not re-key her, any other counter may."""
+    w = World()
+    w.enroll(VICTIM, by="ssb-330825")
+    new = w.resident_key(VICTIM, 1).verifier().encode()
+    assert isinstance(rekey(w, "ssb-330825", new), Rejected)
+    assert isinstance(rekey(w, "ssb-330802", new), Applied)
+    assert w.get(f"resident/{VICTIM}")["keyed_by"] == ["ssb-330825", "ssb-330802"]
+    # the erasure she may ask at a counter is now the re-keying counter's to record
+    out = w.submit("ssb-330825", {"type": "resident.erase", "pseudonym": VICTIM})
+    assert isinstance(out, Rejected) and out.code == "wrong_signer", out
+    assert isinstance(w.submit("ssb-330802", {"type": "resident.erase", "pseudonym": VICTIM}),
+                      Applied)  # fmt: skip
+    out = rekey(w, "ssb-330803", w.resident_key(VICTIM, 2).verifier().encode())
+    assert isinstance(out, Rejected) and out.code == "resident_erased", out
