@@ -130,7 +130,7 @@ AUTHORITY: dict[str, tuple[Grant, ...]] = {
         Grant(A, Relation.RECORDING_COUNTER, SERVICE, COUNTER, Behalf.RESIDENT),
     ),
     "health.release": (Grant(A, Relation.SOURCE, HOSPITAL),),
-    "health.access": (Grant(A), Grant(R)),
+    "health.access": (Grant(A, kinds=HOSPITAL),),
     "pension.apply": (
         Grant(R, Relation.SUBJECT),
         Grant(A, Relation.FROM_AGENCY, SSB, COUNTER, Behalf.RESIDENT),
@@ -147,8 +147,10 @@ AUTHORITY: dict[str, tuple[Grant, ...]] = {
     "access.refused": (Grant(V),),
 }
 """Transaction type -> the grants, any one of which lets a signer sign it. ``health.access``
-is a read: anyone signed may ask, it is always recorded, and only the requester is granted
-(``contracts/health.py``)."""
+is a read by a hospital: always recorded, and only the requester is granted
+(``contracts/health.py``); a hospital's attempt on another's case is a real attempted read
+and goes into the resident's log as a refusal. Nobody else may sign one: a resident or an
+auditor could otherwise add refusals to any resident's access log and probe case ids."""
 
 VALIDATOR_TYPES = frozenset(t for t, grants in AUTHORITY.items() if any(g.who is V for g in grants))
 """What a validator node may sign: nothing but these (``rules.common_checks``)."""

@@ -117,7 +117,10 @@ def release(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
 
 
 def access(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
-    """A read by the requesting hospital: granted or refused, and recorded either way."""
+    """A read by the requesting hospital: granted or refused, and recorded either way (another
+    hospital's attempt too). Only hospitals may try (the table): before the case is looked
+    up, so that no one else learns which case ids exist."""
+    authority.check(state, tx.type, tx.signer)
     only(tx.body, "case_id")
     case = _case(state, ident(tx.body, "case_id"))
     why = None

@@ -229,8 +229,8 @@ def expected(tx_type: str, who: str, kind: str | None, counter: bool, rels: set[
     """What the issue asks, written out by hand, apart from contracts/authority.py."""
     if who == "validator":
         return tx_type == "access.refused"
-    if tx_type == "health.access":  # a read: anyone may ask, only the requester is granted
-        return True
+    if tx_type == "health.access":  # a hospital's read: recorded, granted to the requester only
+        return who == "agency" and kind == "hospital"
     if who == "resident":
         return "subject" in rels and tx_type in RESIDENT_TYPES
     if tx_type == "anchor":

@@ -234,7 +234,7 @@ def test_a_resident_lists_who_accessed_their_records(single: tuple[TestClient, P
     client, net = single
     keys = {
         a: read_signer(net / "agencies" / f"{a}.key")
-        for a in ("ssb-330825", "hosp-330881", "hosp-330824")
+        for a in ("ssb-330825", "hosp-330881", "hosp-330824", "hosp-330802")
     }
     me = Signer.generate("resident-demo")
     pseudonym = hashlib.sha256(b"not a real id").hexdigest()
@@ -279,9 +279,10 @@ def test_a_resident_lists_who_accessed_their_records(single: tuple[TestClient, P
         {"type": "health.release", "case_id": "s-1", "commitment": "ab" * 32, "locator": "vault:1"},
     )
     send(hosp_a, hosp_a.name, {"type": "health.access", "case_id": "s-1"})
+    hosp_c = keys["hosp-330802"]
     send(
-        ssb, ssb.name, {"type": "health.access", "case_id": "s-1"}
-    )  # not the recipient: refused, recorded
+        hosp_c, hosp_c.name, {"type": "health.access", "case_id": "s-1"}
+    )  # a hospital, not the recipient: refused, recorded
 
     def signed_get(
         path: str, query: str = "", signer: Signer = me, keyid: str = f"resident:{pseudonym}"
@@ -292,7 +293,7 @@ def test_a_resident_lists_who_accessed_their_records(single: tuple[TestClient, P
     mine = f"/v1/residents/{pseudonym}/access"
     page = signed_get(mine).json()
     assert [(e["action"], e["agent"], e["outcome"]) for e in page["entries"]] == [
-        ("E", hosp_b.name, "granted"), ("R", hosp_a.name, "granted"), ("R", ssb.name, "refused")
+        ("E", hosp_b.name, "granted"), ("R", hosp_a.name, "granted"), ("R", hosp_c.name, "refused")
     ]  # fmt: skip
     first = signed_get(mine, "limit=2").json()
     rest = signed_get(mine, f"cursor={first['next_cursor']}").json()
