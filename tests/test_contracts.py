@@ -249,8 +249,8 @@ def test_only_a_hospital_may_try_a_read_so_no_one_else_writes_refusals_or_probes
     assert access_log(w) == before and access_log(w, P2) == []
     refused(w.submit("hosp-330802", {"type": "health.access", "case_id": "s-none"}),
             "unknown_case")  # fmt: skip
-    out = ok(w.submit("hosp-330802", {"type": "health.access", "case_id": "s-1"}))
-    assert out.events[0]["reason"] == "not_recipient" and len(access_log(w)) == len(before) + 1
+    read = ok(w.submit("hosp-330802", {"type": "health.access", "case_id": "s-1"}))
+    assert read.events[0]["reason"] == "not_recipient" and len(access_log(w)) == len(before) + 1
 
 
 def test_withdrawn_consent_stops_later_reads(w: World) -> None:
