@@ -26,7 +26,9 @@ class AuditEvent(Record):
 
     seq: int
     action: str = Field(
-        description="R (read), E (release), or C (a consent a counter recorded for itself)",
+        description="R (read), E (release), C (a consent whose recipient may have taken it "
+        "for itself: the counter that recorded it, or an agency that set the resident's key), "
+        "U (a case authorized for such a requester; the key re-set at a counter)",
         examples=["R"],
     )
     agent: str = Field(description="who: an agency id, a resident:<pseudonym> or node:<validator>")
@@ -79,6 +81,11 @@ class Consent(Record):
     counter_is_recipient: bool = Field(
         default=False, description="an assisted consent the counter recorded for itself"
     )
+    enroller_is_recipient: bool = Field(
+        default=False,
+        description="the recipient set the resident's key at a counter (enrolled or re-keyed "
+        "them): it may have signed this itself",
+    )
 
 
 class PensionStage(Record):
@@ -124,6 +131,10 @@ class HealthCase(Record):
     requested_ms: int
     reads: int
     consent_id: str | None = None
+    enroller_is_requester: bool = Field(
+        default=False,
+        description="authorized with the resident's key for a requester that set that key",
+    )
     commitment: str | None = Field(default=None, description="hex SHA-256(salt ‖ payload)")
     locator: str | None = Field(
         default=None,

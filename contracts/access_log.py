@@ -7,7 +7,6 @@ the resident's pseudonym, so the resident can list who accessed what, why, and o
 from typing import Any
 
 from contracts.fields import guarded, hex64, ident, only, require, text
-from contracts.residents import resident as enrolled
 from contracts.rules import Applied, BlockContext, Outcome, Rule
 from contracts.state import Overlay
 from contracts.tx import Transaction
@@ -54,7 +53,8 @@ def refused(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     party): the refusal goes into the resident's access log like any other."""
     only(tx.body, "resident", "agent", "entity", "data_class", "purpose", "reason")
     who = hex64(tx.body, "resident")
-    require(enrolled(state, who) is not None, "unknown_resident", "resident is not enrolled")
+    enrolled = isinstance(state.get(f"resident/{who}"), dict)
+    require(enrolled, "unknown_resident", "resident is not enrolled")
     entry = record_access(
         state, who, action="R", agent=text(tx.body, "agent"), entity=ident(tx.body, "entity"),
         data_class=text(tx.body, "data_class"), purpose=text(tx.body, "purpose"),
@@ -78,7 +78,8 @@ def read(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
         text(tx.body, "agent"),
         ident(tx.body, "entity"),
     )
-    require(enrolled(state, who) is not None, "unknown_resident", "resident is not enrolled")
+    enrolled = isinstance(state.get(f"resident/{who}"), dict)
+    require(enrolled, "unknown_resident", "resident is not enrolled")
     cases = [
         case
         for prefix, fields in CASE_PARTIES.items()

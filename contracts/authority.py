@@ -32,7 +32,11 @@ class Relation(StrEnum):
     SUBJECT = "subject"
     """The resident the record is about, signing with their own key."""
     ENROLLER = "enroller"
-    """The agency that enrolled the resident."""
+    """The agency that last set the resident's key at a counter: enrolled them, or re-keyed
+    them since (``key_setters``)."""
+    NEVER_KEYED = "never_keyed"
+    """An agency that never set a key of the resident (neither enrolled nor re-keyed them):
+    only such a counter re-keys them, so one that made a key cannot put it back."""
     REQUESTER = "requester"
     """The hospital that requested a sharing case (the recipient)."""
     SOURCE = "source"
@@ -104,8 +108,11 @@ COUNTER = "counter"
 
 AUTHORITY: dict[str, tuple[Grant, ...]] = {
     "anchor": (Grant(A),),
-    "resident.enroll": (Grant(A, kinds=SERVICE, behalf=Behalf.RESIDENT),),
-    "resident.rotate_key": (Grant(R, Relation.SUBJECT),),
+    "resident.enroll": (Grant(A, kinds=SERVICE, role=COUNTER, behalf=Behalf.RESIDENT),),
+    "resident.rotate_key": (
+        Grant(R, Relation.SUBJECT),
+        Grant(A, Relation.NEVER_KEYED, SERVICE, COUNTER, Behalf.RESIDENT),
+    ),
     "resident.erase": (
         Grant(R, Relation.SUBJECT),
         Grant(A, Relation.ENROLLER, SERVICE, behalf=Behalf.RESIDENT),
@@ -123,7 +130,7 @@ AUTHORITY: dict[str, tuple[Grant, ...]] = {
         Grant(A, Relation.RECORDING_COUNTER, SERVICE, COUNTER, Behalf.RESIDENT),
     ),
     "health.release": (Grant(A, Relation.SOURCE, HOSPITAL),),
-    "health.access": (Grant(A), Grant(R)),
+    "health.access": (Grant(A, kinds=HOSPITAL),),
     "pension.apply": (
         Grant(R, Relation.SUBJECT),
         Grant(A, Relation.FROM_AGENCY, SSB, COUNTER, Behalf.RESIDENT),
@@ -141,8 +148,10 @@ AUTHORITY: dict[str, tuple[Grant, ...]] = {
     "access.read": (Grant(V),),
 }
 """Transaction type -> the grants, any one of which lets a signer sign it. ``health.access``
-is a read: anyone signed may ask, it is always recorded, and only the requester is granted
-(``contracts/health.py``)."""
+is a read by a hospital: always recorded, and only the requester is granted
+(``contracts/health.py``); a hospital's attempt on another's case is a real attempted read
+and goes into the resident's log as a refusal. Nobody else may sign one: a resident or an
+auditor could otherwise add refusals to any resident's access log and probe case ids."""
 
 VALIDATOR_TYPES = frozenset(t for t, grants in AUTHORITY.items() if any(g.who is V for g in grants))
 """What a validator node may sign: nothing but these (``rules.common_checks``)."""

@@ -17,7 +17,7 @@ from contracts.access_log import record_access
 from contracts.authority import Relation
 from contracts.fields import agency, guarded, require
 from contracts.policy import consent_policy
-from contracts.residents import resident
+from contracts.residents import key_setters, resident
 from contracts.rules import Applied, BlockContext, Outcome
 from contracts.state import Overlay
 from contracts.tx import Transaction
@@ -38,7 +38,9 @@ def _grant(state: Overlay, tx: Transaction, ctx: BlockContext, assisted: bool) -
         authority.check(state, tx.type, tx.signer, subject)
         who, details = tx.signer.removeprefix("resident:"), None
         longest = consent_policy(state).self_max_ms
-    require(resident(state, who) is not None, "unknown_resident", "resident is not enrolled")
+    enrolled = resident(state, who)
+    require(enrolled is not None, "unknown_resident", "resident is not enrolled")
+    assert enrolled is not None
     consent_id = body["consent_id"]
     require(state.get(f"consent/{consent_id}") is None, "duplicate_id", "consent_id is taken")
     require(
@@ -54,13 +56,20 @@ def _grant(state: Overlay, tx: Transaction, ctx: BlockContext, assisted: bool) -
     source, recipient = body["source"], body["recipient"]
     agency(state, source)
     agency(state, recipient)
+    own = assisted and recipient == tx.signer
+    # the recipient set her key at a counter: it may hold it, and have signed this itself
+    enroller = recipient in key_setters(enrolled)
+    if enroller:  # bounded as a counter's consent to itself is
+        longest = min(longest, consent_policy(state).assisted_max_ms)
+    what = "an assisted consent" if assisted else "a consent"
+    if enroller:
+        what += " to the agency that set the resident's key"
     require(
         body["valid_until_ms"] - ctx.time_ms <= longest,
         "validity_exceeds_policy",
-        f"{'an assisted' if assisted else 'a'} consent lasts at most {longest // 86_400_000} "
-        "days from when it is recorded (genesis policy)",
+        f"{what} lasts at most {longest // 86_400_000} days from when it is recorded "
+        "(genesis policy)",
     )
-    own = assisted and recipient == tx.signer
     record = {
         "consent_id": consent_id,
         "resident": who,
@@ -76,17 +85,18 @@ def _grant(state: Overlay, tx: Transaction, ctx: BlockContext, assisted: bool) -
         "assisted": assisted,
         "assisted_details": details,
         "counter_is_recipient": own,
+        "enroller_is_recipient": enroller,
         "granted_by": tx.signer,
         "granted_ms": ctx.time_ms,
         "height": ctx.height,
     }
     state.put(f"consent/{consent_id}", record)
-    if own:  # the resident sees that the counter took a consent for itself
+    if own or enroller:  # the resident sees a consent its recipient may have taken for itself
         record_access(
             state, who, action="C", agent=tx.signer, entity=consent_id,
             data_class=",".join(classes), purpose=body["purpose"], consent_id=consent_id,
-            outcome="granted", reason="counter_is_recipient", time_ms=ctx.time_ms,
-            height=ctx.height,
+            outcome="granted", reason="counter_is_recipient" if own else "enroller_is_recipient",
+            time_ms=ctx.time_ms, height=ctx.height,
         )  # fmt: skip
     event = {"type": "consent_granted", "consent_id": consent_id, "resident": who,
              "assisted": assisted}  # fmt: skip

@@ -14,7 +14,7 @@ resident is indexed when it is created (``records/<pseudonym>/<seq>``).
 from typing import Any
 
 from contracts.fields import guarded, hex64, only, require
-from contracts.residents import resident
+from contracts.residents import key_setters, resident
 from contracts.rules import (
     Applied,
     BlockContext,
@@ -160,7 +160,9 @@ def guard(rule: Rule) -> Rule:
 
 
 def erase(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
-    """PIPL art. 47: the resident (or the enrolling agency, on request) has the off-log key
+    """PIPL art. 47: the resident (or, on request, the agency that last set their key at a
+    counter: the enroller, or a counter that re-keyed them since, so that an enroller that
+    made the key cannot erase her after she took her identity back) has the off-log key
     material and salts destroyed (each node's vault, when it commits this) and their
     processing stopped here; the pseudonym stays on the log but identifies nothing."""
     if tx.signer.startswith("resident:"):
@@ -174,9 +176,10 @@ def erase(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     assert record is not None
     require(record["status"] == "active", "wrong_state", "resident already erased")
     require(
-        tx.signer in (f"resident:{pseudonym}", record["enrolled_by"]),
+        tx.signer in (f"resident:{pseudonym}", key_setters(record)[-1]),
         "wrong_signer",
-        "the resident or the agency that enrolled them requests erasure",
+        "the resident, or the agency that last set their key at a counter (enrolled or "
+        "re-keyed them), requests erasure",
     )
     closed: dict[str, int] = {"consents": 0, "health_cases": 0, "pension_cases": 0}
     for key in records(state, pseudonym):

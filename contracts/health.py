@@ -16,7 +16,7 @@ from contracts.consent import consent_allows
 from contracts.erasure import is_erased
 from contracts.fields import agency, guarded, hex64, ident, only, require, text
 from contracts.locator import derive
-from contracts.residents import resident
+from contracts.residents import key_setters, resident
 from contracts.rules import Applied, BlockContext, Outcome, Rejected
 from contracts.state import Overlay
 from contracts.tx import Transaction
@@ -50,7 +50,9 @@ def request(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
 def authorize(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     """The resident, or the counter that recorded the consent (assisted), ties a consent to
     the case: never the requester on its own, unless it is that counter, which the consent
-    record then marks (``counter_is_recipient``)."""
+    record then marks (``counter_is_recipient``). Signed with the resident's key for a
+    requester that set that key at a counter (``enroller_is_requester``), the case and the
+    resident's access log say so: the requester may have signed it itself."""
     case = _case(state, tx.body["case_id"])
     consent_id = tx.body["consent_id"]
     consent = state.get(f"consent/{consent_id}")
@@ -70,10 +72,24 @@ def authorize(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
         consent, ctx.time_ms, case["requester"], case["source"], case["data_class"]
     )
     require(why is None, why or "", f"the consent does not cover this case: {why}")
+    enrolled = resident(state, case["resident"])
+    enroller = (
+        Relation.SUBJECT in relations
+        and enrolled is not None
+        and case["requester"] in key_setters(enrolled)
+    )
     state.put(
         f"share/{case['case_id']}",
-        {**case, "status": "AUTHORIZED", "consent_id": consent_id, "authorized_by": tx.signer},
-    )
+        {**case, "status": "AUTHORIZED", "consent_id": consent_id, "authorized_by": tx.signer,
+         "enroller_is_requester": enroller},
+    )  # fmt: skip
+    if enroller:
+        record_access(
+            state, case["resident"], action="U", agent=tx.signer, entity=case["case_id"],
+            data_class=case["data_class"], purpose=case["purpose"], consent_id=consent_id,
+            outcome="granted", reason="enroller_is_requester", time_ms=ctx.time_ms,
+            height=ctx.height,
+        )  # fmt: skip
     return Applied(tx.encode(), ({"type": "share_authorized", "case_id": case["case_id"]},))
 
 
@@ -140,7 +156,10 @@ def _locator_of_other_case(
 
 
 def access(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
-    """A read by the requesting hospital: granted or refused, and recorded either way."""
+    """A read by the requesting hospital: granted or refused, and recorded either way (another
+    hospital's attempt too). Only hospitals may try (the table): before the case is looked
+    up, so that no one else learns which case ids exist."""
+    authority.check(state, tx.type, tx.signer)
     only(tx.body, "case_id")
     case = _case(state, ident(tx.body, "case_id"))
     why = None

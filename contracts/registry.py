@@ -16,7 +16,11 @@ every type has a stateless shape (``contracts/shapes.py``) checked at admission 
 block invalid: codes instead of free text (purpose, rejection reason, verification method),
 no ID or mobile number in any string.
 Also in 4: erasure stops processing (``contracts.erasure``): whatever names an erased resident is
-refused as ``resident_erased``, and records naming a resident are indexed under them."""
+refused as ``resident_erased``, and records naming a resident are indexed under them.
+Also in 4: only counters enroll; a consent to (or a case authorized for) an agency that set the
+resident's key is bounded and marked (``enroller_is_recipient``, ``enroller_is_requester``); a
+counter that never set her key re-keys her (``resident.rotate_key`` with ``assisted``); only
+hospitals sign ``health.access``."""
 
 RULES: dict[str, Rule] = {
     name: erasure.guard(rule)

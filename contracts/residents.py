@@ -4,6 +4,7 @@ pseudonym (HMAC-SHA256 of the ID number under the agencies' network secret) and 
 from typing import Any
 
 from contracts import authority
+from contracts.access_log import record_access
 from contracts.authority import SERVICE, Relation
 from contracts.fields import guarded, require
 from contracts.rules import Applied, BlockContext, Outcome
@@ -22,6 +23,16 @@ def resident(state: Overlay, pseudonym: str) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
+def key_setters(record: dict[str, Any]) -> list[str]:
+    """The agencies that set a key of this resident at a counter (enrolled or re-keyed her),
+    oldest first. Any of them may have made the key and signed with it: a consent to one of
+    them, or the authorization of its request, signed with the resident's key cannot be told
+    apart from one it signed itself, so it is marked (``enroller_is_recipient``,
+    ``enroller_is_requester``) whatever rotations happened since."""
+    keyed = record.get("keyed_by")
+    return [str(a) for a in keyed] if isinstance(keyed, list) else [str(record["enrolled_by"])]
+
+
 def enroll(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     authority.check(state, tx.type, tx.signer)
     pseudonym, key = tx.body["pseudonym"], tx.body["key"]
@@ -32,6 +43,7 @@ def enroll(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
             "key": key,
             "status": "active",
             "enrolled_by": tx.signer,
+            "keyed_by": [tx.signer],
             "height": ctx.height,
             "previous_keys": [],
         },
@@ -40,18 +52,47 @@ def enroll(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
 
 
 def rotate_key(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
-    subject = [Relation.SUBJECT] if tx.signer.startswith("resident:") else []
-    authority.check(state, tx.type, tx.signer, subject)
-    pseudonym = tx.signer.removeprefix("resident:")
+    """The resident sets her next key with her present one; or, when she lost it or never
+    held it (an enroller that registered a key it made), a counter that never set a key of
+    hers does, with her present: operator, how identity was verified and the signed form's
+    hash on the log, an entry in her access log. The old key is revoked; what was signed
+    with it stays as it is (she withdraws a consent with the new key)."""
+    details = tx.body.get("assisted")
+    if tx.signer.startswith("resident:"):
+        authority.check(state, tx.type, tx.signer, [Relation.SUBJECT])
+        pseudonym = tx.signer.removeprefix("resident:")
+    else:
+        pseudonym = tx.body["pseudonym"]
     record = resident(state, pseudonym)
-    assert record is not None  # the signature was checked against it
+    require(record is not None, "unknown_resident", "resident is not enrolled")
+    assert record is not None
+    setters = key_setters(record)
+    if details is not None:
+        fresh = [] if tx.signer in setters else [Relation.NEVER_KEYED]
+        authority.check(state, tx.type, tx.signer, fresh)
+        require(
+            details["verification_result"] == "verified",
+            "identity_not_verified",
+            "the operator did not verify the resident's identity",
+        )
     key = tx.body["key"]
     require(key != record["key"], "bad_field", "the new key is the current key")
-    state.put(
-        f"resident/{pseudonym}",
-        {**record, "key": key, "previous_keys": [*record.get("previous_keys", []), record["key"]]},
-    )
-    return Applied(tx.encode(), ({"type": "resident_key_rotated", "resident": pseudonym},))
+    rotated = {**record, "key": key,
+               "previous_keys": [*record.get("previous_keys", []), record["key"]]}  # fmt: skip
+    if details is not None:
+        rekey = {"by": tx.signer, "assisted": details, "time_ms": ctx.time_ms,
+                 "height": ctx.height}  # fmt: skip
+        rotated |= {"keyed_by": [*setters, tx.signer],
+                    "rekeys": [*record.get("rekeys", []), rekey]}  # fmt: skip
+        record_access(
+            state, pseudonym, action="U", agent=tx.signer, entity="key", data_class="-",
+            purpose="-", consent_id=None, outcome="granted", reason="assisted_rekey",
+            time_ms=ctx.time_ms, height=ctx.height,
+        )  # fmt: skip
+    state.put(f"resident/{pseudonym}", rotated)
+    event = {"type": "resident_key_rotated", "resident": pseudonym,
+             "assisted": details is not None}  # fmt: skip
+    return Applied(tx.encode(), (event,))
 
 
 RULES = {

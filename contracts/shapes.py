@@ -127,7 +127,13 @@ def enroll(body: Body, signer: str) -> None:
 
 
 def rotate_key(body: Body, signer: str) -> None:
-    exactly(body, "key")
+    """The resident's own key sets the next; or a counter re-keys the resident, present."""
+    if _is_resident(signer):
+        exactly(body, "key")
+    else:
+        exactly(body, "pseudonym", "key", "assisted")
+        hex64(body, "pseudonym")
+        assisted_details(body)
     verifier(body, "key")
 
 

@@ -20,9 +20,10 @@ def ok(outcome: Any) -> Applied:
     return outcome
 
 
-def refused(outcome: Any, code: str) -> None:
+def refused(outcome: Any, code: str) -> Rejected:
     assert isinstance(outcome, Rejected), outcome
     assert outcome.code == code, outcome
+    return outcome
 
 
 @pytest.fixture
@@ -66,9 +67,11 @@ def test_enrollment_rules(w: World) -> None:
     refused(w.submit("ssb-330825", {**body, "pseudonym": "330825199001011234"}), "bad_field")
     refused(w.submit("ssb-330825", {**body, "key": "not a key"}), "bad_field")
     refused(w.submit("ssb-330825", {**body, "name": "张三"}), "bad_field")
-    ok(w.submit("hosp-330881", body))
+    # enrolling is a step taken for the resident at a counter (real-name check in person)
+    refused(w.submit("hosp-330881", body), "wrong_signer")  # a hospital without a counter
+    ok(w.submit("hosp-330824", body))
     refused(w.submit("ssb-330825", body), "already_enrolled")
-    assert w.get(f"resident/{pseudonym_of(3)}")["enrolled_by"] == "hosp-330881"
+    assert w.get(f"resident/{pseudonym_of(3)}")["enrolled_by"] == "hosp-330824"
 
 
 def test_key_rotation_revokes_the_old_key(w: World) -> None:
@@ -229,6 +232,28 @@ def test_health_sharing_and_access_log(w: World) -> None:
     ]
     assert all(e["consent_id"] == "c-1" and e["on_behalf_of"] == P1 for e in log)
     assert w.get("share/s-1")["reads"] == 1
+
+
+def test_only_a_hospital_may_try_a_read_so_no_one_else_writes_refusals_or_probes_ids(
+    w: World,
+) -> None:
+    """A resident or an auditor signing ``health.access`` used to add a refusal to another
+    resident's access log, and learned from unknown_case which case ids exist: now the table
+    refuses them before the case is looked up, and nothing is recorded. A hospital that is
+    not the requester still tries a real read: it is recorded as refused."""
+    share_until_release(w)
+    before = access_log(w)
+    for signer in (f"resident:{P2}", f"resident:{P1}", "audit-330800", "audit-330881",
+                   "hc-330800", "ssb-330825"):  # fmt: skip
+        for case in ("s-1", "s-none"):
+            out = refused(w.submit(signer, {"type": "health.access", "case_id": case}),
+                          "wrong_signer")  # fmt: skip
+            assert "hospital" in out.message
+    assert access_log(w) == before and access_log(w, P2) == []
+    refused(w.submit("hosp-330802", {"type": "health.access", "case_id": "s-none"}),
+            "unknown_case")  # fmt: skip
+    read = ok(w.submit("hosp-330802", {"type": "health.access", "case_id": "s-1"}))
+    assert read.events[0]["reason"] == "not_recipient" and len(access_log(w)) == len(before) + 1
 
 
 def test_withdrawn_consent_stops_later_reads(w: World) -> None:

@@ -136,6 +136,8 @@ def attempts(w: World) -> list[tuple[str, dict[str, Any]]]:
                          "entity": s, "data_class": "test_result",
                          "purpose": "api health.case"}),
         (me, {"type": "resident.rotate_key", "key": seeded("fresh").verifier().encode()}),
+        ("hosp-330824", {"type": "resident.rotate_key", "pseudonym": P1, "assisted": ASSISTED,
+                         "key": seeded("re-keyed").verifier().encode()}),
     ]  # fmt: skip
 
 
@@ -173,7 +175,7 @@ def test_the_same_transactions_for_another_resident_still_apply(w: World) -> Non
             body["locator"] = derive(body["case_id"], P2, "hosp-330824", body["commitment"])
         signer = signer.replace(P1, P2)
         applied += isinstance(submit_as(w, signer, body), Applied)
-    assert applied >= 14  # (a resident may not anchor: contracts/authority.py)
+    assert applied >= 15  # (a resident may not anchor: contracts/authority.py)
 
 
 def test_erasure_ends_consents_and_closes_open_cases(w: World) -> None:

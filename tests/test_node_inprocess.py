@@ -240,7 +240,7 @@ def test_a_resident_lists_who_accessed_their_records(single: tuple[TestClient, P
     client, net = single
     keys = {
         a: read_signer(net / "agencies" / f"{a}.key")
-        for a in ("ssb-330825", "hosp-330881", "hosp-330824")
+        for a in ("ssb-330825", "hosp-330881", "hosp-330824", "hosp-330802")
     }
     me = Signer.generate("resident-demo")
     pseudonym = hashlib.sha256(b"not a real id").hexdigest()
@@ -291,8 +291,9 @@ def test_a_resident_lists_who_accessed_their_records(single: tuple[TestClient, P
     )
     granted = send(hosp_a, hosp_a.name, {"type": "health.access", "case_id": "s-1"})
     assert (granted["status"], granted["outcome"]) == ("committed", "applied")
-    refused = send(ssb, ssb.name, {"type": "health.access", "case_id": "s-1"})
-    # not the recipient: on the log, recorded, and its outcome says refused (on both engines)
+    hosp_c = keys["hosp-330802"]
+    refused = send(hosp_c, hosp_c.name, {"type": "health.access", "case_id": "s-1"})
+    # a hospital, not the recipient: on the log, recorded, and its outcome says refused (on both engines)
     assert refused["status"] == "committed" and refused["leaf_index"] == granted["leaf_index"] + 1
     assert (refused["outcome"], refused["reason"]) == ("refused", "not_recipient")
 
@@ -305,7 +306,7 @@ def test_a_resident_lists_who_accessed_their_records(single: tuple[TestClient, P
     mine = f"/v1/residents/{pseudonym}/access"
     page = signed_get(mine).json()
     assert [(e["action"], e["agent"], e["outcome"]) for e in page["entries"]] == [
-        ("E", hosp_b.name, "granted"), ("R", hosp_a.name, "granted"), ("R", ssb.name, "refused")
+        ("E", hosp_b.name, "granted"), ("R", hosp_a.name, "granted"), ("R", hosp_c.name, "refused")
     ]  # fmt: skip
     first = signed_get(mine, "limit=2").json()
     rest = signed_get(mine, f"cursor={first['next_cursor']}").json()

@@ -44,7 +44,10 @@ MONEY = {"info_commitment": _h("info"), "fund_commitment": _h("fund"), "amount_f
 EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "anchor": [("hosp-330881", {"sha256": _h("document")})],
     "resident.enroll": [("ssb-330825", {"pseudonym": RESIDENT, "key": _key("resident")})],
-    "resident.rotate_key": [(ME, {"key": _key("resident-2")})],
+    "resident.rotate_key": [
+        (ME, {"key": _key("resident-2")}),
+        ("ssb-330802", {"pseudonym": RESIDENT, "key": _key("resident-3"), "assisted": ASSISTED}),
+    ],
     "resident.erase": [(ME, {}), ("ssb-330825", {"pseudonym": RESIDENT})],
     "consent.grant": [(ME, CONSENT)],
     "consent.grant_assisted": [

@@ -19,7 +19,7 @@ from node import chainstore, fetches
 from node.mempool import MempoolFull
 from node.ratelimit import retry_after
 from node.service import Node, NotAValidator, RateLimited, TxRejected
-from node.vault import CaseRef, Unreadable, WrongCase
+from node.vault import CaseRef, Erased, Unreadable, WrongCase
 
 router = APIRouter(prefix="/v1", tags=["agency"])
 
@@ -288,7 +288,11 @@ async def put_payload(request: Request, case_id: str) -> Deposited:
     payload = await request.body()
     if not payload:
         raise Problem(400, "empty-payload", "The body is the document; it is empty")
-    stored = node.vault.store(CaseRef(case_id, case["resident"], case["source"]), payload)
+    try:
+        stored = node.vault.store(CaseRef(case_id, case["resident"], case["source"]), payload)
+    except Erased as exc:  # erased and shredded while the body came in (checked above)
+        raise Problem(410, "resident-erased", "The resident was erased", "resident_erased",
+                      reason="resident_erased") from exc  # fmt: skip
     return Deposited(locator=stored.locator, commitment=stored.commitment, held_by=node.signer.name)
 
 
