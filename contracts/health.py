@@ -176,8 +176,11 @@ def access(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
         purpose=case["purpose"], consent_id=case.get("consent_id"), outcome=outcome, reason=why,
         time_ms=ctx.time_ms, height=ctx.height,
     )  # fmt: skip
-    if outcome == "granted":
-        state.put(f"share/{case['case_id']}", {**case, "reads": case["reads"] + 1})
+    if outcome == "granted":  # the read a payload fetch may use (one fetch, one read)
+        state.put(
+            f"share/{case['case_id']}",
+            {**case, "reads": case["reads"] + 1, "read_seq": entry["seq"]},
+        )
     return Applied(
         tx.encode(),
         (

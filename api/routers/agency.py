@@ -309,8 +309,8 @@ class Delivery(BaseModel):
 async def get_payload(request: Request, case_id: str) -> Delivery:
     """The released document, sealed to the requesting hospital's key. Only while a consent
     covers it, and only after the read was recorded on the log: each fetch needs its own
-    granted ``health.access`` (the latest entry of the caller for the case in the resident's
-    access log, used by no fetch before). Only the item deposited for this very case is
+    granted ``health.access`` (the case's latest granted read, ``read_seq``,
+    used by no fetch before). Only the item deposited for this very case is
     delivered. Signed request."""
     caller = await caller_of(request)
     node: Node = request.app.state.node
@@ -354,22 +354,12 @@ async def get_payload(request: Request, case_id: str) -> Delivery:
 
 
 def _unused_granted_read(node: Node, case: dict[str, Any], agency: str) -> int | None:
-    """The seq of the caller's latest ``health.access`` entry for this case if it was granted
-    and no fetch has used it; else None. The node's own records of reads at its API (purpose
-    ``api <action>``: case-file reads, refusals) are not such entries."""
-    resident = case["resident"]
-    prefix = f"access/{resident}/"
+    """The seq of the case's latest granted ``health.access`` (``read_seq``, which only that
+    transaction sets, and only for the requester) if no fetch has used it; else None. Not
+    looked for among the resident's latest entries: anyone's refused reads, or a validator's
+    record, could push it out of reach or stand in front of it."""
+    seq = case.get("read_seq")
+    if agency != case["requester"] or not isinstance(seq, int):
+        return None
     with node.engine.connect() as conn:
-        count = int(chainstore.DBState(conn).get(f"access_count/{resident}") or 0)
-        after = f"{prefix}{count - 201:012d}" if count > 200 else None  # the latest 200
-        rows = chainstore.state_prefix(conn, prefix, after, 200)
-        mine = [
-            e for _, e in rows
-            if isinstance(e, dict) and e.get("agent") == agency
-            and e.get("entity") == case["case_id"] and e.get("action") == "R"
-            and not str(e.get("purpose")).startswith("api ")  # the node's records of API reads
-        ]  # fmt: skip
-        if not mine or mine[-1]["outcome"] != "granted":
-            return None
-        seq = int(mine[-1]["seq"])
-        return None if fetches.used(conn, resident, seq) else seq
+        return None if fetches.used(conn, case["resident"], seq) else seq
