@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from api import operations, problems
 from api.auth import NonceCache
+from api.authz import REFUSAL_BURST, REFUSALS_PER_KEY
 from api.routers import admin, agency, auditor, peers, resident
 from api.submit_path import SubmitFastPath, submit_route
 from node.ratelimit import RateLimiter
@@ -27,6 +28,7 @@ def create_app(node: Node) -> FastAPI:
     app.state.engine = node.engine
     app.state.nonces = NonceCache()
     app.state.key_reads = RateLimiter.per_second(node.config.reads_per_key)
+    app.state.key_refusals = RateLimiter(REFUSALS_PER_KEY, REFUSAL_BURST)
     problems.install(app)
     for router in (agency.router, resident.router, auditor.router, admin.router, peers.router):
         app.include_router(router)

@@ -25,6 +25,13 @@ from node.ratelimit import RateLimiter, retry_after
 from node.service import Node
 
 
+REFUSALS_PER_KEY, REFUSAL_BURST = 0.2, 30
+"""Recorded refusals a key may cause: each is a transaction on the log forever, in the access
+log of a resident the caller need not know beyond a pseudonym, outside every submission limit
+(``Node._record``). Past them, the key's reads are answered 429 before anything is decided,
+so nothing is refused and nothing is left unrecorded."""
+
+
 class Role(StrEnum):
     RESIDENT = "resident"
     AGENCY = "agency"
@@ -126,17 +133,20 @@ def role_of(signer: str, node_name: str, validator: bool = True) -> Role:
 
 async def caller_of(request: Request, *, candidates: bool = False) -> Caller:
     """The verified caller; 401 problem+json without a valid, fresh, unused signature, 429
-    when that key reads faster than ``reads_per_key``. ``candidates``: also take the keys
+    when that key reads faster than ``reads_per_key`` or has spent its refusals
+    (``REFUSALS_PER_KEY``). ``candidates``: also take the keys
     open ``add_validator`` proposals name (reads of the log, for a node that syncs before it
     joins). Node keys are not limited per key: block sync reads a block a request, and the
     per-address limit still holds."""
     node: Node = request.app.state.node
     limiter: RateLimiter = request.app.state.key_reads
+    refusals: RateLimiter = request.app.state.key_refusals
 
     def admit(keyid: str) -> None:
         if keyid.startswith("node:"):
             return
-        if wait := limiter.take(keyid, time.monotonic()):
+        now = time.monotonic()
+        if wait := refusals.wait(keyid, now) or limiter.take(keyid, now):
             raise Problem(
                 429, "rate-limited", "Too many requests", f"reads by {keyid}",
                 retry_after=retry_after(wait),
@@ -187,6 +197,8 @@ def refuse(
     (also for refusals decided after the matrix, such as a withdrawn consent)."""
     if parties.resident is not None:
         node: Node = request.app.state.node
+        refusals: RateLimiter = request.app.state.key_refusals
+        refusals.take(caller.id, time.monotonic())  # spends the budget ``admit`` checks
         node.record_refusal(
             parties.resident, caller.id, entity or action.value, data_class or "-",
             f"api {action.value}", why,

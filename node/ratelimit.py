@@ -24,5 +24,12 @@ class RateLimiter:
         return (1 - tokens) / self.rate
 
 
+    def wait(self, key: str, now: float) -> float:
+        """0 if a token is free now, else seconds until one is; takes nothing."""
+        tokens, last = self.buckets.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
+
 def retry_after(seconds: float) -> int:
     return max(1, math.ceil(seconds))

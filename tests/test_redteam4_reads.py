@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from api.authz import REFUSAL_BURST
 from node.ratelimit import RateLimiter
 from tests.test_erasure_node import Scene, _client
 from tests.test_reads_recorded import (
@@ -44,7 +45,8 @@ def test_a_flood_of_refusals_does_not_push_a_granted_read_out_of_reach(live: Sce
     assert (
         scene.send(REQUESTER, {"type": "health.access", "case_id": "s-1"})["status"] == "committed"
     )
-    scene.client.app.state.key_reads = RateLimiter.per_second(10_000)  # type: ignore[attr-defined]
+    state = scene.client.app.state  # type: ignore[attr-defined]
+    state.key_reads = state.key_refusals = RateLimiter.per_second(10_000)
     before = entries(scene)
     for _ in range(201):
         assert scene.call(STRANGER, "GET", "/v1/health/cases/s-1").status_code == 403
@@ -56,3 +58,25 @@ def test_a_flood_of_refusals_does_not_push_a_granted_read_out_of_reach(live: Sce
     assert r.status_code == 200, r.text
     r = scene.call(REQUESTER, "GET", PAYLOAD)  # still one fetch for one read
     assert r.status_code == 403 and r.json()["detail"] == "read_not_recorded", r.text
+
+
+def test_refused_reads_cannot_flood_a_residents_log_and_the_chain(live: Scene) -> None:
+    """Attack: every refused read of a resident's data is a node-signed transaction on the
+    log forever and an entry in her access log, submitted outside every per-signer limit; only
+    the reader's per-key read limit (100 a second) bounded them. One agency key (or a hostile
+    resident's, with a pseudonym) made the node write 100 transactions a second about a
+    resident it chose. Fix: a key may cause ``REFUSALS_PER_KEY`` recorded refusals (a burst of
+    ``REFUSAL_BURST``); past them its reads are answered 429 before anything is decided, so
+    no refusal goes unrecorded and none floods the log."""
+    scene, node = live, live.node
+    recorded = node.counters["refusals_recorded"]
+    answers = [
+        scene.call(STRANGER, "GET", "/v1/health/cases/s-1").status_code for _ in range(100)
+    ]
+    assert answers.count(403) <= REFUSAL_BURST + 1, answers
+    assert set(answers) == {403, 429}
+    assert node.counters["refusals_recorded"] - recorded == answers.count(403)
+    r = scene.call(STRANGER, "GET", "/v1/health/cases/s-1")
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+    # the parties still read: the budget is the refusing key's
+    assert scene.call(REQUESTER, "GET", "/v1/health/cases/s-1").status_code == 200
