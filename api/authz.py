@@ -195,10 +195,11 @@ def refuse(
 ) -> NoReturn:
     """403 with the reason, recorded in the resident's access log when it was their data
     (also for refusals decided after the matrix, such as a withdrawn consent)."""
+    refusals: RateLimiter = request.app.state.key_refusals
+    refusals.take(caller.id, time.monotonic())  # the budget ``admit`` checks: every refusal
+    # spends it, of an unknown case id too, or its 429s would tell which ids exist
     if parties.resident is not None:
         node: Node = request.app.state.node
-        refusals: RateLimiter = request.app.state.key_refusals
-        refusals.take(caller.id, time.monotonic())  # spends the budget ``admit`` checks
         node.record_refusal(
             parties.resident, caller.id, entity or action.value, data_class or "-",
             f"api {action.value}", why,

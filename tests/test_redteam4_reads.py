@@ -80,3 +80,17 @@ def test_refused_reads_cannot_flood_a_residents_log_and_the_chain(live: Scene) -
     assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
     # the parties still read: the budget is the refusing key's
     assert scene.call(REQUESTER, "GET", "/v1/health/cases/s-1").status_code == 200
+
+
+def test_the_refusal_budget_tells_no_case_id_apart(live: Scene) -> None:
+    """Attack on the fix above: if only recorded refusals spent the budget, a key with one
+    refusal left would learn whether an id exists from whether its next read is a 429. Every
+    refusal spends it, an unknown id's too."""
+    scene = live
+    for _ in range(REFUSAL_BURST + 1):
+        r = scene.call(STRANGER, "GET", "/v1/health/cases/no-such-case")
+        if r.status_code == 429:
+            break
+        assert r.status_code == 403
+    assert r.status_code == 429, "unknown ids spend the budget like known ones"
+    assert scene.call(STRANGER, "GET", "/v1/health/cases/s-1").status_code == 429
