@@ -24,7 +24,6 @@ from api.problems import Problem
 from node.ratelimit import RateLimiter, retry_after
 from node.service import Node
 
-
 REFUSALS_PER_KEY, REFUSAL_BURST = 0.2, 30
 """Recorded refusals a key may cause: each is a transaction on the log forever, in the access
 log of a resident the caller need not know beyond a pseudonym, outside every submission limit

@@ -23,7 +23,6 @@ class RateLimiter:
         self.buckets[key] = (tokens, now)
         return (1 - tokens) / self.rate
 
-
     def wait(self, key: str, now: float) -> float:
         """0 if a token is free now, else seconds until one is; takes nothing."""
         tokens, last = self.buckets.get(key, (float(self.burst), now))

@@ -70,9 +70,7 @@ def test_refused_reads_cannot_flood_a_residents_log_and_the_chain(live: Scene) -
     no refusal goes unrecorded and none floods the log."""
     scene, node = live, live.node
     recorded = node.counters["refusals_recorded"]
-    answers = [
-        scene.call(STRANGER, "GET", "/v1/health/cases/s-1").status_code for _ in range(100)
-    ]
+    answers = [scene.call(STRANGER, "GET", "/v1/health/cases/s-1").status_code for _ in range(100)]
     assert answers.count(403) <= REFUSAL_BURST + 1, answers
     assert set(answers) == {403, 429}
     assert node.counters["refusals_recorded"] - recorded == answers.count(403)
