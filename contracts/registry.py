@@ -20,7 +20,8 @@ refused as ``resident_erased``, and records naming a resident are indexed under 
 Also in 4: only counters enroll; a consent to (or a case authorized for) an agency that set the
 resident's key is bounded and marked (``enroller_is_recipient``, ``enroller_is_requester``); a
 counter that never set her key re-keys her (``resident.rotate_key`` with ``assisted``); only
-hospitals sign ``health.access``."""
+hospitals sign ``health.access``; a granted ``health.access`` records its access-log seq in
+the case (``read_seq``: the one entry a payload fetch may use)."""
 
 RULES: dict[str, Rule] = {
     name: erasure.guard(rule)
