@@ -137,6 +137,7 @@ async def caller_of(request: Request, *, candidates: bool = False) -> Caller:
     open ``add_validator`` proposals name (reads of the log, for a node that syncs before it
     joins). Node keys are not limited per key: block sync reads a block a request, and the
     per-address limit still holds."""
+    request.state.received = time.monotonic()  # a refusal is answered REFUSAL_TIME after it
     node: Node = request.app.state.node
     limiter: RateLimiter = request.app.state.key_reads
     refusals: RateLimiter = request.app.state.key_refusals
@@ -182,6 +183,13 @@ def require(
                           reason="resident_erased")  # fmt: skip
 
 
+REFUSAL_TIME = 0.05
+"""Seconds from a signed read's arrival to its refusal's answer. Recording a refusal (outbox
+row, signature, mempool) takes a few milliseconds that a refusal with nothing to record (an
+unknown case id) does not: answering every refusal at the same time after arrival keeps the
+time from telling which case ids exist (red team 4), as long as recording takes less."""
+
+
 def refuse(
     request: Request,
     action: Action,
@@ -203,4 +211,7 @@ def refuse(
             parties.resident, caller.id, entity or action.value, data_class or "-",
             f"api {action.value}", why,
         )  # fmt: skip
-    raise Problem(403, "forbidden", "Not allowed", why, reason=why)
+    received = getattr(request.state, "received", time.monotonic())
+    raise Problem(
+        403, "forbidden", "Not allowed", why, reason=why, not_before=received + REFUSAL_TIME
+    )

@@ -1,5 +1,7 @@
 """RFC 9457 problem+json for every error, with a stable ``type`` URI per reason."""
 
+import asyncio
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -46,7 +48,16 @@ CASE_RESPONSES: dict[int | str, dict[str, Any]] = {
 class Problem(Exception):
     """Raised at the HTTP edge; rendered as problem+json."""
 
-    def __init__(self, status: int, kind: str, title: str, detail: str = "", **extra: Any):
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        title: str,
+        detail: str = "",
+        *,
+        not_before: float | None = None,
+        **extra: Any,
+    ):
         super().__init__(detail or title)
         self.status, self.kind, self.title, self.detail, self.extra = (
             status,
@@ -55,6 +66,8 @@ class Problem(Exception):
             detail,
             extra,
         )
+        self.not_before = not_before
+        """``time.monotonic()`` before which the answer is not sent (refusals: equal timing)."""
 
 
 def problem_response(
@@ -104,6 +117,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
+        if exc.not_before is not None and (wait := exc.not_before - time.monotonic()) > 0:
+            await asyncio.sleep(wait)
         return problem_response(exc.status, exc.kind, exc.title, exc.detail, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
