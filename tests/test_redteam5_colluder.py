@@ -13,7 +13,7 @@ her own device or card, with proof at enrollment) or a second, independent attes
 import pytest
 
 from contracts.rules import Applied
-from tests.contract_world import DAY_MS, World, pseudonym_of, seeded
+from tests.contract_world import DAY_MS, World, pseudonym_of
 from tests.test_redteam3_enrollment import access_log
 
 VICTIM = pseudonym_of(78)
@@ -27,7 +27,7 @@ COUNTER, COLLUDER, SOURCE = "hosp-330802", "hosp-330881", "hosp-330824"
 )
 def test_a_counter_that_made_her_key_consents_for_a_colluder_capped_and_marked() -> None:
     w = World()
-    made = seeded("made by the counter")
+    made = w.resident_key(VICTIM, 5)  # made by the counter
     out = w.submit(COUNTER, {"type": "resident.enroll", "pseudonym": VICTIM,
                              "key": made.verifier().encode()})  # fmt: skip
     assert isinstance(out, Applied), out
