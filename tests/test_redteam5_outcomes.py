@@ -50,7 +50,9 @@ def test_wait_exits_zero_only_when_the_node_says_applied(
     monkeypatch.setattr(ShanheClient, "wait", lambda self, h: self._get(f"/v1/tx/{h}").json())
     key = tmp_path / "hosp.key"
     write_signer(key, Signer.generate("hosp-330881"))
-    code = tx_cli.submit("http://node", key, {"type": "health.access", "case_id": "s-1"}, None, True)
+    code = tx_cli.submit(
+        "http://node", key, {"type": "health.access", "case_id": "s-1"}, None, True
+    )
     out = capsys.readouterr().out
     assert code == 1, out
     assert "applied" not in out.splitlines()[-1], out
