@@ -39,7 +39,8 @@ class NotVerified(Exception):
 class TxOutcome:
     """What became of a transaction: ``applied``; ``refused`` (on the log, but what it asked
     for was refused by the rules, e.g. a read outside a consent, recorded in the resident's
-    access log); ``rejected`` (decided in a block, changed nothing); or still ``pending``."""
+    access log); ``rejected`` (decided in a block, changed nothing); still ``pending``; or
+    ``unknown`` (committed, but the node did not say with what outcome)."""
 
     tx_hash: str
     outcome: str
@@ -56,7 +57,8 @@ class TxOutcome:
     def of(status: dict[str, Any]) -> "TxOutcome":
         """From ``GET /v1/tx/{hash}``'s answer."""
         state = status["status"]
-        outcome = status.get("outcome", "applied") if state == "committed" else state
+        # an outcome the node does not state is not applied: never report success by default
+        outcome = str(status.get("outcome") or "unknown") if state == "committed" else state
         return TxOutcome(
             tx_hash=status["tx_hash"], outcome=outcome, reason=status.get("reason"),
             message=status.get("message"), height=status.get("height"),

@@ -43,6 +43,11 @@ FUNDS_MOVED = {"TRANSFERRED_OUT", "DISPUTED", "RECEIVED"}
 FINISHING = {"pension.transfer_out", "pension.confirm", "pension.complete"}
 """The steps that finish a transfer whose funds moved: 转出地 corrects a disputed transfer,
 转入地 confirms and completes."""
+REKEY_ERASE_HOLD_MS = 15 * 86_400_000
+"""No erasure, by anyone, until this long after an assisted re-key: erasure is final, and a
+counter that re-keyed a resident under a key it made could otherwise erase her at once
+(as her last key setter, or signing as her). In that time she sees the re-key in her access
+log and is re-keyed at another counter, which takes both powers away from it."""
 
 
 def is_erased(state: StateView, pseudonym: str) -> bool:
@@ -162,7 +167,8 @@ def guard(rule: Rule) -> Rule:
 def erase(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     """PIPL art. 47: the resident (or, on request, the agency that last set their key at a
     counter: the enroller, or a counter that re-keyed them since, so that an enroller that
-    made the key cannot erase her after she took her identity back) has the off-log key
+    made the key cannot erase her after she took her identity back; not within
+    ``REKEY_ERASE_HOLD_MS`` of an assisted re-key) has the off-log key
     material and salts destroyed (each node's vault, when it commits this) and their
     processing stopped here; the pseudonym stays on the log but identifies nothing."""
     if tx.signer.startswith("resident:"):
@@ -180,6 +186,14 @@ def erase(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
         "wrong_signer",
         "the resident, or the agency that last set their key at a counter (enrolled or "
         "re-keyed them), requests erasure",
+    )
+    rekeys = record.get("rekeys") or []
+    held_until = rekeys[-1]["time_ms"] + REKEY_ERASE_HOLD_MS if rekeys else ctx.time_ms
+    require(
+        ctx.time_ms >= held_until,
+        "erasure_held",
+        f"erasure is final: not until {REKEY_ERASE_HOLD_MS // 86_400_000} days after the "
+        "resident was re-keyed at a counter, so that she can see it and be re-keyed elsewhere",
     )
     closed: dict[str, int] = {"consents": 0, "health_cases": 0, "pension_cases": 0}
     for key in records(state, pseudonym):

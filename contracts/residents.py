@@ -12,6 +12,10 @@ from contracts.state import Overlay
 from contracts.tx import Transaction
 
 ENROLLING_KINDS = SERVICE
+MAX_PREVIOUS_KEYS = 64
+"""How many rotations a resident signs herself: every revoked key is tried for a signature
+her current key does not verify (``revoked_key``, and at admission for an erased resident),
+so their number bounds what a forged transaction in her name costs a node."""
 
 
 def resident_signer(pseudonym: str) -> str:
@@ -77,6 +81,12 @@ def rotate_key(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
         )
     key = tx.body["key"]
     require(key != record["key"], "bad_field", "the new key is the current key")
+    require(
+        details is not None or len(record.get("previous_keys", [])) < MAX_PREVIOUS_KEYS,
+        "too_many_keys",
+        f"a resident signs at most {MAX_PREVIOUS_KEYS} rotations of her key; a counter "
+        "that never set a key of hers re-keys her",
+    )
     rotated = {**record, "key": key,
                "previous_keys": [*record.get("previous_keys", []), record["key"]]}  # fmt: skip
     if details is not None:
