@@ -7,7 +7,14 @@ from typing import Any
 
 from contracts.policy import ConsentPolicy
 from contracts.registry import RULES
-from contracts.rules import Applied, BlockContext, Outcome, apply_transaction, genesis_writes
+from contracts.rules import (
+    Applied,
+    BlockContext,
+    Outcome,
+    Rejected,
+    apply_transaction,
+    genesis_writes,
+)
 from contracts.state import GENESIS_STATE_ROOT, DictState, Overlay, next_state_root
 from contracts.tx import Transaction, check_signature, sign_transaction
 from tlog.note import Signer
@@ -127,3 +134,23 @@ def pseudonym_of(n: int) -> str:
 
 def h(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def ok(outcome: Any) -> Applied:
+    """The outcome, which must be applied."""
+    assert isinstance(outcome, Applied), outcome
+    return outcome
+
+
+def refused(outcome: Any, code: str) -> Rejected:
+    """The outcome, which must be a rejection with this code."""
+    assert isinstance(outcome, Rejected), outcome
+    assert outcome.code == code, outcome
+    return outcome
+
+
+def access_log(w: "World", pseudonym: str | None = None) -> list[dict[str, Any]]:
+    """A resident's access log, oldest first (resident 1's by default)."""
+    pseudonym = pseudonym or pseudonym_of(1)
+    count = w.get(f"access_count/{pseudonym}") or 0
+    return [w.get(f"access/{pseudonym}/{i:012d}") for i in range(count)]

@@ -12,12 +12,24 @@ import pytest
 from contracts.authority import AUTHORITY, Actor, Relation, Who, permits
 from contracts.locator import derive
 from contracts.policy import ConsentPolicy
-from contracts.rules import Applied, Rejected
+from contracts.rules import Rejected
 from contracts.vocabulary import AGENCY_KINDS
 from node.genesis import Genesis, NodeConfig
 from node.network_init import init_network
 from node.service import Node
-from tests.contract_world import AGENCIES, DAY_MS, ROLES, T0, World, h, pseudonym_of, seeded
+from tests.contract_world import (
+    AGENCIES,
+    DAY_MS,
+    ROLES,
+    T0,
+    World,
+    access_log,
+    h,
+    ok,
+    pseudonym_of,
+    refused,
+    seeded,
+)
 
 P1, P2 = pseudonym_of(1), pseudonym_of(2)
 YEAR_MS = 365 * DAY_MS
@@ -29,17 +41,6 @@ ASSISTED = {
     "verification_result": "verified",
     "form_hash": h("signed paper form"),
 }
-
-
-def ok(outcome: Any) -> Applied:
-    assert isinstance(outcome, Applied), outcome
-    return outcome
-
-
-def refused(outcome: Any, code: str) -> Rejected:
-    assert isinstance(outcome, Rejected), outcome
-    assert outcome.code == code, outcome
-    return outcome
 
 
 @pytest.fixture
@@ -84,11 +85,6 @@ REFUSAL = {"type": "access.refused", "resident": P1, "agent": "hosp-330802", "en
 
 READ = {"type": "access.read", "resident": P1, "agent": "hosp-330881", "entity": "s-rel",
         "data_class": "test_result", "purpose": "api health.case"}  # fmt: skip
-
-
-def access_log(w: World, pseudonym: str = P1) -> list[dict[str, Any]]:
-    count = w.get(f"access_count/{pseudonym}") or 0
-    return [w.get(f"access/{pseudonym}/{i:012d}") for i in range(count)]
 
 
 def test_an_auditor_cannot_withdraw_a_residents_consent(w: World) -> None:

@@ -8,22 +8,10 @@ from contracts.calendar import cst_date, working_deadline
 from contracts.health import case_status
 from contracts.locator import derive
 from contracts.pension import is_overdue
-from contracts.rules import Applied, Rejected
 from signing.canonical import NotCanonicalizable
-from tests.contract_world import DAY_MS, T0, World, h, pseudonym_of, seeded
+from tests.contract_world import DAY_MS, T0, World, access_log, h, ok, pseudonym_of, refused, seeded
 
 P1, P2 = pseudonym_of(1), pseudonym_of(2)
-
-
-def ok(outcome: Any) -> Applied:
-    assert isinstance(outcome, Applied), outcome
-    return outcome
-
-
-def refused(outcome: Any, code: str) -> Rejected:
-    assert isinstance(outcome, Rejected), outcome
-    assert outcome.code == code, outcome
-    return outcome
 
 
 @pytest.fixture
@@ -204,11 +192,6 @@ def share_until_release(w: World, case: str = "s-1", consent: str = "c-1") -> No
             },
         )
     )
-
-
-def access_log(w: World, pseudonym: str = P1) -> list[dict[str, Any]]:
-    count = w.get(f"access_count/{pseudonym}") or 0
-    return [w.get(f"access/{pseudonym}/{i:012d}") for i in range(count)]
 
 
 def test_health_sharing_and_access_log(w: World) -> None:

@@ -11,7 +11,7 @@ from contracts.erasure import read_refusal
 from contracts.locator import derive
 from contracts.rules import Applied, Rejected
 from contracts.tx import sign_transaction
-from tests.contract_world import CHAIN, DAY_MS, T0, World, h, pseudonym_of, seeded
+from tests.contract_world import CHAIN, DAY_MS, T0, World, h, ok, pseudonym_of, refused, seeded
 
 P1, P2 = pseudonym_of(1), pseudonym_of(2)
 ASSISTED = {
@@ -21,17 +21,6 @@ ASSISTED = {
     "verification_result": "verified",
     "form_hash": h("signed paper form"),
 }
-
-
-def ok(outcome: Any) -> Applied:
-    assert isinstance(outcome, Applied), outcome
-    return outcome
-
-
-def refused(outcome: Any, code: str) -> Rejected:
-    assert isinstance(outcome, Rejected), outcome
-    assert outcome.code == code, outcome
-    return outcome
 
 
 def consent(cid: str, who: str = P1, **change: Any) -> dict[str, Any]:

@@ -13,33 +13,16 @@ import pytest
 from sqlalchemy import create_engine, text, update
 
 from contracts.locator import derive
-from contracts.rules import Applied, Rejected
 from node.db import open_database, sqlite_url
 from node.keys import read_signer
 from node.schema import state_kv
 from node.vault import CaseRef, Unreadable, Vault, WrongCase, commitment, open_delivery, vault_items
-from tests.contract_world import DAY_MS, T0, World, h, pseudonym_of
+from tests.contract_world import DAY_MS, T0, World, access_log, h, ok, pseudonym_of, refused
 from tests.test_erasure_node import Scene, _client, _config
 from tlog.note import Signer
 
 VICTIM, PUPPET = pseudonym_of(1), pseudonym_of(2)
 REQUESTER, SOURCE, COLLUDER = "hosp-330881", "hosp-330824", "hosp-330802"
-
-
-def ok(outcome: Any) -> Applied:
-    assert isinstance(outcome, Applied), outcome
-    return outcome
-
-
-def refused(outcome: Any, code: str) -> Rejected:
-    assert isinstance(outcome, Rejected), outcome
-    assert outcome.code == code, outcome
-    return outcome
-
-
-def access_log(w: World, pseudonym: str) -> list[dict[str, Any]]:
-    count = w.get(f"access_count/{pseudonym}") or 0
-    return [w.get(f"access/{pseudonym}/{i:012d}") for i in range(count)]
 
 
 def authorized(w: World, case: str, who: str, source: str, requester: str = REQUESTER) -> None:

@@ -15,33 +15,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from contracts.rules import Applied, Rejected
 from node import fetches, outbox
 from node.keys import read_signer
 from node.ratelimit import RateLimiter
 from node.schema import payload_fetches
 from node.service import Node
-from tests.contract_world import World, pseudonym_of, seeded
+from tests.contract_world import World, access_log, ok, pseudonym_of, refused, seeded
 from tests.test_erasure_node import Scene, _client, _config
 from tlog.note import Signer
 
 P1, P2 = pseudonym_of(1), pseudonym_of(2)
-
-
-def ok(outcome: Any) -> Applied:
-    assert isinstance(outcome, Applied), outcome
-    return outcome
-
-
-def refused(outcome: Any, code: str) -> Rejected:
-    assert isinstance(outcome, Rejected), outcome
-    assert outcome.code == code, outcome
-    return outcome
-
-
-def access_log(w: World, pseudonym: str) -> list[dict[str, Any]]:
-    count = w.get(f"access_count/{pseudonym}") or 0
-    return [w.get(f"access/{pseudonym}/{i:012d}") for i in range(count)]
 
 
 # ------------------------------------------------------------------ access.read, the contract

@@ -19,7 +19,7 @@ from typing import Any
 from contracts.health import case_status
 from contracts.locator import derive
 from contracts.rules import Applied, Rejected
-from tests.contract_world import DAY_MS, World, pseudonym_of, seeded
+from tests.contract_world import DAY_MS, World, access_log, pseudonym_of, seeded
 
 VICTIM = pseudonym_of(77)
 HOSTILE, SOURCE = "hosp-330881", "hosp-330824"  # the hostile one holds no counter role
@@ -41,11 +41,6 @@ def test_a_hospital_without_a_counter_cannot_enroll_a_resident_under_its_own_key
 
 
 COUNTER = "hosp-330802"  # a hospital with a counter: it may enroll, and may be hostile
-
-
-def access_log(w: World, pseudonym: str) -> list[dict[str, Any]]:
-    count = w.get(f"access_count/{pseudonym}") or 0
-    return [w.get(f"access/{pseudonym}/{i:012d}") for i in range(count)]
 
 
 def hijack(w: World, counter: str = COUNTER) -> None:

@@ -13,8 +13,7 @@ her own device or card, with proof at enrollment) or a second, independent attes
 import pytest
 
 from contracts.rules import Applied
-from tests.contract_world import DAY_MS, World, pseudonym_of
-from tests.test_redteam3_enrollment import access_log
+from tests.contract_world import DAY_MS, World, access_log, pseudonym_of
 
 VICTIM = pseudonym_of(78)
 COUNTER, COLLUDER, SOURCE = "hosp-330802", "hosp-330881", "hosp-330824"
