@@ -103,7 +103,18 @@ class PensionCase(Record):
     from_agency: str = Field(examples=["ssb-330825"])
     to_agency: str = Field(examples=["ssb-330802"])
     status: str = Field(examples=["APPLIED"])
-    deadline_ms: int | None = Field(description="end of the stage's 15 working days")
+    deadline_ms: int | None = Field(
+        description="end (24:00 CST) of the stage's 15 working days (国办发〔2009〕66号 art. 8)"
+    )
+    deadline_provisional: bool = Field(
+        default=False,
+        description="the deadline reaches into a year whose arrangement of days off is not "
+        "set yet, so it counts that year's weekends only; it is recomputed in the block that "
+        "sets the year",
+    )
+    deadline_awaits: int | None = Field(
+        default=None, description="the year a provisional deadline awaits", examples=[2027]
+    )
     stage_started_ms: int
     history: list[PensionStage]
 

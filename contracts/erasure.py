@@ -212,7 +212,9 @@ def erase(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
             step = {"status": "WITHDRAWN", "by": tx.signer, "at_ms": ctx.time_ms,
                     "height": ctx.height, "erasure": True}  # fmt: skip
             state.put(key, {**item, "status": "WITHDRAWN", "stage_started_ms": ctx.time_ms,
-                            "deadline_ms": None, "history": [*item["history"], step]})  # fmt: skip
+                            "deadline_ms": None, "deadline_provisional": False,
+                            "deadline_awaits": None,
+                            "history": [*item["history"], step]})  # fmt: skip
             closed["pension_cases"] += 1
     state.put(
         f"resident/{pseudonym}",

@@ -1,6 +1,7 @@
 """Changing who takes part: adding or removing an agency, rotating an agency's key, and the
-same for validators, take effect only when a quorum (more than two thirds) of the governance
-agencies approve.
+same for validators; and setting a year's working-day calendar (``set_calendar``), which moves
+every deadline: these take effect only when a quorum (more than two thirds) of the
+governance agencies approve.
 
 Governance agencies are the genesis agencies with the ``governance`` role (those that operate
 validators). A change is checked twice with the same function: when it is proposed (a bad one
@@ -13,7 +14,7 @@ change takes effect from the height after the block that applied it.
 
 from typing import Any
 
-from contracts import authority
+from contracts import authority, calendar, pension
 from contracts.authority import Relation
 from contracts.fields import BadField, agency, guarded, require
 from contracts.rules import Applied, BlockContext, Outcome
@@ -24,7 +25,8 @@ from tlog.note import Verifier
 
 VALIDATOR_ACTIONS = {"add_validator", "remove_validator", "rotate_validator_key"}
 AGENCY_ACTIONS = {"add_agency", "remove_agency", "rotate_agency_key"}
-ACTIONS = VALIDATOR_ACTIONS | AGENCY_ACTIONS
+CALENDAR_ACTIONS = {"set_calendar"}
+ACTIONS = VALIDATOR_ACTIONS | AGENCY_ACTIONS | CALENDAR_ACTIONS
 VALIDATORS = "validators"
 KINDS = AGENCY_KINDS
 MEMBERS = "governance/members"
@@ -122,15 +124,47 @@ def _agency_payload(state: Overlay, action: str, raw: dict[str, Any]) -> dict[st
     return {"id": agency_id, "key": key}
 
 
+def _calendar_payload(state: Overlay, raw: Any) -> dict[str, Any]:
+    """A year's arrangement, checked again (``contracts.calendar.check_arrangement``), for a
+    year not set yet: a set year is never replaced, since deadlines already counted by it
+    would change under cases that are not listed for recomputation."""
+    checked = calendar.check_arrangement(raw)
+    year = checked["year"]
+    require(
+        not calendar.is_set(state, year),
+        "duplicate_id",
+        f"the arrangement for {year} is set; a set year is not replaced",
+    )
+    return checked
+
+
 def _payload(state: Overlay, action: str, raw: Any) -> dict[str, Any]:
     """The change, checked against ``state``: raises ``BadField`` if it cannot apply there.
     Its shape was checked when it was proposed (``contracts/shapes.py``)."""
     if action in VALIDATOR_ACTIONS:
         return _validator_payload(state, action, raw)
+    if action in CALENDAR_ACTIONS:
+        return _calendar_payload(state, raw)
     return _agency_payload(state, action, raw)
 
 
-def _apply(state: Overlay, action: str, payload: dict[str, Any]) -> None:
+def _subject(action: str) -> str:
+    """The body's field that holds the change."""
+    if action in VALIDATOR_ACTIONS:
+        return "validator"
+    return "calendar" if action in CALENDAR_ACTIONS else "agency"
+
+
+def _apply(state: Overlay, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Make the change; what the ``governance_applied`` event adds about it."""
+    if action == "set_calendar":
+        calendar.set_year(state, payload)
+        return {"deadlines_recomputed": pension.recompute_deadlines(state, payload["year"])}
+    _apply_membership(state, action, payload)
+    return {}
+
+
+def _apply_membership(state: Overlay, action: str, payload: dict[str, Any]) -> None:
     if action == "add_validator":
         state.put(VALIDATORS, [*validators(state), payload])
         return
@@ -174,6 +208,7 @@ def _approve(
     current = members(state)
     counted = [a for a in approvals if a in current]
     record: dict[str, Any] = {**proposal, "approvals": approvals, "status": "open"}
+    effect: dict[str, Any] = {}
     if len(counted) >= quorum(len(current)):
         try:
             payload = _payload(state, proposal["action"], proposal["agency"])
@@ -181,11 +216,11 @@ def _approve(
             record |= {"status": "refused",
                        "refusal": {"code": exc.code, "message": str(exc), "height": ctx.height}}  # fmt: skip
         else:
-            _apply(state, proposal["action"], payload)
+            effect = _apply(state, proposal["action"], payload)
             record["status"] = "applied"
     state.put(f"proposal/{proposal['proposal_id']}", record)
     event: dict[str, Any] = {"type": "governance_" + record["status"],
-                             "proposal_id": proposal["proposal_id"]}  # fmt: skip
+                             "proposal_id": proposal["proposal_id"], **effect}  # fmt: skip
     refused: str | None = None
     if record["status"] == "refused":
         refused = event["reason"] = record["refusal"]["code"]
@@ -194,15 +229,14 @@ def _approve(
 
 def propose(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     action = tx.body["action"]
-    subject = "validator" if action in VALIDATOR_ACTIONS else "agency"
     _check_member(state, tx)
     proposal_id = tx.body["proposal_id"]
     require(state.get(f"proposal/{proposal_id}") is None, "duplicate_id", "proposal_id is taken")
-    payload = _payload(state, action, tx.body.get(subject))
+    payload = _payload(state, action, tx.body.get(_subject(action)))
     proposal = {
         "proposal_id": proposal_id,
         "action": action,
-        "agency": payload,
+        "agency": payload,  # every proposal keeps its subject here (node/blocksync.py reads it)
         "approvals": [],
         "proposed_by": tx.signer,
         "height": ctx.height,

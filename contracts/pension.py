@@ -4,15 +4,16 @@ APPLIED (resident, or a counter for them) -> ACCEPTED (转入地 sends the 联�
 TRANSFERRED_OUT (转出地: 信息表 and fund transfer, integer fen) -> RECEIVED (转入地 confirms
 the commitments match) or DISPUTED (mismatch; 转出地 corrects, back to TRANSFERRED_OUT) ->
 COMPLETED. The resident may withdraw until the funds move. Each stage must be acted on within
-15 working days; a case past its deadline is overdue. The basis is statutory (PIPL art. 13(3)).
+15 working days (art. 8; ``contracts/calendar.py``); a case past its deadline is overdue. A
+deadline that reaches into a year whose arrangement is not set yet is provisional, and is
+recomputed in the block that sets the year (``recompute_deadlines``). The basis is statutory (PIPL art. 13(3)).
 Who signs each step is in ``contracts/authority.py``; the body's shape was checked before.
 """
 
 from typing import Any
 
-from contracts import authority
+from contracts import authority, calendar
 from contracts.authority import Relation
-from contracts.calendar import working_deadline
 from contracts.fields import agency, guarded, require
 from contracts.residents import resident
 from contracts.rules import Applied, BlockContext, Outcome
@@ -44,19 +45,44 @@ def _move(
         *case["history"],
         {"status": status, "by": tx.signer, "at_ms": ctx.time_ms, "height": ctx.height},
     ]
-    deadline = working_deadline(ctx.time_ms, STAGE_DAYS) if status in OPEN else None
-    updated = {
-        **case,
-        **extra,
-        "status": status,
-        "stage_started_ms": ctx.time_ms,
-        "deadline_ms": deadline,
-        "history": history,
-    }
-    state.put(f"pension/{case['case_id']}", updated)
+    updated = {**case, **extra, "status": status, "stage_started_ms": ctx.time_ms,
+               "history": history}  # fmt: skip
+    _put_with_deadline(state, case, updated)
     return Applied(
         tx.encode(), ({"type": "pension_" + status.lower(), "case_id": case["case_id"]},)
     )
+
+
+def _put_with_deadline(state: Overlay, before: dict[str, Any], case: dict[str, Any]) -> None:
+    """Write ``case`` with the deadline of its stage: the end of the 15th working day after the
+    stage began, provisional while it reaches into a year not set yet (``deadline_awaits``:
+    that year; the case is listed under it once)."""
+    key = f"pension/{case['case_id']}"
+    if case["status"] in OPEN:
+        deadline = calendar.working_deadline(state, case["stage_started_ms"], STAGE_DAYS)
+        ms, awaits = deadline.ms, deadline.awaits
+    else:
+        ms, awaits = None, None
+    if awaits is not None and awaits != before.get("deadline_awaits"):
+        calendar.await_year(state, awaits, key)
+    state.put(key, {**case, "deadline_ms": ms, "deadline_provisional": awaits is not None,
+                    "deadline_awaits": awaits})  # fmt: skip
+
+
+def recompute_deadlines(state: Overlay, year: int) -> int:
+    """Once ``year`` is set: recompute the deadline of every open case that awaited it, in the
+    order they were listed (the same on every node). How many changed."""
+    changed = 0
+    for key in calendar.awaiting(state, year):
+        case = state.get(key)
+        if (
+            isinstance(case, dict)
+            and case.get("status") in OPEN
+            and case.get("deadline_awaits") == year
+        ):
+            _put_with_deadline(state, case, case)
+            changed += 1
+    return changed
 
 
 def apply(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:

@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 from contracts.authority import VALIDATOR_TYPES
+from contracts.calendar import GENESIS_CALENDAR, calendar_writes
 from contracts.policy import POLICY_KEY, ConsentPolicy
 from contracts.shapes import malformed
 from contracts.state import JSON, Overlay, StateView
@@ -164,11 +165,15 @@ def genesis_writes(
     agencies: list[dict[str, Any]],
     validators: list[dict[str, str]] | None = None,
     policy: ConsentPolicy | None = None,
+    calendar: tuple[dict[str, Any], ...] | None = None,
 ) -> dict[str, JSON]:
-    """The state before block 1: agencies, the governance members, the validator set and the
-    consent policy (the defaults unless the genesis sets its own)."""
+    """The state before block 1: agencies, the governance members, the validator set, the
+    consent policy (the defaults unless the genesis sets its own) and the working-day
+    calendar (``calendar/<year>``: 2026 unless the genesis sets its own; checked by
+    ``contracts.calendar.genesis_calendar``)."""
     writes: dict[str, JSON] = {f"agency/{a['id']}": {**a, "status": "active"} for a in agencies}
     writes[POLICY_KEY] = (policy or ConsentPolicy()).to_json()
+    writes |= calendar_writes(GENESIS_CALENDAR if calendar is None else calendar)
     if validators is not None:
         writes["validators"] = validators
     writes["governance/members"] = sorted(

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.calendar import check_arrangement
 from contracts.formats import (
     HEX64,
     IDENT,
@@ -67,6 +68,7 @@ GOVERNANCE_SUBJECTS = {
     "add_validator": ("validator", ("name", "key", "url")),
     "remove_validator": ("validator", ("name",)),
     "rotate_validator_key": ("validator", ("name", "key")),
+    "set_calendar": ("calendar", ("year", "holidays", "workdays", "notice")),
 }
 
 
@@ -316,6 +318,9 @@ def propose(body: Body, signer: str) -> None:
     field, names = GOVERNANCE_SUBJECTS[action]
     exactly(body, "proposal_id", "action", field)
     ident(body, "proposal_id")
+    if field == "calendar":
+        check_arrangement(body.get(field))
+        return
     subject = obj(body, field)
     members(subject, field, *names)
     if field == "agency":

@@ -70,3 +70,9 @@ PIPL art. 13(3), for pension classes only (health data needs separate consent, a
 GRANTOR_TYPES = frozenset({"self", "proxy", "guardian"})
 CHANNELS = frozenset({"counter", "proxy", "guardian"})
 VERIFICATION_RESULTS = frozenset({"verified", "failed"})
+
+CALENDAR_ISSUERS: dict[str, tuple[str, str]] = {
+    "state_council_general_office": ("国务院办公厅", "General Office of the State Council"),
+}
+"""Who publishes a year's arrangement of days off and make-up working days (``set_calendar``):
+the notice 国务院办公厅关于<year>年部分节假日安排的通知, each November."""

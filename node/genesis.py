@@ -7,6 +7,7 @@ from typing import Any
 
 from consensus.machine import TimeoutConfig
 from consensus.validators import ValidatorSet
+from contracts.calendar import GENESIS_CALENDAR, genesis_calendar
 from contracts.policy import ConsentPolicy
 from node.blocks import MAX_BLOCK_BYTES
 from signing.http_signatures import normalize_authority
@@ -78,6 +79,9 @@ class Genesis:
     params: ConsensusParams = field(default_factory=ConsensusParams)
     consent_policy: ConsentPolicy = field(default_factory=ConsentPolicy)
     """Limits the contracts apply (``contracts/policy.py``), written into the genesis state."""
+    calendar: tuple[dict[str, Any], ...] = GENESIS_CALENDAR
+    """The working-day arrangements the network starts with (``contracts/calendar.py``),
+    written into the genesis state as ``calendar/<year>``; governance sets later years."""
 
     @property
     def validator_set(self) -> ValidatorSet:
@@ -100,6 +104,7 @@ class Genesis:
             },
             "consensus_params": self.params.to_json(),
             "consent_policy": self.consent_policy.to_json(),
+            "calendar": list(self.calendar),
         }
 
     @staticmethod
@@ -115,6 +120,7 @@ class Genesis:
             contract_version=int(d.get("contract_version", 1)),
             params=ConsensusParams.from_json(d.get("consensus_params", {})),
             consent_policy=ConsentPolicy.from_json(d.get("consent_policy", {})),
+            calendar=genesis_calendar(d["calendar"]) if "calendar" in d else GENESIS_CALENDAR,
         )
 
     @staticmethod

@@ -114,7 +114,10 @@ class Node(BlockApplication, BlockSync):
             {"name": v.name, "key": v.encode(), "url": ""} for v in self.genesis.validators
         ]
         self.genesis_writes = genesis_writes(
-            list(self.genesis.agencies), genesis_set, self.genesis.consent_policy
+            list(self.genesis.agencies),
+            genesis_set,
+            self.genesis.consent_policy,
+            self.genesis.calendar,
         )
         with self.engine.begin() as conn:
             chainstore.ensure_genesis(conn, self.genesis_writes)

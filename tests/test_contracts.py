@@ -398,10 +398,11 @@ def test_fifteen_working_days_and_overdue(w: World) -> None:
     assert cst_date(case["deadline_ms"] - 1).isoformat() == "2026-06-18"
     assert not is_overdue(case, case["deadline_ms"])
     assert is_overdue(case, case["deadline_ms"] + 1)
-    # a start just before the Spring Festival skips the four holidays and the weekends
+    # a start on 除夕 skips the rest of the nine days off (2-15..2-23; tests/test_calendar.py)
     start = 1_771_171_200_000  # 2026-02-16 00:00 CST (除夕)
-    assert cst_date(working_deadline(start, 1) - 1).isoformat() == "2026-02-20"
-    assert cst_date(working_deadline(T0, 1) - 1).isoformat() == "2026-05-29"
+    assert cst_date(working_deadline(w.state, start, 1).ms - 1).isoformat() == "2026-02-24"
+    assert cst_date(working_deadline(w.state, T0, 1).ms - 1).isoformat() == "2026-05-29"
+    assert case["deadline_provisional"] is False
 
 
 # ------------------------------------------------------------- governance

@@ -21,6 +21,18 @@ def _key(name: str) -> str:
     return Signer(name, hashlib.sha256(name.encode()).digest()).verifier().encode()
 
 
+CALENDAR_2027 = {
+    "year": 2027,
+    "holidays": ["2027-01-01", "2027-02-06", "2027-02-07", "2027-02-08", "2027-02-09"],
+    "workdays": ["2027-02-20"],
+    "notice": {
+        "issuer": "state_council_general_office",
+        "date": "2026-11-04",
+        "document": "国办发明电〔2026〕9号",
+    },
+}
+"""A made-up arrangement for 2027 (its notice is not out yet): a shape, not the law."""
+
 ASSISTED = {
     "channel": "counter",
     "operator_id": "kh-counter-07",
@@ -153,6 +165,14 @@ EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
                 "proposal_id": "g-6",
                 "action": "rotate_validator_key",
                 "validator": {"name": "node-1", "key": _key("node-1")},
+            },
+        ),
+        (
+            "ssb-330825",
+            {
+                "proposal_id": "g-7",
+                "action": "set_calendar",
+                "calendar": CALENDAR_2027,
             },
         ),
     ],
