@@ -15,6 +15,7 @@ Pure functions of the state: every node computes the same deadlines from the sam
 """
 
 import datetime as dt
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -69,11 +70,9 @@ def _dates(raw: dict[str, Any], name: str, year: int, limit: int) -> list[dt.dat
     )
     assert isinstance(values, list)
     days = [_date(v, name) for v in values]
+    require(all(d.year == year for d in days), "bad_field", f"{name}: every date is in {year}")
     require(
-        all(d.year == year for d in days), "bad_field", f"{name}: every date is in {year}"
-    )
-    require(
-        all(a < b for a, b in zip(days, days[1:], strict=False)),
+        all(a < b for a, b in itertools.pairwise(days)),
         "bad_field",
         f"{name}: dates in ascending order, each once",
     )
@@ -145,8 +144,14 @@ ARRANGEMENT_2026: dict[str, Any] = {
         )
         for day in _span(first, last)
     ],
-    "workdays": ["2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20",
-                 "2026-10-10"],  # fmt: skip
+    "workdays": [
+        "2026-01-04",
+        "2026-02-14",
+        "2026-02-28",
+        "2026-05-09",
+        "2026-09-20",
+        "2026-10-10",
+    ],
     "notice": {"issuer": "state_council_general_office", "date": "2025-11-04"},
 }
 """国务院办公厅关于2026年部分节假日安排的通知 (2025-11-04): the genesis default."""
