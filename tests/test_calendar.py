@@ -323,7 +323,8 @@ def test_the_genesis_file_carries_its_calendar() -> None:
     genesis = Genesis.from_json({**base, "calendar": both})
     assert [a["year"] for a in genesis.calendar] == [2026, 2027]
     assert Genesis.from_json(genesis.to_json()).calendar == genesis.calendar
-    for bad in ([arrangement(), arrangement()], [arrangement(workdays=["2027-01-04"])], {}):
+    bads: list[Any] = [[arrangement(), arrangement()], [arrangement(workdays=["2027-01-04"])], {}]
+    for bad in bads:
         with pytest.raises(ValueError):
             genesis_calendar(bad)
     world = World()
