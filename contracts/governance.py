@@ -124,12 +124,19 @@ def _agency_payload(state: Overlay, action: str, raw: dict[str, Any]) -> dict[st
     return {"id": agency_id, "key": key}
 
 
-def _calendar_payload(state: Overlay, raw: Any) -> dict[str, Any]:
-    """A year's arrangement, checked again (``contracts.calendar.check_arrangement``), for a
-    year not set yet: a set year is never replaced, since deadlines already counted by it
-    would change under cases that are not listed for recomputation."""
+def _calendar_payload(state: Overlay, raw: Any, ctx: BlockContext) -> dict[str, Any]:
+    """A year's arrangement, checked again (``contracts.calendar.check_arrangement``), from a
+    notice published by the block's date, for a year not set yet: a set year is never
+    replaced, since deadlines already counted by it would change under cases that are not
+    listed for recomputation."""
     checked = calendar.check_arrangement(raw)
     year = checked["year"]
+    today = calendar.cst_date(ctx.time_ms).isoformat()
+    require(
+        checked["notice"]["date"] <= today,
+        "bad_field",
+        f"notice date: {checked['notice']['date']} is after this block's date, {today}",
+    )
     require(
         not calendar.is_set(state, year),
         "duplicate_id",
@@ -138,13 +145,13 @@ def _calendar_payload(state: Overlay, raw: Any) -> dict[str, Any]:
     return checked
 
 
-def _payload(state: Overlay, action: str, raw: Any) -> dict[str, Any]:
+def _payload(state: Overlay, action: str, raw: Any, ctx: BlockContext) -> dict[str, Any]:
     """The change, checked against ``state``: raises ``BadField`` if it cannot apply there.
     Its shape was checked when it was proposed (``contracts/shapes.py``)."""
     if action in VALIDATOR_ACTIONS:
         return _validator_payload(state, action, raw)
     if action in CALENDAR_ACTIONS:
-        return _calendar_payload(state, raw)
+        return _calendar_payload(state, raw, ctx)
     return _agency_payload(state, action, raw)
 
 
@@ -211,7 +218,7 @@ def _approve(
     effect: dict[str, Any] = {}
     if len(counted) >= quorum(len(current)):
         try:
-            payload = _payload(state, proposal["action"], proposal["agency"])
+            payload = _payload(state, proposal["action"], proposal["agency"], ctx)
         except BadField as exc:
             record |= {"status": "refused",
                        "refusal": {"code": exc.code, "message": str(exc), "height": ctx.height}}  # fmt: skip
@@ -232,7 +239,7 @@ def propose(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     _check_member(state, tx)
     proposal_id = tx.body["proposal_id"]
     require(state.get(f"proposal/{proposal_id}") is None, "duplicate_id", "proposal_id is taken")
-    payload = _payload(state, action, tx.body.get(_subject(action)))
+    payload = _payload(state, action, tx.body.get(_subject(action)), ctx)
     proposal = {
         "proposal_id": proposal_id,
         "action": action,

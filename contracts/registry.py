@@ -21,7 +21,10 @@ Also in 4: only counters enroll; a consent to (or a case authorized for) an agen
 resident's key is bounded and marked (``enroller_is_recipient``, ``enroller_is_requester``); a
 counter that never set her key re-keys her (``resident.rotate_key`` with ``assisted``); only
 hospitals sign ``health.access``; a granted ``health.access`` records its access-log seq in
-the case (``read_seq``: the one entry a payload fetch may use)."""
+the case (``read_seq``: the one entry a payload fetch may use).
+Also in 4: the working-day calendar is state (``calendar/<year>``: the genesis's, then
+governance ``set_calendar``); a pension deadline reaching into a year not set yet is
+provisional and recomputed in the block that sets the year (``contracts/calendar.py``)."""
 
 RULES: dict[str, Rule] = {
     name: erasure.guard(rule)

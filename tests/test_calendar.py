@@ -64,6 +64,7 @@ def arrangement(year: int = 2027, **change: Any) -> dict[str, Any]:
 def w() -> World:
     world = World()
     world.enroll(P1)
+    world.time_ms = at("2026-11-05")  # the (made-up) 2027 notice is out
     return world
 
 
@@ -91,6 +92,7 @@ def approve(w: World, pid: str, by: str) -> Any:
 
 
 def set_by_quorum(w: World, pid: str, calendar: dict[str, Any]) -> Applied:
+    w.time_ms = max(w.time_ms, at(calendar["notice"]["date"]))
     ok(propose(w, pid, calendar))
     ok(approve(w, pid, MEMBERS[1]))
     return ok(approve(w, pid, MEMBERS[2]))
@@ -206,6 +208,7 @@ def test_a_recomputed_deadline_is_the_one_the_year_would_have_given(
     late, early = World(), World()
     late.enroll(P1)
     early.enroll(P1)
+    early.time_ms = at("2026-11-05")
     set_by_quorum(early, "cal", year)
     apply_case(late, "p-1", at(start.isoformat()))
     set_by_quorum(late, "cal", year)
@@ -297,6 +300,13 @@ def test_a_malformed_calendar_is_refused(w: World, why: str, calendar: dict[str,
     assert w.get("proposal/bad") is None
     with pytest.raises(BadField):
         check_arrangement(calendar)
+
+
+def test_a_calendar_from_a_notice_not_out_yet_is_refused(w: World) -> None:
+    w.time_ms = at("2026-11-03", 23)
+    refused(propose(w, "early", arrangement()), "bad_field")
+    w.time_ms = at("2026-11-04", 0)
+    ok(propose(w, "early", arrangement()))
 
 
 def test_a_calendar_with_a_personal_number_is_refused(w: World) -> None:
