@@ -8,19 +8,47 @@ PENSION_CLASSES = frozenset({"pension_account", "contribution_history"})
 HEALTH_CLASSES = frozenset({"medical_insurance_record", "health_file_summary", "test_result"})
 DATA_CLASSES = PENSION_CLASSES | HEALTH_CLASSES
 
-AGENCY_KINDS = frozenset({"social_security_bureau", "hospital", "health_commission", "auditor"})
+AGENCY_KINDS = frozenset(
+    {
+        "social_security_bureau",
+        "medical_insurance_bureau",
+        "hospital",
+        "primary_clinic",
+        "health_commission",
+        "auditor",
+    }
+)
+"""A social-security bureau (社会保险事业管理中心) runs the pension schemes; a medical-insurance
+bureau (医疗保障局) the medical insurance schemes, since the 2018 reform a separate agency; a
+primary clinic (基层医疗卫生机构: township health centres, community health service centres)
+keeps residents' health files (健康档案), as does the health commission's platform
+(全民健康信息平台)."""
 ROLES = frozenset({"governance", "counter", "pension", "health", "audit"})
 """Roles an agency holds: ``governance`` (genesis only) approves changes; ``counter`` runs a
 service counter that takes assisted steps for residents; the others describe its work."""
 
 COUNTER_CLASSES: dict[str, frozenset[str]] = {
-    "social_security_bureau": PENSION_CLASSES | {"medical_insurance_record"},
+    "social_security_bureau": PENSION_CLASSES,
+    "medical_insurance_bureau": frozenset({"medical_insurance_record"}),
     "hospital": frozenset({"health_file_summary", "test_result"}),
+    "primary_clinic": frozenset({"health_file_summary"}),
     "health_commission": frozenset({"health_file_summary", "test_result"}),
     "auditor": frozenset(),
 }
 """The data classes a counter of each kind records (and withdraws) consents for: what that
-kind of agency keeps. An auditor runs no counter."""
+kind of agency keeps. The medical-insurance record is the medical-insurance bureau's, not the
+pension bureau's (#12). An auditor runs no counter."""
+
+SOURCE_KINDS: dict[str, frozenset[str]] = {
+    "health_file_summary": frozenset({"hospital", "primary_clinic", "health_commission"}),
+    "test_result": frozenset({"hospital"}),
+    "medical_insurance_record": frozenset({"hospital", "medical_insurance_bureau"}),
+}
+"""Which kinds of agency hold (and so may be the source of) each health class in a sharing
+case: a health file lies with the hospital, the primary clinic or the health commission's
+platform; a test result with the hospital that made it; a medical-insurance record with the
+medical-insurance bureau or the hospital that billed it."""
+CUSTODIANS = frozenset().union(*SOURCE_KINDS.values())
 
 PURPOSES: dict[str, tuple[str, str]] = {
     "TREAT": ("治疗", "treatment"),
