@@ -50,6 +50,8 @@ class Relation(StrEnum):
     """The counter that recorded the consent in question (``granted_by``)."""
     KIND_CLASSES = "kind_classes"
     """Every data class of the consent is one the signer's kind keeps (``COUNTER_CLASSES``)."""
+    ISSUER = "issuer"
+    """The bureau that issued a proof of insurance."""
     MEMBER = "member"
     """A governance agency (genesis role ``governance``, not removed since)."""
 
@@ -104,6 +106,8 @@ SERVICE = AGENCY_KINDS - {"auditor"}
 """Agencies that serve residents (every kind but the auditor)."""
 SSB = frozenset({"social_security_bureau"})
 HOSPITAL = frozenset({"hospital"})
+BUREAUS = frozenset({"social_security_bureau", "medical_insurance_bureau"})
+"""Who issues proofs of insurance (参保证明), each of its own schemes (``PROOF_SCHEMES``)."""
 HOLDERS = CUSTODIANS
 """Agencies that may be a sharing case's source (``vocabulary.SOURCE_KINDS``)."""
 R, A, V = Who.RESIDENT, Who.AGENCY, Who.VALIDATOR
@@ -145,6 +149,8 @@ AUTHORITY: dict[str, tuple[Grant, ...]] = {
     "pension.confirm": (Grant(A, Relation.TO_AGENCY, SSB),),
     "pension.complete": (Grant(A, Relation.TO_AGENCY, SSB),),
     "pension.withdraw": (Grant(R, Relation.SUBJECT),),
+    "proof.issue": (Grant(A, kinds=BUREAUS),),
+    "proof.revoke": (Grant(A, Relation.ISSUER, BUREAUS),),
     "governance.propose": (Grant(A, Relation.MEMBER),),
     "governance.approve": (Grant(A, Relation.MEMBER),),
     "access.refused": (Grant(V),),

@@ -1,6 +1,16 @@
 """Every transaction type of the current contract version, by name."""
 
-from contracts import access_log, anchor, consent, erasure, governance, health, pension, residents
+from contracts import (
+    access_log,
+    anchor,
+    consent,
+    erasure,
+    governance,
+    health,
+    pension,
+    proofs,
+    residents,
+)
 from contracts.rules import Rule
 
 CONTRACT_VERSION = 4
@@ -21,7 +31,9 @@ Also in 4: only counters enroll; a consent to (or a case authorized for) an agen
 resident's key is bounded and marked (``enroller_is_recipient``, ``enroller_is_requester``); a
 counter that never set her key re-keys her (``resident.rotate_key`` with ``assisted``); only
 hospitals sign ``health.access``; a granted ``health.access`` records its access-log seq in
-the case (``read_seq``: the one entry a payload fetch may use)."""
+the case (``read_seq``: the one entry a payload fetch may use).
+Also in 4 (#12, before 4 is released): medical-insurance bureaus and primary clinics; a sharing
+case's source by its data class; proofs of insurance (``proof.issue``, ``proof.revoke``)."""
 
 RULES: dict[str, Rule] = {
     name: erasure.guard(rule)
@@ -31,6 +43,7 @@ RULES: dict[str, Rule] = {
         **consent.RULES,
         **health.RULES,
         **pension.RULES,
+        **proofs.RULES,
         **governance.RULES,
         **access_log.RULES,
         **erasure.RULES,

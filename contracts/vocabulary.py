@@ -98,3 +98,41 @@ PIPL art. 13(3), for pension classes only (health data needs separate consent, a
 GRANTOR_TYPES = frozenset({"self", "proxy", "guardian"})
 CHANNELS = frozenset({"counter", "proxy", "guardian"})
 VERIFICATION_RESULTS = frozenset({"verified", "failed"})
+
+PROOF_SCHEMES: dict[str, tuple[str, str, str, str]] = {
+    "employee_pension": (
+        "职工基本养老保险",
+        "employees' basic pension insurance",
+        "social_security_bureau",
+        "contribution_history",
+    ),
+    "resident_pension": (
+        "城乡居民基本养老保险",
+        "urban and rural residents' basic pension insurance",
+        "social_security_bureau",
+        "contribution_history",
+    ),
+    "employee_medical": (
+        "职工基本医疗保险",
+        "employees' basic medical insurance",
+        "medical_insurance_bureau",
+        "medical_insurance_record",
+    ),
+    "resident_medical": (
+        "城乡居民基本医疗保险",
+        "urban and rural residents' basic medical insurance",
+        "medical_insurance_bureau",
+        "medical_insurance_record",
+    ),
+}
+"""The schemes a proof of insurance (参保证明) states: code -> (中文, English, the kind of
+bureau that issues it, the data class it is drawn from)."""
+
+PROOF_REVOCATIONS: dict[str, tuple[str, str]] = {
+    "issued_in_error": ("出具错误", "issued in error"),
+    "record_corrected": ("参保记录已更正", "the insurance record was corrected since"),
+    "superseded": ("已重新出具", "superseded by a new proof"),
+    "obtained_by_fraud": ("以欺诈手段取得", "obtained by fraud"),
+    "requested_by_resident": ("本人申请作废", "the resident asked for it to be revoked"),
+}
+"""Why a bureau revokes a proof it issued (``proof.revoke``)."""

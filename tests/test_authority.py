@@ -80,6 +80,8 @@ MONEY = {"info_commitment": h("info"), "fund_commitment": h("fund"), "amount_fen
 PROPOSAL = {"type": "governance.propose", "proposal_id": "g-new", "action": "add_agency",
             "agency": {"id": "hosp-330822", "name": "常山县人民医院", "division": "330822",
                        "kind": "hospital", "roles": [], "key": seeded("hosp-330822").verifier().encode()}}  # fmt: skip
+PROOF = {"type": "proof.issue", "proof_id": "pf-new", "resident": P1, "scheme": "employee_pension",
+         "expires_ms": T0 + 90 * DAY_MS, "commitment": h("proof")}  # fmt: skip
 REFUSAL = {"type": "access.refused", "resident": P1, "agent": "hosp-330802", "entity": "s-rel",
            "data_class": "test_result", "purpose": "api health.case", "reason": "not_party"}  # fmt: skip
 
@@ -254,6 +256,8 @@ KEEPS = {  # written out here, apart from contracts/vocabulary.py
     "auditor": set(),
 }
 HOLDS = {"hospital", "primary_clinic", "health_commission", "medical_insurance_bureau"}
+ISSUES = {"social_security_bureau", "medical_insurance_bureau"}
+"""Kinds that issue proofs of insurance."""
 """Kinds that may be a sharing case's source (for some data class)."""
 RESIDENT_TYPES = {"resident.rotate_key", "resident.erase", "consent.grant", "consent.withdraw",
                   "health.authorize", "pension.apply", "pension.withdraw"}  # fmt: skip
@@ -289,6 +293,8 @@ def expected(tx_type: str, who: str, kind: str | None, counter: bool, rels: set[
         "pension.transfer_out": bureau and "from_agency" in rels,
         "pension.confirm": bureau and "to_agency" in rels,
         "pension.complete": bureau and "to_agency" in rels,
+        "proof.issue": kind in ISSUES,
+        "proof.revoke": kind in ISSUES and "issuer" in rels,
     }.get(tx_type, False)
 
 
@@ -351,6 +357,8 @@ CAST = {
     "bureau": "ssb-330822",
     "auditor": "audit-330800",
     "auditor with counter": "audit-330881",
+    "medical-insurance bureau": "hsa-330800",
+    "clinic": "clinic-330825",
     "validator": "node:node-1",
 }
 MEMBERS = {"from bureau", "to bureau", "bureau counter", "bureau"}
@@ -439,6 +447,13 @@ SCENES: list[tuple[str, str, Body, dict[str, set[str]], set[str]]] = [
      {"from bureau": {"from_agency"}, "to bureau": {"to_agency"}, "subject": {"subject"}}, set()),
     ("pension.withdraw", "APPLIED", _case("pension.withdraw", "p-applied"),
      {"from bureau": {"from_agency"}, "to bureau": {"to_agency"}, "subject": {"subject"}}, set()),
+    ("proof.issue", "a new proof", _same(PROOF), {}, set()),
+    ("proof.revoke", "a bureau's proof",
+     _same({"type": "proof.revoke", "proof_id": "pf-1", "reason": "issued_in_error"}),
+     {"from bureau": {"issuer"}}, set()),
+    ("proof.revoke", "a medical-insurance proof",
+     _same({"type": "proof.revoke", "proof_id": "pf-mi", "reason": "superseded"}),
+     {"medical-insurance bureau": {"issuer"}}, set()),
     ("governance.propose", "a new agency", _same(PROPOSAL),
      {m: {"member"} for m in MEMBERS}, set()),
     ("governance.approve", "an open proposal",
@@ -475,6 +490,8 @@ def _stage() -> World:
         for signer, step in steps[:done]:
             ok(w.submit(signer, {**step, "case_id": case}))
     ok(w.submit("ssb-330825", {**PROPOSAL, "proposal_id": "g-open"}))
+    ok(w.submit("ssb-330825", {**PROOF, "proof_id": "pf-1"}))
+    ok(w.submit("hsa-330800", {**PROOF, "proof_id": "pf-mi", "scheme": "resident_medical"}))
     w.keys["node:node-1"] = seeded("node-1")
     return w
 
