@@ -141,7 +141,8 @@ def issue(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
         {"proof_id": proof_id, "resident": who, "issuer": tx.signer, "scheme": scheme,
          "expires_ms": expires_ms, "commitment": commitment,
          "locator": locator_of(proof_id, who, tx.signer, commitment), "status": "active",
-         "issued_ms": ctx.time_ms, "issued_height": ctx.height, "notice_seq": entry["seq"]},
+         "issued_ms": ctx.time_ms, "issued_height": ctx.height, "notice_seq": entry["seq"],
+         "tx_hash": tx.hash.hex()},
     )  # fmt: skip
     return Applied(tx.encode(), ({"type": "proof_issued", "proof_id": proof_id},))
 
@@ -182,6 +183,8 @@ class CheckedProof:
     checkpoint: Checkpoint
     signers: tuple[str, ...]
     """The validators whose cosignatures on the checkpoint were valid."""
+    commitment: str
+    """The entry's commitment: what a node is asked the proof's status with."""
 
 
 def _refused(code: str, message: str) -> Invalid:
@@ -271,4 +274,6 @@ def check_proof_file(
         return _refused("wrong_resident", "the proof is about another resident")
     if now_ms >= content["expires_ms"]:
         return _refused("expired", f"the proof expired at {content['expires_ms']} ms")
-    return CheckedProof(content, body["signer"], proof.index, checkpoint, opened.valid_signers)
+    return CheckedProof(
+        content, body["signer"], proof.index, checkpoint, opened.valid_signers, committed
+    )
