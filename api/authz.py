@@ -71,6 +71,10 @@ class Action(StrEnum):
     HEALTH_CASE = "health.case"
     PAYLOAD_READ = "health.payload.read"
     PAYLOAD_WRITE = "health.payload.write"
+    PROOF_WRITE = "proof.content.write"
+    """A bureau deposits a proof's content: its issuer, of a kind that issues the scheme."""
+    PROOF_READ = "proof.content"
+    """The resident fetches her proof's content and log entry."""
     LOG_READ = "log.read"
     """The log's content: entries (leaf bytes) and blocks (transactions)."""
     ADMIN = "admin"
@@ -87,6 +91,8 @@ MATRIX: dict[Action, tuple[frozenset[Role], str]] = {
     Action.HEALTH_CASE: (frozenset({Role.RESIDENT, Role.AGENCY}), "party"),
     Action.PAYLOAD_READ: (frozenset({Role.AGENCY}), "recipient"),
     Action.PAYLOAD_WRITE: (frozenset({Role.AGENCY}), "source"),
+    Action.PROOF_WRITE: (frozenset({Role.AGENCY}), "source"),
+    Action.PROOF_READ: (frozenset({Role.RESIDENT}), "own"),
     Action.LOG_READ: (frozenset({Role.AGENCY, Role.PEER, Role.ADMIN, Role.CANDIDATE}), "any"),
     Action.ADMIN: (frozenset({Role.ADMIN}), "any"),
 }
@@ -97,6 +103,7 @@ RECORDS = {
     Action.HEALTH_CASE: "share/",
     Action.PAYLOAD_READ: "share/",
     Action.PAYLOAD_WRITE: "share/",
+    Action.PROOF_READ: "proof/",
 }
 """Where the record an action reads lives (its ``entity`` is the key's last part)."""
 

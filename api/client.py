@@ -2,6 +2,7 @@
 verifies itself, so that agency systems and auditors need not hand-roll any cryptography."""
 
 import base64
+import json
 import secrets
 import time
 from collections.abc import Sequence
@@ -11,13 +12,16 @@ from typing import Any
 import httpx
 
 from api.auth import sign_request
+from contracts.proofs import CheckedProof, build_extra, check_proof_file
 from contracts.tx import Transaction, sign_transaction
 from node.vault import commitment, open_delivery
+from signing.canonical import canonical_json
 from signing.http_signatures import authority_of
 from tlog.checkpoint import Checkpoint, verify_checkpoint
 from tlog.errors import Invalid
 from tlog.hashing import leaf_hash
 from tlog.note import OpenedNote, Signer, Verifier
+from tlog.proof_file import TlogProof
 from tlog.verify import verify_consistency, verify_inclusion
 
 
@@ -165,6 +169,15 @@ class ShanheClient:
             raise NotVerified(f"payload of {case_id} does not match its commitment on the log")
         return document
 
+    def deposit_proof(self, content: dict[str, Any], key: Signer, agency: str) -> dict[str, Any]:
+        """The issuing bureau's deposit of a proof's content: returns the commitment to put
+        in ``proof.issue``."""
+        path = f"/v1/proofs/{content['proof_id']}/content"
+        deposited: dict[str, Any] = self.signed(
+            "PUT", path, key, agency, canonical_json(content)
+        ).json()
+        return deposited
+
     # ----------------------------------------------------------- residents
     def access_log(self, pseudonym: str, key: Signer) -> list[dict[str, Any]]:
         """The resident's own access log, the request signed with the resident's key (RFC 9421)."""
@@ -181,6 +194,73 @@ class ShanheClient:
             "GET", path, key, f"resident:{pseudonym}", query="limit=500"
         ).json()["consents"]
         return page
+
+    def proof_content(self, proof_id: str, key: Signer, pseudonym: str) -> dict[str, Any]:
+        """The resident's proof: ``content``, ``salt``, ``entry`` (the ``proof.issue`` leaf
+        bytes), ``leaf_index`` and ``status``; the content checked against the entry's
+        commitment (``NotVerified`` otherwise)."""
+        got = self.signed(
+            "GET", f"/v1/proofs/{proof_id}/content", key, f"resident:{pseudonym}"
+        ).json()
+        document, salt = open_delivery(base64.b64decode(got["sealed"]), key)
+        entry = base64.b64decode(got["entry"])
+        tx = Transaction.from_json(json.loads(entry))
+        if tx.type != "proof.issue" or commitment(salt, document) != tx.body.get("commitment"):
+            raise NotVerified(f"the content of {proof_id} does not match its entry on the log")
+        content = json.loads(document)
+        return {**got, "content": content, "salt": salt, "entry": entry}
+
+    def proof_file(
+        self, proof_id: str, key: Signer, pseudonym: str, keys: Sequence[Verifier], quorum: int,
+        timeout: float = 15,
+    ) -> str:  # fmt: skip
+        """The C2SP tlog-proof file the resident hands another agency: her proof's entry, its
+        inclusion proof and a checkpoint cosigned by ``quorum`` of ``keys`` (waiting up to
+        ``timeout`` for one that covers the entry), the content and salt as extra data.
+        Checked before it is returned."""
+        got = self.proof_content(proof_id, key, pseudonym)
+        index, deadline = int(got["leaf_index"]), time.monotonic() + timeout
+        while True:
+            note = self._get("/v1/checkpoint").text
+            checked = verify_checkpoint(note, keys, quorum)
+            if not isinstance(checked, Invalid) and checked[0].size > index:
+                break
+            if time.monotonic() > deadline:
+                raise NotVerified(f"no checkpoint cosigned by {quorum} covers leaf {index}")
+            time.sleep(0.2)
+        checkpoint = checked[0]
+        proof = self._get("/v1/proof/inclusion", leaf_index=index, tree_size=checkpoint.size)
+        hashes = tuple(base64.b64decode(h) for h in proof.json()["hashes"])
+        text = TlogProof(index, hashes, note, build_extra(got["entry"], got["content"],
+                                                          got["salt"])).encode()  # fmt: skip
+        result = check_proof_file(text, keys, quorum, int(time.time() * 1000))
+        if isinstance(result, Invalid):
+            raise NotVerified(f"proof file of {proof_id}: {result}")
+        return text
+
+    def proof_status(self, proof_id: str, committed: str) -> dict[str, Any]:
+        """Whether a proof still stands (``status`` active, revoked or erased): the one thing
+        an offline check cannot know. Public; needs the commitment its entry carries."""
+        status: dict[str, Any] = self._get(
+            f"/v1/proofs/{proof_id}/status", commitment=committed
+        ).json()
+        return status
+
+    def check_proof(
+        self, text: str, keys: Sequence[Verifier], quorum: int, now_ms: int | None = None,
+        online: bool = True, **expect: str,
+    ) -> tuple[CheckedProof, dict[str, Any] | None]:  # fmt: skip
+        """A proof file checked as ``shanhe verify proof`` checks it (offline:
+        ``contracts.proofs.check_proof_file``; ``expect``: origin, issuer,
+        resident_pseudonym), and, ``online``, this node's word on whether it was revoked since.
+        ``NotVerified`` if it does not hold."""
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        result = check_proof_file(text, keys, quorum, now, **expect)
+        if isinstance(result, Invalid):
+            raise NotVerified(str(result))
+        if not online:
+            return result, None
+        return result, self.proof_status(str(result.content["proof_id"]), result.commitment)
 
     # ------------------------------------------------------------ auditors
     def checkpoint(

@@ -15,7 +15,7 @@ from typing import Any
 
 from contracts.formats import BadField
 from contracts.state import StateView
-from contracts.vocabulary import AGENCY_KINDS, COUNTER_CLASSES
+from contracts.vocabulary import AGENCY_KINDS, COUNTER_CLASSES, CUSTODIANS
 
 
 class Who(StrEnum):
@@ -40,7 +40,8 @@ class Relation(StrEnum):
     REQUESTER = "requester"
     """The hospital that requested a sharing case (the recipient)."""
     SOURCE = "source"
-    """The hospital that holds the record of a sharing case."""
+    """The agency that holds the record of a sharing case (a hospital, primary clinic, the
+    health commission or a medical-insurance bureau, by data class)."""
     FROM_AGENCY = "from_agency"
     """A pension transfer's sending agency (转出地)."""
     TO_AGENCY = "to_agency"
@@ -49,6 +50,8 @@ class Relation(StrEnum):
     """The counter that recorded the consent in question (``granted_by``)."""
     KIND_CLASSES = "kind_classes"
     """Every data class of the consent is one the signer's kind keeps (``COUNTER_CLASSES``)."""
+    ISSUER = "issuer"
+    """The bureau that issued a proof of insurance."""
     MEMBER = "member"
     """A governance agency (genesis role ``governance``, not removed since)."""
 
@@ -99,10 +102,14 @@ class Actor:
     roles: frozenset[str] = frozenset()
 
 
-SERVICE = frozenset({"social_security_bureau", "hospital", "health_commission"})
+SERVICE = AGENCY_KINDS - {"auditor"}
 """Agencies that serve residents (every kind but the auditor)."""
 SSB = frozenset({"social_security_bureau"})
 HOSPITAL = frozenset({"hospital"})
+BUREAUS = frozenset({"social_security_bureau", "medical_insurance_bureau"})
+"""Who issues proofs of insurance (参保证明), each of its own schemes (``PROOF_SCHEMES``)."""
+HOLDERS = CUSTODIANS
+"""Agencies that may be a sharing case's source (``vocabulary.SOURCE_KINDS``)."""
 R, A, V = Who.RESIDENT, Who.AGENCY, Who.VALIDATOR
 COUNTER = "counter"
 
@@ -129,7 +136,7 @@ AUTHORITY: dict[str, tuple[Grant, ...]] = {
         Grant(R, Relation.SUBJECT),
         Grant(A, Relation.RECORDING_COUNTER, SERVICE, COUNTER, Behalf.RESIDENT),
     ),
-    "health.release": (Grant(A, Relation.SOURCE, HOSPITAL),),
+    "health.release": (Grant(A, Relation.SOURCE, HOLDERS),),
     "health.access": (Grant(A, kinds=HOSPITAL),),
     "pension.apply": (
         Grant(R, Relation.SUBJECT),
@@ -142,6 +149,8 @@ AUTHORITY: dict[str, tuple[Grant, ...]] = {
     "pension.confirm": (Grant(A, Relation.TO_AGENCY, SSB),),
     "pension.complete": (Grant(A, Relation.TO_AGENCY, SSB),),
     "pension.withdraw": (Grant(R, Relation.SUBJECT),),
+    "proof.issue": (Grant(A, kinds=BUREAUS),),
+    "proof.revoke": (Grant(A, Relation.ISSUER, BUREAUS),),
     "governance.propose": (Grant(A, Relation.MEMBER),),
     "governance.approve": (Grant(A, Relation.MEMBER),),
     "access.refused": (Grant(V),),
@@ -191,7 +200,8 @@ def actor_of(state: StateView, signer: str) -> Actor:
 
 def kind_keeps(actor: Actor, classes: Iterable[str]) -> bool:
     """Every one of ``classes`` is a data class the actor's kind keeps (and records at a
-    counter): a social-security bureau pension and insurance classes, a hospital health ones."""
+    counter): a social-security bureau pension classes, a medical-insurance bureau the insurance
+    record, a hospital health ones."""
     kept = COUNTER_CLASSES.get(actor.kind or "", frozenset())
     return bool(kept) and set(classes) <= kept
 

@@ -1,8 +1,8 @@
 """Erasure (PIPL art. 47): once a resident is erased, nothing about them is processed.
 
-``resident.erase`` ends the resident's active consents, closes their open health cases and
-withdraws their pension applications whose funds have not moved; their key is revoked (the
-common checks answer ``resident_erased`` to anything it signs). Every later transaction that
+``resident.erase`` ends the resident's active consents and proofs of insurance, closes their
+open health cases and withdraws their pension applications whose funds have not moved; their
+key is revoked (the common checks answer ``resident_erased`` to anything it signs). Every later transaction that
 names them, by a ``resident`` or ``pseudonym`` field or by a case or consent of theirs, is
 refused as ``resident_erased`` before its rule runs. One exception, by rule: a pension
 transfer whose funds already left the sending fund finishes (docs/domain.md says why).
@@ -33,6 +33,7 @@ CREATES: dict[str, tuple[str, str]] = {
     "consent.grant_assisted": ("consent/", "consent_id"),
     "health.request": ("share/", "case_id"),
     "pension.apply": ("pension/", "case_id"),
+    "proof.issue": ("proof/", "proof_id"),
 }
 """Transaction type -> (state prefix, body field) of the record naming a resident it creates."""
 CASES = {"health.": "share/", "pension.": "pension/"}
@@ -74,6 +75,10 @@ def _named(state: StateView, tx: Transaction) -> list[tuple[str, dict[str, Any] 
         consent = _record(state, f"consent/{body['consent_id']}")
         if consent is not None and isinstance(consent.get("resident"), str):
             named.append((consent["resident"], consent))
+    if tx.type.startswith("proof.") and isinstance(body.get("proof_id"), str):
+        proof = _record(state, f"proof/{body['proof_id']}")
+        if proof is not None and isinstance(proof.get("resident"), str):
+            named.append((proof["resident"], proof))
     prefix = next((p for ns, p in CASES.items() if tx.type.startswith(ns)), None)
     if prefix is not None and isinstance(body.get("case_id"), str):
         case = _record(state, f"{prefix}{body['case_id']}")
@@ -195,7 +200,7 @@ def erase(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
         f"erasure is final: not until {REKEY_ERASE_HOLD_MS // 86_400_000} days after the "
         "resident was re-keyed at a counter, so that she can see it and be re-keyed elsewhere",
     )
-    closed: dict[str, int] = {"consents": 0, "health_cases": 0, "pension_cases": 0}
+    closed: dict[str, int] = {"consents": 0, "health_cases": 0, "pension_cases": 0, "proofs": 0}
     for key in records(state, pseudonym):
         item = _record(state, key)
         if item is None:
@@ -216,6 +221,10 @@ def erase(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
                             "deadline_awaits": None,
                             "history": [*item["history"], step]})  # fmt: skip
             closed["pension_cases"] += 1
+        elif key.startswith("proof/") and item["status"] == "active":
+            state.put(key, {**item, "status": "erased", "ended_ms": ctx.time_ms,
+                            "ended_height": ctx.height})  # fmt: skip
+            closed["proofs"] += 1
     state.put(
         f"resident/{pseudonym}",
         {**record, "status": "erased", "erased_height": ctx.height, "erased_by": tx.signer},

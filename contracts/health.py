@@ -20,8 +20,8 @@ from contracts.residents import key_setters, resident
 from contracts.rules import Applied, BlockContext, Outcome, Rejected
 from contracts.state import Overlay
 from contracts.tx import Transaction
+from contracts.vocabulary import SOURCE_KINDS
 
-HOSPITAL = {"hospital"}
 LOCATOR_OF_OTHER_CASE = "locator_of_other_case"
 
 
@@ -35,7 +35,7 @@ def _case(state: Overlay, case_id: str) -> dict[str, Any]:
 def request(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     authority.check(state, tx.type, tx.signer)
     case_id, who, source = tx.body["case_id"], tx.body["resident"], tx.body["source"]
-    agency(state, source, HOSPITAL)
+    agency(state, source, SOURCE_KINDS[tx.body["data_class"]])
     require(resident(state, who) is not None, "unknown_resident", "resident is not enrolled")
     require(state.get(f"share/{case_id}") is None, "duplicate_id", "case_id is taken")
     state.put(

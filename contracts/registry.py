@@ -1,6 +1,16 @@
 """Every transaction type of the current contract version, by name."""
 
-from contracts import access_log, anchor, consent, erasure, governance, health, pension, residents
+from contracts import (
+    access_log,
+    anchor,
+    consent,
+    erasure,
+    governance,
+    health,
+    pension,
+    proofs,
+    residents,
+)
 from contracts.rules import Rule
 
 CONTRACT_VERSION = 4
@@ -24,7 +34,9 @@ hospitals sign ``health.access``; a granted ``health.access`` records its access
 the case (``read_seq``: the one entry a payload fetch may use).
 Also in 4: the working-day calendar is state (``calendar/<year>``: the genesis's, then
 governance ``set_calendar``); a pension deadline reaching into a year not set yet is
-provisional and recomputed in the block that sets the year (``contracts/calendar.py``)."""
+provisional and recomputed in the block that sets the year (``contracts/calendar.py``).
+Also in 4 (#12, before 4 is released): medical-insurance bureaus and primary clinics; a sharing
+case's source by its data class; proofs of insurance (``proof.issue``, ``proof.revoke``)."""
 
 RULES: dict[str, Rule] = {
     name: erasure.guard(rule)
@@ -34,6 +46,7 @@ RULES: dict[str, Rule] = {
         **consent.RULES,
         **health.RULES,
         **pension.RULES,
+        **proofs.RULES,
         **governance.RULES,
         **access_log.RULES,
         **erasure.RULES,

@@ -39,6 +39,8 @@ from contracts.vocabulary import (
     GRANTOR_TYPES,
     HEALTH_CLASSES,
     PENSION_REJECTIONS,
+    PROOF_REVOCATIONS,
+    PROOF_SCHEMES,
     PURPOSES,
     ROLES,
     STATUTORY_CITATIONS,
@@ -290,6 +292,21 @@ def transfer(body: Body, signer: str) -> None:
     integer(body, "amount_fen")
 
 
+def proof_issue(body: Body, signer: str) -> None:
+    exactly(body, "proof_id", "resident", "scheme", "expires_ms", "commitment")
+    ident(body, "proof_id")
+    hex64(body, "resident")
+    choice(body, "scheme", PROOF_SCHEMES)
+    integer(body, "expires_ms", 1)
+    hex64(body, "commitment")
+
+
+def proof_revoke(body: Body, signer: str) -> None:
+    exactly(body, "proof_id", "reason")
+    ident(body, "proof_id")
+    choice(body, "reason", PROOF_REVOCATIONS)
+
+
 def _roles(subject: Body, kind: str) -> None:
     roles = subject.get("roles")
     allowed = ROLES - {"governance"}
@@ -392,6 +409,8 @@ SHAPES: dict[str, Shape] = {
     "pension.confirm": transfer,
     "pension.complete": case_only,
     "pension.withdraw": case_only,
+    "proof.issue": proof_issue,
+    "proof.revoke": proof_revoke,
     "governance.propose": propose,
     "governance.approve": approve,
     "access.refused": refused,

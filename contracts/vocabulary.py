@@ -8,19 +8,47 @@ PENSION_CLASSES = frozenset({"pension_account", "contribution_history"})
 HEALTH_CLASSES = frozenset({"medical_insurance_record", "health_file_summary", "test_result"})
 DATA_CLASSES = PENSION_CLASSES | HEALTH_CLASSES
 
-AGENCY_KINDS = frozenset({"social_security_bureau", "hospital", "health_commission", "auditor"})
+AGENCY_KINDS = frozenset(
+    {
+        "social_security_bureau",
+        "medical_insurance_bureau",
+        "hospital",
+        "primary_clinic",
+        "health_commission",
+        "auditor",
+    }
+)
+"""A social-security bureau (社会保险事业管理中心) runs the pension schemes; a medical-insurance
+bureau (医疗保障局) the medical insurance schemes, since the 2018 reform a separate agency; a
+primary clinic (基层医疗卫生机构: township health centres, community health service centres)
+keeps residents' health files (健康档案), as does the health commission's platform
+(全民健康信息平台)."""
 ROLES = frozenset({"governance", "counter", "pension", "health", "audit"})
 """Roles an agency holds: ``governance`` (genesis only) approves changes; ``counter`` runs a
 service counter that takes assisted steps for residents; the others describe its work."""
 
 COUNTER_CLASSES: dict[str, frozenset[str]] = {
-    "social_security_bureau": PENSION_CLASSES | {"medical_insurance_record"},
+    "social_security_bureau": PENSION_CLASSES,
+    "medical_insurance_bureau": frozenset({"medical_insurance_record"}),
     "hospital": frozenset({"health_file_summary", "test_result"}),
+    "primary_clinic": frozenset({"health_file_summary"}),
     "health_commission": frozenset({"health_file_summary", "test_result"}),
     "auditor": frozenset(),
 }
 """The data classes a counter of each kind records (and withdraws) consents for: what that
-kind of agency keeps. An auditor runs no counter."""
+kind of agency keeps. The medical-insurance record is the medical-insurance bureau's, not the
+pension bureau's (#12). An auditor runs no counter."""
+
+SOURCE_KINDS: dict[str, frozenset[str]] = {
+    "health_file_summary": frozenset({"hospital", "primary_clinic", "health_commission"}),
+    "test_result": frozenset({"hospital"}),
+    "medical_insurance_record": frozenset({"hospital", "medical_insurance_bureau"}),
+}
+"""Which kinds of agency hold (and so may be the source of) each health class in a sharing
+case: a health file lies with the hospital, the primary clinic or the health commission's
+platform; a test result with the hospital that made it; a medical-insurance record with the
+medical-insurance bureau or the hospital that billed it."""
+CUSTODIANS = frozenset().union(*SOURCE_KINDS.values())
 
 PURPOSES: dict[str, tuple[str, str]] = {
     "TREAT": ("治疗", "treatment"),
@@ -76,3 +104,41 @@ CALENDAR_ISSUERS: dict[str, tuple[str, str]] = {
 }
 """Who publishes a year's arrangement of days off and make-up working days (``set_calendar``):
 the notice 国务院办公厅关于<year>年部分节假日安排的通知, each November."""
+
+PROOF_SCHEMES: dict[str, tuple[str, str, str, str]] = {
+    "employee_pension": (
+        "职工基本养老保险",
+        "employees' basic pension insurance",
+        "social_security_bureau",
+        "contribution_history",
+    ),
+    "resident_pension": (
+        "城乡居民基本养老保险",
+        "urban and rural residents' basic pension insurance",
+        "social_security_bureau",
+        "contribution_history",
+    ),
+    "employee_medical": (
+        "职工基本医疗保险",
+        "employees' basic medical insurance",
+        "medical_insurance_bureau",
+        "medical_insurance_record",
+    ),
+    "resident_medical": (
+        "城乡居民基本医疗保险",
+        "urban and rural residents' basic medical insurance",
+        "medical_insurance_bureau",
+        "medical_insurance_record",
+    ),
+}
+"""The schemes a proof of insurance (参保证明) states: code -> (中文, English, the kind of
+bureau that issues it, the data class it is drawn from)."""
+
+PROOF_REVOCATIONS: dict[str, tuple[str, str]] = {
+    "issued_in_error": ("出具错误", "issued in error"),
+    "record_corrected": ("参保记录已更正", "the insurance record was corrected since"),
+    "superseded": ("已重新出具", "superseded by a new proof"),
+    "obtained_by_fraud": ("以欺诈手段取得", "obtained by fraud"),
+    "requested_by_resident": ("本人申请作废", "the resident asked for it to be revoked"),
+}
+"""Why a bureau revokes a proof it issued (``proof.revoke``)."""

@@ -85,6 +85,60 @@ def _cmd_verify_checkpoint(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_verify_proof(args: argparse.Namespace) -> int:
+    """A proof of insurance checked offline (``contracts.proofs.check_proof_file``); with
+    ``--node``, also asked whether it was revoked since (exit 1 if it was)."""
+    import time
+
+    from contracts.proofs import CheckedProof, check_proof_file
+
+    try:
+        verifiers = read_verifiers(Path(args.verifier_keys))
+        text = Path(args.file).read_text(encoding="utf-8")
+    except KeyFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"invalid: cannot read proof {args.file}: {exc}", file=sys.stderr)
+        return 1
+    quorum = args.quorum or 2 * len(verifiers) // 3 + 1
+    now = args.now_ms if args.now_ms is not None else int(time.time() * 1000)
+    result = check_proof_file(text, verifiers, quorum, now, origin=args.origin,
+                              issuer=args.issuer, resident_pseudonym=args.resident)  # fmt: skip
+    if not isinstance(result, CheckedProof):
+        return _verdict(result, "")
+    c = result.content
+    print(
+        f"valid: proof {c['proof_id']} by {result.issuer}: {c['scheme']} for resident "
+        f"{c['resident'][:12]}…, insured {c['period_from']}-{c['period_to']}, "
+        f"{c['contribution_months']} contribution months, expires at {c['expires_ms']} ms; "
+        f"entry {result.index} in {result.checkpoint.origin} size {result.checkpoint.size}, "
+        f"cosigned by {len(result.signers)} of quorum {quorum} ({', '.join(result.signers)})"
+    )
+    if args.node is None:
+        print("offline: whether it was revoked since is known only online (--node URL)")
+        return 0
+    import httpx
+
+    from api.client import ApiError, ShanheClient
+
+    try:
+        status = ShanheClient(args.node).proof_status(str(c["proof_id"]), result.commitment)
+    except ApiError as exc:
+        print(f"invalid: {args.node} knows no such proof: {exc}", file=sys.stderr)
+        return 1
+    except httpx.HTTPError as exc:
+        print(f"error: cannot ask {args.node}: {exc}", file=sys.stderr)
+        return 2
+    if status["status"] != "active":
+        reason = status.get("revoked_reason") or status["status"]
+        print(f"invalid: proof_{status['status']}: {reason} (online, {args.node})",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    print(f"online: active at {args.node}")
+    return 0
+
+
 def _cmd_log_audit(args: argparse.Namespace) -> int:
     from node.audit import audit_log
     from node.db import open_database
@@ -323,6 +377,17 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--keys", required=True, help="verifier keys, one a line")
     chk.add_argument("--quorum", type=int, required=True)
     chk.set_defaults(func=_cmd_verify_checkpoint)
+
+    prf = kinds.add_parser("proof", help="a proof of insurance (C2SP tlog-proof file)")
+    prf.add_argument("file", help="the .tlog-proof file the resident handed over")
+    prf.add_argument("--verifier-keys", required=True, help="validators' keys, one a line")
+    prf.add_argument("--quorum", type=int, help="cosignatures needed (default: 2n/3+1)")
+    prf.add_argument("--origin", help="the log's origin line the checkpoint must carry")
+    prf.add_argument("--issuer", help="the bureau that must have issued it")
+    prf.add_argument("--resident", help="the pseudonym it must be about")
+    prf.add_argument("--now-ms", type=int, help="check expiry at this time (default: now)")
+    prf.add_argument("--node", help="also ask this node whether it was revoked (online)")
+    prf.set_defaults(func=_cmd_verify_proof)
 
     log = commands.add_parser("log", help="operate on a node's log database")
     log_commands = log.add_subparsers(dest="log_command", required=True)

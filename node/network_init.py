@@ -29,7 +29,9 @@ def demo_agencies(validators: int) -> list[tuple[str, str, str, str, list[str]]]
     """(id, name, division, kind, roles) of the demo network's genesis agencies. The bureaus of
     the divisions that run validators govern the network. Agencies with a service counter
     (every bureau's service hall, the Kaihua hospital's desk of the demo) hold the ``counter``
-    role: only they take assisted steps for residents (``contracts/authority.py``)."""
+    role: only they take assisted steps for residents (``contracts/authority.py``). Medical
+    insurance is pooled city-wide in Quzhou (浙江省医疗保障条例 art. 17): the city's bureau
+    and, for the demo's proof of insurance, the Longyou and Kecheng branches."""
     out = [
         (
             f"ssb-{code}",
@@ -63,6 +65,34 @@ def demo_agencies(validators: int) -> list[tuple[str, str, str, str, list[str]]]
             "330881",
             "hospital",
             ["health"],
+        ),
+        (
+            "clinic-330825",
+            "龙游县龙洲街道社区卫生服务中心 Longzhou Community Health Centre, Longyou",
+            "330825",
+            "primary_clinic",
+            ["health", "counter"],
+        ),
+        (
+            "hsa-330800",
+            "衢州市医疗保障局 Quzhou Healthcare Security Administration",
+            "330800",
+            "medical_insurance_bureau",
+            ["health", "counter"],
+        ),
+        (
+            "hsa-330825",
+            "龙游县医疗保障局 Longyou Healthcare Security Bureau",
+            "330825",
+            "medical_insurance_bureau",
+            ["health", "counter"],
+        ),
+        (
+            "hsa-330802",
+            "柯城区医疗保障局 Kecheng Healthcare Security Bureau",
+            "330802",
+            "medical_insurance_bureau",
+            ["health", "counter"],
         ),
         (
             "hc-330800",

@@ -37,6 +37,8 @@ AGENCIES = {
     "hosp-330824": "hospital",
     "hosp-330802": "hospital",
     "hc-330800": "health_commission",
+    "hsa-330800": "medical_insurance_bureau",
+    "clinic-330825": "primary_clinic",
     "audit-330800": "auditor",
     "audit-330881": "auditor",
 }
@@ -49,6 +51,8 @@ ROLES = {
     "hosp-330824": ["health", "counter"],  # the source hospital, with a service counter
     "hosp-330802": ["health", "counter"],
     "hc-330800": ["health", "counter"],
+    "hsa-330800": ["health", "counter"],
+    "clinic-330825": ["health", "counter"],
     "audit-330800": ["audit"],
     "audit-330881": ["audit", "counter"],  # a genesis that gave an auditor a counter: no effect
 }

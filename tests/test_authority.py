@@ -80,6 +80,8 @@ MONEY = {"info_commitment": h("info"), "fund_commitment": h("fund"), "amount_fen
 PROPOSAL = {"type": "governance.propose", "proposal_id": "g-new", "action": "add_agency",
             "agency": {"id": "hosp-330822", "name": "常山县人民医院", "division": "330822",
                        "kind": "hospital", "roles": [], "key": seeded("hosp-330822").verifier().encode()}}  # fmt: skip
+PROOF = {"type": "proof.issue", "proof_id": "pf-new", "resident": P1, "scheme": "employee_pension",
+         "expires_ms": T0 + 90 * DAY_MS, "commitment": h("proof")}  # fmt: skip
 REFUSAL = {"type": "access.refused", "resident": P1, "agent": "hosp-330802", "entity": "s-rel",
            "data_class": "test_result", "purpose": "api health.case", "reason": "not_party"}  # fmt: skip
 
@@ -113,6 +115,39 @@ def test_a_pension_bureau_cannot_record_a_health_consent(w: World) -> None:
     refused(w.submit("ssb-330825", withdraw), "wrong_signer")
     ok(w.submit("hosp-330802", withdraw))  # a hospital counter may: health classes
     assert w.get("consent/c-1")["status"] == "withdrawn"
+
+
+def test_the_medical_insurance_record_is_the_medical_insurance_bureaus(w: World) -> None:
+    """#12: a medical-insurance bureau (医保局) keeps the medical-insurance record and records
+    consents for it; a social-security bureau keeps the pension classes only."""
+    insurance = {"data_classes": ["medical_insurance_record"], "source": "hsa-330800",
+                 "recipient": "hosp-330881", "consent_id": "c-mi"}  # fmt: skip
+    refused(w.submit("ssb-330825", assisted(**insurance)), "wrong_signer")
+    refused(w.submit("hsa-330800", assisted(consent_id="c-tr")), "wrong_signer")  # a test result
+    ok(w.submit("hsa-330800", assisted(**insurance)))
+    # the bureau is a source of that class, not of a test result
+    ok(w.submit("hosp-330881", request("s-mi", source="hsa-330800",
+                                       data_class="medical_insurance_record")))  # fmt: skip
+    refused(w.submit("hosp-330881", request("s-x", source="hsa-330800")), "unknown_agency")
+
+
+def test_a_primary_clinic_and_the_health_commission_hold_health_files(w: World) -> None:
+    """#12: a primary clinic (基层医疗卫生机构) and the health commission's platform are
+    custodians of health files: a case may ask them for one, not for a test result."""
+    summary = {"data_class": "health_file_summary"}
+    ok(w.submit("hosp-330881", request("s-c", source="clinic-330825", **summary)))
+    ok(w.submit("hosp-330881", request("s-h", source="hc-330800", **summary)))
+    refused(w.submit("hosp-330881", request("s-t", source="clinic-330825")), "unknown_agency")
+    clinic = {"data_classes": ["health_file_summary"], "source": "clinic-330825",
+              "recipient": "hosp-330881", "consent_id": "c-cl"}  # fmt: skip
+    ok(w.submit("clinic-330825", assisted(**clinic)))
+    refused(w.submit("clinic-330825", assisted(consent_id="c-t2")), "wrong_signer")
+    authorize = {"type": "health.authorize", "case_id": "s-c", "consent_id": "c-cl"}
+    ok(w.submit("clinic-330825", authorize))  # the counter that recorded it
+    release = {"type": "health.release", "case_id": "s-c", "commitment": h("file"),
+               "locator": derive("s-c", P1, "clinic-330825", h("file"))}  # fmt: skip
+    ok(w.submit("clinic-330825", release))
+    assert w.get("share/s-c")["status"] == "RELEASED"
 
 
 def test_a_requesting_hospital_cannot_consent_for_itself_and_authorize_its_own_request(
@@ -210,17 +245,20 @@ def test_wrong_signer_is_the_tables_answer_only(w: World) -> None:
 
 
 # ---------------------------------------------------------------- the table, exhaustively
-SERVICE = {"social_security_bureau", "hospital", "health_commission"}
+SERVICE = {"social_security_bureau", "medical_insurance_bureau", "hospital", "primary_clinic",
+           "health_commission"}  # fmt: skip
 KEEPS = {  # written out here, apart from contracts/vocabulary.py
-    "social_security_bureau": {
-        "pension_account",
-        "contribution_history",
-        "medical_insurance_record",
-    },
+    "social_security_bureau": {"pension_account", "contribution_history"},
+    "medical_insurance_bureau": {"medical_insurance_record"},  # #12: the 医保局 keeps it
     "hospital": {"health_file_summary", "test_result"},
+    "primary_clinic": {"health_file_summary"},
     "health_commission": {"health_file_summary", "test_result"},
     "auditor": set(),
 }
+HOLDS = {"hospital", "primary_clinic", "health_commission", "medical_insurance_bureau"}
+ISSUES = {"social_security_bureau", "medical_insurance_bureau"}
+"""Kinds that issue proofs of insurance."""
+"""Kinds that may be a sharing case's source (for some data class)."""
 RESIDENT_TYPES = {"resident.rotate_key", "resident.erase", "consent.grant", "consent.withdraw",
                   "health.authorize", "pension.apply", "pension.withdraw"}  # fmt: skip
 
@@ -248,13 +286,15 @@ def expected(tx_type: str, who: str, kind: str | None, counter: bool, rels: set[
         "consent.withdraw": at_counter and bool({"recording_counter", "kind_classes"} & rels),
         "health.request": hospital,
         "health.authorize": at_counter and "recording_counter" in rels,
-        "health.release": hospital and "source" in rels,
+        "health.release": kind in HOLDS and "source" in rels,
         "pension.apply": bureau and at_counter and bool({"from_agency", "to_agency"} & rels),
         "pension.accept": bureau and "to_agency" in rels,
         "pension.reject": bureau and "to_agency" in rels,
         "pension.transfer_out": bureau and "from_agency" in rels,
         "pension.confirm": bureau and "to_agency" in rels,
         "pension.complete": bureau and "to_agency" in rels,
+        "proof.issue": kind in ISSUES,
+        "proof.revoke": kind in ISSUES and "issuer" in rels,
     }.get(tx_type, False)
 
 
@@ -272,7 +312,7 @@ RELATIONS = [r for r in Relation if r is not Relation.ANY]
 
 
 def test_every_type_every_signer_every_relation() -> None:
-    """The pure table against the hand-written rules: 22 types x 19 signers x 1024 relation
+    """The pure table against the hand-written rules: 24 types x 27 signers x 2048 relation
     sets; and more relations never take a permission away."""
     checked = 0
     for tx_type in AUTHORITY:
@@ -317,6 +357,8 @@ CAST = {
     "bureau": "ssb-330822",
     "auditor": "audit-330800",
     "auditor with counter": "audit-330881",
+    "medical-insurance bureau": "hsa-330800",
+    "clinic": "clinic-330825",
     "validator": "node:node-1",
 }
 MEMBERS = {"from bureau", "to bureau", "bureau counter", "bureau"}
@@ -405,6 +447,13 @@ SCENES: list[tuple[str, str, Body, dict[str, set[str]], set[str]]] = [
      {"from bureau": {"from_agency"}, "to bureau": {"to_agency"}, "subject": {"subject"}}, set()),
     ("pension.withdraw", "APPLIED", _case("pension.withdraw", "p-applied"),
      {"from bureau": {"from_agency"}, "to bureau": {"to_agency"}, "subject": {"subject"}}, set()),
+    ("proof.issue", "a new proof", _same(PROOF), {}, set()),
+    ("proof.revoke", "a bureau's proof",
+     _same({"type": "proof.revoke", "proof_id": "pf-1", "reason": "issued_in_error"}),
+     {"from bureau": {"issuer"}}, set()),
+    ("proof.revoke", "a medical-insurance proof",
+     _same({"type": "proof.revoke", "proof_id": "pf-mi", "reason": "superseded"}),
+     {"medical-insurance bureau": {"issuer"}}, set()),
     ("governance.propose", "a new agency", _same(PROPOSAL),
      {m: {"member"} for m in MEMBERS}, set()),
     ("governance.approve", "an open proposal",
@@ -441,6 +490,8 @@ def _stage() -> World:
         for signer, step in steps[:done]:
             ok(w.submit(signer, {**step, "case_id": case}))
     ok(w.submit("ssb-330825", {**PROPOSAL, "proposal_id": "g-open"}))
+    ok(w.submit("ssb-330825", {**PROOF, "proof_id": "pf-1"}))
+    ok(w.submit("hsa-330800", {**PROOF, "proof_id": "pf-mi", "scheme": "resident_medical"}))
     w.keys["node:node-1"] = seeded("node-1")
     return w
 

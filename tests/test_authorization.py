@@ -260,8 +260,10 @@ def test_the_pure_decision_table(action: Action, role: Role, relation: str) -> N
         assert allowed == (relation == "own" and role is Role.RESIDENT)
     elif action is Action.PAYLOAD_READ:
         assert allowed == (relation == "recipient")
-    elif action is Action.PAYLOAD_WRITE:
+    elif action in (Action.PAYLOAD_WRITE, Action.PROOF_WRITE):
         assert allowed == (relation == "source")
+    elif action is Action.PROOF_READ:
+        assert allowed == (relation == "own" and role is Role.RESIDENT)
 
 
 def test_a_refusal_for_a_pseudonym_nobody_holds_is_answered_but_not_logged(world: World) -> None:

@@ -177,6 +177,29 @@ EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
         ),
     ],
     "governance.approve": [("ssb-330802", {"proposal_id": "g-1"})],
+    "proof.issue": [
+        (
+            "ssb-330825",
+            {
+                "proof_id": "pf-330825-0001",
+                "resident": RESIDENT,
+                "scheme": "employee_pension",
+                "expires_ms": T + 90 * DAY_MS,
+                "commitment": _h("proof content"),
+            },
+        ),
+        (
+            "hsa-330825",
+            {
+                "proof_id": "pf-hsa-0001",
+                "resident": RESIDENT,
+                "scheme": "resident_medical",
+                "expires_ms": T + 90 * DAY_MS,
+                "commitment": _h("proof content 2"),
+            },
+        ),
+    ],
+    "proof.revoke": [("ssb-330825", {"proof_id": "pf-330825-0001", "reason": "issued_in_error"})],
     "access.refused": [
         (
             "node:node-1",
