@@ -173,7 +173,7 @@ def open_note(note: str, verifiers: Iterable[Verifier]) -> OpenedNote | NoteErro
         name, _, b64 = line[len(SIG_PREFIX) :].partition(" ")
         try:
             raw = base64.b64decode(b64, validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, and a str with non-ASCII characters
             return NoteError("malformed_note", f"signature of {name!r} is not base64")
         if not _valid_name(name) or len(raw) < 5:
             return NoteError("malformed_note", f"malformed signature line for {name!r}")
