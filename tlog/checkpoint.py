@@ -4,7 +4,6 @@ Body: origin line, decimal tree size, base64 root hash, then optional extension 
 """
 
 import base64
-import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -46,7 +45,7 @@ def parse_checkpoint(body: str) -> Checkpoint | CheckpointError:
         return CheckpointError("malformed_checkpoint", f"tree size {size_text!r} is not decimal")
     try:
         root = base64.b64decode(root_text, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a str not ASCII
         return CheckpointError("malformed_checkpoint", "root hash is not base64")
     if len(root) != HASH_SIZE:
         return CheckpointError("malformed_checkpoint", f"root hash is {len(root)} bytes")

@@ -14,7 +14,6 @@ leaf is and what the extra data means is the application's (``contracts/proofs.p
 """
 
 import base64
-import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -72,7 +71,7 @@ def parse_tlog_proof(text: str) -> TlogProof | Invalid:
     if rest and rest[0].startswith("extra "):
         try:
             extra = base64.b64decode(rest[0].removeprefix("extra "), validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or a str not ASCII
             return _malformed("the extra data is not base64")
         rest = rest[1:]
     if not rest or not rest[0].startswith("index "):
@@ -86,7 +85,7 @@ def parse_tlog_proof(text: str) -> TlogProof | Invalid:
     for i, line in enumerate(rest[1:]):
         try:
             value = base64.b64decode(line, validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or a str not ASCII
             return _malformed(f"proof hash {i} is not base64")
         if len(value) != HASH_SIZE or not line:
             return _malformed(f"proof hash {i} is not {HASH_SIZE} bytes")
