@@ -90,7 +90,7 @@ def content_problem(content: Any) -> str | None:
         integer(content, "expires_ms", 1)
     except BadField as exc:
         return str(exc)
-    if content["scheme"] not in PROOF_SCHEMES:
+    if not isinstance(content["scheme"], str) or content["scheme"] not in PROOF_SCHEMES:
         return f"scheme must be one of {', '.join(sorted(PROOF_SCHEMES))}"
     start, end = _yyyymm(content["period_from"]), _yyyymm(content["period_to"])
     if start is None or end is None or end < start:
