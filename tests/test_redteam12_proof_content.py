@@ -24,7 +24,7 @@ from tests.contract_world import World
 from tests.test_proofs import _file, _issued, check, content, w  # noqa: F401  (fixture)
 from tlog.errors import Invalid
 
-BAD_SCHEMES = ([], {}, ["employee_pension"], 1, None)
+BAD_SCHEMES: tuple[object, ...] = ([], {}, ["employee_pension"], 1, None)
 
 
 def test_a_scheme_of_another_type_is_a_content_problem() -> None:

@@ -33,8 +33,8 @@ def test_non_ascii_base64_in_a_proof_file_is_malformed(w: World) -> None:  # noq
     for name, forged in _variants(text).items():
         got = parse_tlog_proof(forged)
         assert isinstance(got, Invalid) and got.code == "malformed_proof", name
-        got = check(forged)
-        assert isinstance(got, Invalid) and got.code == "malformed_proof", name
+        checked = check(forged)
+        assert isinstance(checked, Invalid) and checked.code == "malformed_proof", name
 
 
 def test_non_ascii_root_in_a_checkpoint_is_malformed() -> None:
