@@ -124,7 +124,8 @@ def test_scenario_leaves_no_personal_data_outside_the_vault(
             ssb,
             ssb.name,
             {
-                "type": "pension.apply", "kind": "inter_area",
+                "type": "pension.apply",
+                "kind": "inter_area",
                 "case_id": f"p{n}",
                 "resident": p,
                 "from_agency": "ssb-330825",
