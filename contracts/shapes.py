@@ -261,7 +261,7 @@ def case_only(body: Body, signer: str) -> None:
 def pension_apply(body: Body, signer: str) -> None:
     """A kind; a scheme link's direction; the two sides differ but in a scheme link (one
     county's bureau often runs both schemes)."""
-    fields = ("case_id", "kind", "from_agency", "to_agency")
+    fields: tuple[str, ...] = ("case_id", "kind", "from_agency", "to_agency")
     fields += () if _is_resident(signer) else ("resident",)
     link = body.get("kind") == "scheme_link"
     exactly(body, *fields, *(("direction",) if link else ()))
