@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from api.client import ApiError, NotVerified, ShanheClient, TxOutcome
+from contracts.pension import info_commitments
 from node.identity import check_digit, pseudonym
 from node.keys import read_signer, read_verifiers
 from node.network_init import init_network, is_network
@@ -97,6 +98,7 @@ class Demo:
                     {
                         "type": "pension.apply",
                         "case_id": case,
+                        "kind": "inter_area",
                         "from_agency": longyou.name,
                         "to_agency": kecheng.name,
                     },
@@ -113,35 +115,34 @@ class Demo:
                 )
             ),
         )
-        money = {
-            "info_commitment": _h("参保缴费信息表"),
-            "fund_commitment": _h("转移基金 1,234,567 分"),
-            "amount_fen": 1_234_567,
-        }
+        # the 信息表's values travel between the bureaus with it; only their commitments are
+        # on the log (contracts/pension.py)
+        info = info_commitments(
+            secrets.token_bytes(32),
+            case,
+            {"contribution_months": 187, "individual_account_fen": 4_321_000,
+             "pooled_fund_fen": 9_876_500},
+        )  # fmt: skip
         self.step(
-            "Longyou (转出地) transfers out: 信息表 and funds, in integer fen",
+            "Longyou (转出地) clears the account, sends the 信息表 and moves the funds (commitments)",
             lambda: self._committed(
                 self.send(
                     longyou,
                     longyou.name,
-                    {"type": "pension.transfer_out", "case_id": case, **money},
-                )
-            ),
-        )
-        self.step(
-            "Kecheng confirms that what arrived matches",
-            lambda: self._committed(
-                self.send(
-                    kecheng, kecheng.name, {"type": "pension.confirm", "case_id": case, **money}
+                    {"type": "pension.transfer_out", "case_id": case, "info_commitments": info},
                 )
             ),
         )
         completed: dict[str, Any] = {}
         self.step(
-            "Kecheng completes the transfer",
+            "Kecheng finishes: what arrived matches the commitments; the resident is told",
             lambda: self._committed(
                 completed.update(
-                    self.send(kecheng, kecheng.name, {"type": "pension.complete", "case_id": case})
+                    self.send(
+                        kecheng,
+                        kecheng.name,
+                        {"type": "pension.complete", "case_id": case, "received_commitments": info},
+                    )
                 )
                 or completed
             ),

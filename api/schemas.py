@@ -95,16 +95,60 @@ class PensionStage(Record):
     height: int
 
 
+class PensionBasis(Record):
+    type: str = Field(examples=["statutory"])
+    citation: str = Field(examples=["PIPL art. 13(3)"])
+    rules: list[str] = Field(
+        description="the rules the case's kind cites (docs/domain.md, pension.*)",
+        examples=[["sil_art19", "sia_art12", "sia_art16", "gbf_2009_66_art8"]],
+    )
+
+
 class PensionCase(Record):
-    """A basic-pension transfer between two social-security bureaus."""
+    """A basic-pension transfer between two social-security bureaus (or, in a scheme link,
+    between the two schemes, possibly at one bureau)."""
 
     case_id: str
+    kind: str = Field(
+        description="inter_area (funds move), intra_area (relation and file only) or "
+        "scheme_link (城乡居民 <-> 职工养老保险)",
+        examples=["inter_area"],
+    )
+    direction: str | None = Field(
+        default=None,
+        description="a scheme link's direction: resident_to_employee or employee_to_resident",
+    )
+    basis: PensionBasis
     resident: str = Field(examples=PSEUDONYM)
     from_agency: str = Field(examples=["ssb-330825"])
     to_agency: str = Field(examples=["ssb-330802"])
-    status: str = Field(examples=["APPLIED"])
+    status: str = Field(
+        description="APPLIED, ACCEPTED, TRANSFERRED_OUT, DISPUTED; closed: COMPLETED, "
+        "REJECTED, WITHDRAWN",
+        examples=["APPLIED"],
+    )
+    window: str | None = Field(
+        default=None,
+        description="whose step the open stage awaits: review (to_agency, 联系函), transfer "
+        "(from_agency: 信息表 and funds), finish (to_agency), correct (from_agency, after a "
+        "dispute); none once closed",
+        examples=["review"],
+    )
+    window_agency: str | None = Field(default=None, examples=["ssb-330802"])
+    letter_commitment: str | None = Field(default=None, description="the 联系函's hash")
+    info_commitments: dict[str, str] | None = Field(
+        default=None,
+        description="one salted commitment per 信息表 value (contribution_months, "
+        "individual_account_fen, pooled_fund_fen when funds move between areas); the values "
+        "travel with the 信息表, never on the log",
+    )
+    mismatched: list[str] | None = Field(
+        default=None, description="a dispute: the 信息表 fields whose commitments did not match"
+    )
+    reason: str | None = Field(default=None, description="a rejection's reason code")
     deadline_ms: int | None = Field(
-        description="end (24:00 CST) of the stage's 15 working days (国办发〔2009〕66号 art. 8)"
+        description="end (24:00 CST) of the stage's 15 working days (国办发〔2009〕66号 art. 8; "
+        "人社部发〔2014〕17号 art. 7)"
     )
     deadline_provisional: bool = Field(
         default=False,

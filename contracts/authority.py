@@ -146,7 +146,6 @@ AUTHORITY: dict[str, tuple[Grant, ...]] = {
     "pension.accept": (Grant(A, Relation.TO_AGENCY, SSB),),
     "pension.reject": (Grant(A, Relation.TO_AGENCY, SSB),),
     "pension.transfer_out": (Grant(A, Relation.FROM_AGENCY, SSB),),
-    "pension.confirm": (Grant(A, Relation.TO_AGENCY, SSB),),
     "pension.complete": (Grant(A, Relation.TO_AGENCY, SSB),),
     "pension.withdraw": (Grant(R, Relation.SUBJECT),),
     "proof.issue": (Grant(A, kinds=BUREAUS),),

@@ -1,11 +1,12 @@
 """Erasure (PIPL art. 47): once a resident is erased, nothing about them is processed.
 
 ``resident.erase`` ends the resident's active consents and proofs of insurance, closes their
-open health cases and withdraws their pension applications whose funds have not moved; their
+open health cases and withdraws their pension applications whose account has not moved; their
 key is revoked (the common checks answer ``resident_erased`` to anything it signs). Every later transaction that
 names them, by a ``resident`` or ``pseudonym`` field or by a case or consent of theirs, is
 refused as ``resident_erased`` before its rule runs. One exception, by rule: a pension
-transfer whose funds already left the sending fund finishes (docs/domain.md says why).
+transfer whose account already left the sending bureau (its funds, or within one pooling area
+its relation and file) finishes (docs/domain.md says why).
 
 To find a resident's records at erasure without scanning state, every record that names a
 resident is indexed when it is created (``records/<pseudonym>/<seq>``).
@@ -40,10 +41,12 @@ CASES = {"health.": "share/", "pension.": "pension/"}
 """Where the ``case_id`` of a type's namespace points."""
 OPEN_SHARES = {"REQUESTED", "AUTHORIZED", "RELEASED"}
 UNMOVED = {"APPLIED", "ACCEPTED"}
-FUNDS_MOVED = {"TRANSFERRED_OUT", "DISPUTED", "RECEIVED"}
-FINISHING = {"pension.transfer_out", "pension.confirm", "pension.complete"}
-"""The steps that finish a transfer whose funds moved: 转出地 corrects a disputed transfer,
-转入地 confirms and completes."""
+ACCOUNT_MOVED = {"TRANSFERRED_OUT", "DISPUTED"}
+"""The sending bureau has cleared the account: its funds moved (``inter_area``, and the
+individual account in a ``scheme_link``), or its relation and file (``intra_area``)."""
+FINISHING = {"pension.transfer_out", "pension.complete"}
+"""The steps that finish a transfer whose account moved: 转出地 corrects a disputed transfer,
+转入地 completes it."""
 REKEY_ERASE_HOLD_MS = 15 * 86_400_000
 """No erasure, by anyone, until this long after an assisted re-key: erasure is final, and a
 counter that re-keyed a resident under a key it made could otherwise erase her at once
@@ -88,12 +91,12 @@ def _named(state: StateView, tx: Transaction) -> list[tuple[str, dict[str, Any] 
 
 
 def _finishing(tx: Transaction, record: dict[str, Any] | None) -> bool:
-    """A step that finishes a pension transfer whose funds had moved before erasure."""
+    """A step that finishes a pension transfer whose account had moved before erasure."""
     return (
         tx.type in FINISHING
         and record is not None
         and record.get("basis", {}).get("type") == "statutory"
-        and record.get("status") in FUNDS_MOVED
+        and record.get("status") in ACCOUNT_MOVED
     )
 
 
@@ -108,13 +111,13 @@ def erased_subject(state: StateView, tx: Transaction) -> Rejected | None:
 def read_refusal(state: StateView, pseudonym: str, record: Any) -> str | None:
     """Why a read of ``record`` (a case, or None for the resident's own lists) about
     ``pseudonym`` is refused for erasure, or None: the same rule as for transactions, so the
-    two agencies finishing a transfer whose funds moved may still read its case."""
+    two agencies finishing a transfer whose account moved may still read its case."""
     if not is_erased(state, pseudonym):
         return None
     if (
         isinstance(record, dict)
         and record.get("basis", {}).get("type") == "statutory"
-        and record.get("status") in FUNDS_MOVED
+        and record.get("status") in ACCOUNT_MOVED
     ):
         return None
     return ERASED_CODE

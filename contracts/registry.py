@@ -36,7 +36,13 @@ Also in 4: the working-day calendar is state (``calendar/<year>``: the genesis's
 governance ``set_calendar``); a pension deadline reaching into a year not set yet is
 provisional and recomputed in the block that sets the year (``contracts/calendar.py``).
 Also in 4 (#12, before 4 is released): medical-insurance bureaus and primary clinics; a sharing
-case's source by its data class; proofs of insurance (``proof.issue``, ``proof.revoke``)."""
+case's source by its data class; proofs of insurance (``proof.issue``, ``proof.revoke``).
+Also in 4 (#12, before 4 is released): pension transfers as the rules have them: a case
+``kind`` (``inter_area``, ``intra_area``, ``scheme_link`` with ``direction``) and the rules it
+cites (``basis.rules``); one window per party and step (``pension.confirm`` is gone:
+``pension.complete`` carries the received commitments); the 信息表 as one salted commitment
+per value (``info_commitments``), no amount in clear; every step a notice in the resident's
+access log."""
 
 RULES: dict[str, Rule] = {
     name: erasure.guard(rule)

@@ -38,11 +38,13 @@ from contracts.vocabulary import (
     DATA_CLASSES,
     GRANTOR_TYPES,
     HEALTH_CLASSES,
+    PENSION_KINDS,
     PENSION_REJECTIONS,
     PROOF_REVOCATIONS,
     PROOF_SCHEMES,
     PURPOSES,
     ROLES,
+    SCHEME_LINK_DIRECTIONS,
     STATUTORY_CITATIONS,
     VERIFICATION_METHODS,
     VERIFICATION_RESULTS,
@@ -257,16 +259,22 @@ def case_only(body: Body, signer: str) -> None:
 
 
 def pension_apply(body: Body, signer: str) -> None:
-    if _is_resident(signer):
-        exactly(body, "case_id", "from_agency", "to_agency")
-    else:
-        exactly(body, "case_id", "resident", "from_agency", "to_agency")
+    """A kind; a scheme link's direction; the two sides differ but in a scheme link (one
+    county's bureau often runs both schemes)."""
+    fields: tuple[str, ...] = ("case_id", "kind", "from_agency", "to_agency")
+    fields += () if _is_resident(signer) else ("resident",)
+    link = body.get("kind") == "scheme_link"
+    exactly(body, *fields, *(("direction",) if link else ()))
+    if not _is_resident(signer):
         hex64(body, "resident")
     ident(body, "case_id")
+    choice(body, "kind", PENSION_KINDS)
+    if link:
+        choice(body, "direction", SCHEME_LINK_DIRECTIONS)
     require(
-        ident(body, "from_agency") != ident(body, "to_agency"),
+        ident(body, "from_agency") != ident(body, "to_agency") or link,
         "bad_field",
-        "from_agency and to_agency differ",
+        "from_agency and to_agency differ (but in a scheme link)",
     )
 
 
@@ -284,12 +292,33 @@ def reject(body: Body, signer: str) -> None:
         hex64(body, "note_hash")
 
 
-def transfer(body: Body, signer: str) -> None:
-    exactly(body, "case_id", "info_commitment", "fund_commitment", "amount_fen")
+INFO_FIELDS = ("contribution_months", "individual_account_fen", "pooled_fund_fen")
+
+
+def _info(body: Body, field: str) -> None:
+    """One salted commitment (hex64) per 信息表 value, never the value: contribution months and
+    the individual account always, the pooled fund when it moves (the rule checks which by the
+    case's kind)."""
+    commitments = obj(body, field)
+    require(
+        set(INFO_FIELDS[:2]) <= set(commitments) <= set(INFO_FIELDS),
+        "bad_field",
+        f"{field} takes {', '.join(INFO_FIELDS[:2])} and, when funds move, {INFO_FIELDS[2]}",
+    )
+    for name in commitments:
+        hex64(commitments, name)
+
+
+def transfer_out(body: Body, signer: str) -> None:
+    exactly(body, "case_id", "info_commitments")
     ident(body, "case_id")
-    hex64(body, "info_commitment")
-    hex64(body, "fund_commitment")
-    integer(body, "amount_fen")
+    _info(body, "info_commitments")
+
+
+def complete(body: Body, signer: str) -> None:
+    exactly(body, "case_id", "received_commitments")
+    ident(body, "case_id")
+    _info(body, "received_commitments")
 
 
 def proof_issue(body: Body, signer: str) -> None:
@@ -405,9 +434,8 @@ SHAPES: dict[str, Shape] = {
     "pension.apply": pension_apply,
     "pension.accept": accept,
     "pension.reject": reject,
-    "pension.transfer_out": transfer,
-    "pension.confirm": transfer,
-    "pension.complete": case_only,
+    "pension.transfer_out": transfer_out,
+    "pension.complete": complete,
     "pension.withdraw": case_only,
     "proof.issue": proof_issue,
     "proof.revoke": proof_revoke,

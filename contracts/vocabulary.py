@@ -74,9 +74,90 @@ PENSION_REJECTIONS: dict[str, tuple[str, str]] = {
     "duplicate_insurance": ("重复参保", "insured in two places at once (to be settled first)"),
     "not_transferable": ("不符合转移条件", "not transferable under the rules"),
     "incomplete_application": ("申请材料不全", "the application is incomplete"),
+    "wrong_case_kind": (
+        "转移类型不符",
+        "the case's kind is wrong (e.g. the two bureaus share one pooling area, or not)",
+    ),
+    "not_retirement_age": (
+        "未达到法定退休年龄",
+        "scheme link: not yet at the employees' scheme's statutory retirement age",
+    ),
+    "contribution_years": (
+        "缴费年限不符合衔接方向",
+        "scheme link: the employees' contribution years do not allow this direction "
+        "(15 years or more: into the employees' scheme; fewer: into the residents')",
+    ),
     "other": ("其他（见附注）", "other: see the note (note_hash)"),
 }
-"""Why a receiving agency (转入地) rejects a transfer; ``other`` needs a ``note_hash``."""
+"""Why a receiving agency (转入地; for a scheme link the bureau where benefits will be drawn,
+待遇领取地) rejects a transfer, the statement of reasons 人社部发〔2014〕17号 art. 7(2) asks for
+(作出说明); ``other`` needs a ``note_hash``."""
+
+PENSION_RULES: dict[str, tuple[str, str]] = {
+    "sil_art19": (
+        "《中华人民共和国社会保险法》第十九条",
+        "Social Insurance Law art. 19: the basic pension relation follows the person across "
+        "pooling areas; contribution years are added up",
+    ),
+    "sia_art12": (
+        "《社会保险经办条例》第十二条",
+        "Regulation on Social Insurance Handling art. 12: the agencies transfer the relation",
+    ),
+    "sia_art16": (
+        "《社会保险经办条例》第十六条",
+        "Regulation on Social Insurance Handling art. 16: the agencies tell the person",
+    ),
+    "gbf_2009_66_art8": (
+        "国办发〔2009〕66号 第八条",
+        "State Council General Office 2009 No. 66 art. 8: the transfer's steps, 15 working "
+        "days each (联系函; 信息表 and funds; finish and tell the person)",
+    ),
+    "zj_pension_art28": (
+        "《浙江省职工基本养老保险条例》第二十八条",
+        "Zhejiang employees' basic pension regulation art. 28: within one pooling area the "
+        "relation and file move, no funds",
+    ),
+    "rsbf_2014_17": (
+        "人社部发〔2014〕17号《城乡养老保险制度衔接暂行办法》",
+        "Interim Measures on linking the urban-rural pension schemes: residents' scheme <-> "
+        "employees' scheme at retirement age, the individual account moves, its own steps",
+    ),
+}
+"""The rules a pension transfer case cites (its ``basis.rules``): code -> (citation, what it
+says). Which ones a case cites follows from its kind (``PENSION_KINDS``)."""
+
+PENSION_KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "inter_area": (
+        "跨统筹地区转移",
+        "between pooling areas: relation, file and funds move",
+        ("sil_art19", "sia_art12", "sia_art16", "gbf_2009_66_art8"),
+    ),
+    "intra_area": (
+        "统筹地区内转移",
+        "within one pooling area: relation and file move, no funds",
+        ("sil_art19", "sia_art12", "sia_art16", "zj_pension_art28", "gbf_2009_66_art8"),
+    ),
+    "scheme_link": (
+        "城乡养老保险制度衔接",
+        "between the urban-rural residents' scheme and the employees' scheme",
+        ("sia_art12", "sia_art16", "rsbf_2014_17"),
+    ),
+}
+"""A pension transfer's kind: code -> (中文, English, the rules it cites)."""
+
+SCHEME_LINK_DIRECTIONS: dict[str, tuple[str, str]] = {
+    "resident_to_employee": (
+        "城乡居民养老保险转入职工养老保险",
+        "residents' scheme into the employees' scheme (15 or more employees' contribution "
+        "years; the residents' years are not added)",
+    ),
+    "employee_to_resident": (
+        "职工养老保险转入城乡居民养老保险",
+        "employees' scheme into the residents' scheme (fewer than 15 employees' contribution "
+        "years; they are added to the residents' years)",
+    ),
+}
+"""A scheme link's direction (人社部发〔2014〕17号 arts. 3-5)."""
 
 VERIFICATION_METHODS: dict[str, tuple[str, str]] = {
     "id_card_reader": ("二代身份证读卡核验", "second-generation ID card reader"),

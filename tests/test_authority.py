@@ -76,7 +76,7 @@ def request(case: str = "s-1", by: str = "hosp-330881", **change: Any) -> dict[s
             "data_class": "test_result", "purpose": "COC", **change}  # fmt: skip
 
 
-MONEY = {"info_commitment": h("info"), "fund_commitment": h("fund"), "amount_fen": 100}
+INFO = {"contribution_months": h("m"), "individual_account_fen": h("a"), "pooled_fund_fen": h("f")}
 PROPOSAL = {"type": "governance.propose", "proposal_id": "g-new", "action": "add_agency",
             "agency": {"id": "hosp-330822", "name": "常山县人民医院", "division": "330822",
                        "kind": "hospital", "roles": [], "key": seeded("hosp-330822").verifier().encode()}}  # fmt: skip
@@ -206,7 +206,7 @@ def test_assisted_steps_need_the_counter_role(w: World) -> None:
     withdraw = {"type": "consent.withdraw", "consent_id": "c-a", "assisted": ASSISTED}
     refused(w.submit("hosp-330881", withdraw), "wrong_signer")  # no counter
     # a pension application on a resident's behalf: a bureau party to it, with a counter
-    apply = {"type": "pension.apply", "case_id": "p-1", "resident": P1,
+    apply = {"type": "pension.apply", "case_id": "p-1", "kind": "inter_area", "resident": P1,
              "from_agency": "ssb-330825", "to_agency": "ssb-330802"}  # fmt: skip
     refused(w.submit("ssb-330822", apply), "wrong_signer")  # no counter
     refused(w.submit("ssb-330803", apply), "wrong_signer")  # a counter, not a party
@@ -226,8 +226,8 @@ def test_an_auditor_changes_no_case(w: World) -> None:
         request(case="s-2"),
         {"type": "health.authorize", "case_id": "s-1", "consent_id": "c-1"},
         {"type": "health.release", "case_id": "s-1", "commitment": h("p"), "locator": "vault:1"},
-        {"type": "pension.apply", "case_id": "p-1", "resident": P1, "from_agency": "ssb-330825",
-         "to_agency": "ssb-330802"},
+        {"type": "pension.apply", "case_id": "p-1", "kind": "inter_area", "resident": P1,
+         "from_agency": "ssb-330825", "to_agency": "ssb-330802"},
         assisted(consent_id="c-9"),
     ):  # fmt: skip
         for auditor in ("audit-330800", "audit-330881"):
@@ -239,8 +239,8 @@ def test_wrong_signer_is_the_tables_answer_only(w: World) -> None:
     """An agency a body names in the wrong kind is unknown_agency: wrong_signer means the
     signer, and only the authority table says it."""
     refused(w.submit("hosp-330881", request(source="ssb-330825")), "unknown_agency")
-    apply = {"type": "pension.apply", "case_id": "p-1", "from_agency": "ssb-330825",
-             "to_agency": "hosp-330824"}  # fmt: skip
+    apply = {"type": "pension.apply", "case_id": "p-1", "kind": "inter_area",
+             "from_agency": "ssb-330825", "to_agency": "hosp-330824"}  # fmt: skip
     refused(w.submit(f"resident:{P1}", apply), "unknown_agency")
 
 
@@ -291,7 +291,6 @@ def expected(tx_type: str, who: str, kind: str | None, counter: bool, rels: set[
         "pension.accept": bureau and "to_agency" in rels,
         "pension.reject": bureau and "to_agency" in rels,
         "pension.transfer_out": bureau and "from_agency" in rels,
-        "pension.confirm": bureau and "to_agency" in rels,
         "pension.complete": bureau and "to_agency" in rels,
         "proof.issue": kind in ISSUES,
         "proof.revoke": kind in ISSUES and "issuer" in rels,
@@ -429,9 +428,9 @@ SCENES: list[tuple[str, str, Body, dict[str, set[str]], set[str]]] = [
     ("health.access", "a released case", _case("health.access", "s-rel"),
      {"source counter": {"source"}, "requester": {"requester"}, "subject": {"subject"}}, set()),
     ("pension.apply", "a new transfer",
-     _either({"type": "pension.apply", "case_id": "p-new", "from_agency": "ssb-330825",
-              "to_agency": "ssb-330802"},
-             {"type": "pension.apply", "case_id": "p-new", "resident": P1,
+     _either({"type": "pension.apply", "case_id": "p-new", "kind": "inter_area",
+              "from_agency": "ssb-330825", "to_agency": "ssb-330802"},
+             {"type": "pension.apply", "case_id": "p-new", "kind": "inter_area", "resident": P1,
               "from_agency": "ssb-330825", "to_agency": "ssb-330802"}),
      {"subject": {"subject"}, "other resident": {"subject"}, "from bureau": {"from_agency"},
       "to bureau": {"to_agency"}}, set()),
@@ -439,11 +438,11 @@ SCENES: list[tuple[str, str, Body, dict[str, set[str]], set[str]]] = [
      {"from bureau": {"from_agency"}, "to bureau": {"to_agency"}, "subject": {"subject"}}, set()),
     ("pension.reject", "APPLIED", _case("pension.reject", "p-applied", reason="not_transferable"),
      {"from bureau": {"from_agency"}, "to bureau": {"to_agency"}, "subject": {"subject"}}, set()),
-    ("pension.transfer_out", "ACCEPTED", _case("pension.transfer_out", "p-accepted", **MONEY),
+    ("pension.transfer_out", "ACCEPTED",
+     _case("pension.transfer_out", "p-accepted", info_commitments=INFO),
      {"from bureau": {"from_agency"}, "to bureau": {"to_agency"}, "subject": {"subject"}}, set()),
-    ("pension.confirm", "TRANSFERRED_OUT", _case("pension.confirm", "p-out", **MONEY),
-     {"from bureau": {"from_agency"}, "to bureau": {"to_agency"}, "subject": {"subject"}}, set()),
-    ("pension.complete", "RECEIVED", _case("pension.complete", "p-received"),
+    ("pension.complete", "TRANSFERRED_OUT",
+     _case("pension.complete", "p-out", received_commitments=INFO),
      {"from bureau": {"from_agency"}, "to bureau": {"to_agency"}, "subject": {"subject"}}, set()),
     ("pension.withdraw", "APPLIED", _case("pension.withdraw", "p-applied"),
      {"from bureau": {"from_agency"}, "to bureau": {"to_agency"}, "subject": {"subject"}}, set()),
@@ -482,11 +481,10 @@ def _stage() -> World:
                                 "locator": derive("s-rel", P1, "hosp-330824", h("p"))}))  # fmt: skip
     steps: list[tuple[str, dict[str, Any]]] = [
              ("ssb-330802", {"type": "pension.accept", "letter_commitment": h("l")}),
-             ("ssb-330825", {"type": "pension.transfer_out", **MONEY}),
-             ("ssb-330802", {"type": "pension.confirm", **MONEY})]  # fmt: skip
-    for case, done in (("p-applied", 0), ("p-accepted", 1), ("p-out", 2), ("p-received", 3)):
-        ok(w.submit(me, {"type": "pension.apply", "case_id": case, "from_agency": "ssb-330825",
-                         "to_agency": "ssb-330802"}))  # fmt: skip
+             ("ssb-330825", {"type": "pension.transfer_out", "info_commitments": INFO})]  # fmt: skip
+    for case, done in (("p-applied", 0), ("p-accepted", 1), ("p-out", 2)):
+        ok(w.submit(me, {"type": "pension.apply", "case_id": case, "kind": "inter_area",
+                         "from_agency": "ssb-330825", "to_agency": "ssb-330802"}))  # fmt: skip
         for signer, step in steps[:done]:
             ok(w.submit(signer, {**step, "case_id": case}))
     ok(w.submit("ssb-330825", {**PROPOSAL, "proposal_id": "g-open"}))

@@ -100,7 +100,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         w.tx(
             f"resident:{ME}", {"type": "health.authorize", "case_id": "ms-1", "consent_id": "mc-1"}
         )
-        w.tx("ssb-330825", {"type": "pension.apply", "case_id": "mp-1", "resident": ME,
+        w.tx("ssb-330825", {"type": "pension.apply", "kind": "inter_area", "case_id": "mp-1", "resident": ME,
                             "from_agency": "ssb-330825", "to_agency": "ssb-330802"})  # fmt: skip
         yield w
 

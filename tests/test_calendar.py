@@ -73,7 +73,7 @@ def apply_case(w: World, case_id: str, when_ms: int) -> dict[str, Any]:
     ok(
         w.submit(
             f"resident:{P1}",
-            {"type": "pension.apply", "case_id": case_id, "from_agency": "ssb-330825",
+            {"type": "pension.apply", "kind": "inter_area", "case_id": case_id, "from_agency": "ssb-330825",
              "to_agency": "ssb-330802"},
         )
     )  # fmt: skip

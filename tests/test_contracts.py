@@ -8,7 +8,6 @@ from contracts.calendar import cst_date, working_deadline
 from contracts.health import case_status
 from contracts.locator import derive
 from contracts.pension import is_overdue
-from signing.canonical import NotCanonicalizable
 from tests.contract_world import DAY_MS, T0, World, access_log, h, ok, pseudonym_of, refused, seeded
 
 P1, P2 = pseudonym_of(1), pseudonym_of(2)
@@ -305,6 +304,7 @@ def test_assisted_consent_authorizes_through_the_counter(w: World) -> None:
 
 
 # ---------------------------------------------------------------- pension
+# each kind's path, refusals, notices and commitments: tests/test_pension.py
 def pension_apply(w: World, case: str = "p-1") -> None:
     ok(
         w.submit(
@@ -312,81 +312,11 @@ def pension_apply(w: World, case: str = "p-1") -> None:
             {
                 "type": "pension.apply",
                 "case_id": case,
+                "kind": "inter_area",
                 "from_agency": "ssb-330825",
                 "to_agency": "ssb-330802",
             },
         )
-    )
-
-
-def test_pension_transfer_with_a_dispute(w: World) -> None:
-    pension_apply(w)
-    case = {"case_id": "p-1"}
-    refused(
-        w.submit(
-            "ssb-330825", {"type": "pension.accept", **case, "letter_commitment": h("letter")}
-        ),
-        "wrong_signer",
-    )
-    ok(w.submit("ssb-330802", {"type": "pension.accept", **case, "letter_commitment": h("letter")}))
-    out = {
-        "type": "pension.transfer_out",
-        **case,
-        "info_commitment": h("info"),
-        "fund_commitment": h("fund"),
-        "amount_fen": 1_234_567,
-    }
-    with pytest.raises(NotCanonicalizable):  # fen are integers: a float cannot even be signed
-        w.submit("ssb-330825", {**out, "amount_fen": 12.5})
-    refused(w.submit("ssb-330825", {**out, "amount_fen": -1}), "bad_field")
-    ok(w.submit("ssb-330825", out))
-    refused(w.submit(f"resident:{P1}", {"type": "pension.withdraw", **case}), "wrong_state")
-    confirm = {**out, "type": "pension.confirm"}
-    ok(w.submit("ssb-330802", {**confirm, "amount_fen": 1_234_000}))
-    assert w.get("pension/p-1")["status"] == "DISPUTED"
-    refused(w.submit("ssb-330802", {"type": "pension.complete", **case}), "wrong_state")
-    ok(w.submit("ssb-330825", out))  # the 转出地 corrects
-    ok(w.submit("ssb-330802", confirm))
-    ok(w.submit("ssb-330802", {"type": "pension.complete", **case}))
-    record = w.get("pension/p-1")
-    assert record["status"] == "COMPLETED" and record["deadline_ms"] is None
-    assert [s["status"] for s in record["history"]] == [
-        "APPLIED", "ACCEPTED", "TRANSFERRED_OUT", "DISPUTED", "TRANSFERRED_OUT", "RECEIVED", "COMPLETED"
-    ]  # fmt: skip
-    assert record["basis"]["type"] == "statutory"
-
-
-def test_pension_reject_withdraw_and_assisted(w: World) -> None:
-    pension_apply(w, "p-2")
-    ok(
-        w.submit(
-            "ssb-330802",
-            {"type": "pension.reject", "case_id": "p-2", "reason": "no_contribution_record"},
-        )
-    )
-    refused(
-        w.submit(
-            "ssb-330802", {"type": "pension.accept", "case_id": "p-2", "letter_commitment": h("l")}
-        ),
-        "wrong_state",
-    )
-    pension_apply(w, "p-3")
-    refused(
-        w.submit(f"resident:{P2}", {"type": "pension.withdraw", "case_id": "p-3"}), "wrong_signer"
-    )
-    ok(w.submit(f"resident:{P1}", {"type": "pension.withdraw", "case_id": "p-3"}))
-    body = {
-        "type": "pension.apply",
-        "case_id": "p-4",
-        "resident": P2,
-        "from_agency": "ssb-330825",
-        "to_agency": "ssb-330802",
-    }
-    refused(w.submit("hosp-330881", body), "wrong_signer")
-    ok(w.submit("ssb-330825", body))
-    assert w.get("pension/p-4")["assisted"] is True
-    refused(
-        w.submit("ssb-330825", {**body, "case_id": "p-5", "to_agency": "ssb-330825"}), "bad_field"
     )
 
 

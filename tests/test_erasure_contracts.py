@@ -38,11 +38,20 @@ def request(case: str, who: str = P1) -> dict[str, Any]:
 
 
 def pension_apply(case: str) -> dict[str, Any]:
-    return {"type": "pension.apply", "case_id": case, "from_agency": "ssb-330825",
+    """Between pooling areas, but the ``filed`` cases: within one (relation and file only)."""
+    kind = "intra_area" if case.startswith("p-filed") else "inter_area"
+    return {"type": "pension.apply", "case_id": case, "kind": kind, "from_agency": "ssb-330825",
             "to_agency": "ssb-330802"}  # fmt: skip
 
 
-FUNDS = {"info_commitment": h("info"), "fund_commitment": h("fund"), "amount_fen": 1_234_500}
+INFO = {"contribution_months": h("m"), "individual_account_fen": h("a"), "pooled_fund_fen": h("f")}
+FUNDS = {"info_commitments": INFO}
+RECORD = {"info_commitments": {k: v for k, v in INFO.items() if k != "pooled_fund_fen"}}
+"""A 信息表 within one pooling area: no pooled fund moves."""
+
+
+def received(commitments: dict[str, Any]) -> dict[str, Any]:
+    return {"received_commitments": commitments["info_commitments"]}
 
 
 def lived(w: World, who: str = P1) -> None:
@@ -63,18 +72,16 @@ def lived(w: World, who: str = P1) -> None:
                                 "locator": derive(f"s-rel-{who[:4]}", who, "hosp-330824",
                                                   h("payload"))}))  # fmt: skip
     ok(w.submit("hosp-330881", {"type": "health.access", "case_id": f"s-rel-{who[:4]}"}))
-    for case in ("applied", "accepted", "moved", "disputed", "received"):
+    for case in ("applied", "accepted", "moved", "disputed", "filed"):
         ok(w.submit(me, pension_apply(f"p-{case}-{who[:4]}")))
-    for case in ("accepted", "moved", "disputed", "received"):
+    for case in ("accepted", "moved", "disputed", "filed"):
         ok(w.submit("ssb-330802", {"type": "pension.accept", "case_id": f"p-{case}-{who[:4]}",
                                    "letter_commitment": h("letter")}))  # fmt: skip
-    for case in ("moved", "disputed", "received"):
-        ok(w.submit("ssb-330825", {"type": "pension.transfer_out",
-                                   "case_id": f"p-{case}-{who[:4]}", **FUNDS}))  # fmt: skip
-    ok(w.submit("ssb-330802", {"type": "pension.confirm", "case_id": f"p-disputed-{who[:4]}",
-                               **{**FUNDS, "amount_fen": 1}}))  # fmt: skip
-    ok(w.submit("ssb-330802", {"type": "pension.confirm", "case_id": f"p-received-{who[:4]}",
-                               **FUNDS}))  # fmt: skip
+    for case in ("moved", "disputed", "filed"):
+        ok(w.submit("ssb-330825", {"type": "pension.transfer_out", "case_id": f"p-{case}-{who[:4]}",
+                                   **(RECORD if case == "filed" else FUNDS)}))  # fmt: skip
+    ok(w.submit("ssb-330802", {"type": "pension.complete", "case_id": f"p-disputed-{who[:4]}",
+                               "received_commitments": {**INFO, "pooled_fund_fen": h("less")}}))  # fmt: skip
 
 
 @pytest.fixture
@@ -136,12 +143,14 @@ def submit_as(w: World, signer: str, body: dict[str, Any]) -> Any:
 
 
 def test_after_erasure_every_transaction_naming_the_resident_is_refused(w: World) -> None:
+    before = w.get(f"access_count/{P1}")
     ok(w.submit("ssb-330825", {"type": "resident.erase", "pseudonym": P1}))
     size = len(w.log)
     for signer, body in attempts(w):
         refused(submit_as(w, signer, body), "resident_erased")
     assert len(w.log) == size  # nothing about P1 entered the log
-    assert w.get(f"access_count/{P1}") == 2  # the release and the read before erasure
+    # nor her access log: the release, the read and the pension notices before erasure only
+    assert w.get(f"access_count/{P1}") == before == 2 + 5 + 4 + 3 + 1
 
 
 def test_the_same_transactions_for_another_resident_still_apply(w: World) -> None:
@@ -178,7 +187,7 @@ def test_erasure_ends_consents_and_closes_open_cases(w: World) -> None:
     # pension: not yet moved -> withdrawn, as the resident could have; funds moved -> open
     for case, status in [("applied", "WITHDRAWN"), ("accepted", "WITHDRAWN"),
                          ("moved", "TRANSFERRED_OUT"), ("disputed", "DISPUTED"),
-                         ("received", "RECEIVED")]:  # fmt: skip
+                         ("filed", "TRANSFERRED_OUT")]:  # fmt: skip
         got = w.get(f"pension/p-{case}-{P1[:4]}")
         assert got["status"] == status, (case, got["status"])
     assert w.get(f"pension/p-applied-{P1[:4]}")["history"][-1]["by"] == f"resident:{P1}"
@@ -188,20 +197,23 @@ def test_erasure_ends_consents_and_closes_open_cases(w: World) -> None:
     assert w.get(f"pension/p-applied-{P2[:4]}")["status"] == "APPLIED"
 
 
-def test_a_pension_transfer_whose_funds_moved_finishes(w: World) -> None:
-    """Social Insurance Law art. 19: the relation follows the person; funds already sent
-    are credited (docs/domain.md, "resident.erase")."""
+def test_a_pension_transfer_whose_account_moved_finishes(w: World) -> None:
+    """Social Insurance Law art. 19: the relation follows the person; funds already sent are
+    credited, and a relation and file already sent within one pooling area are taken up
+    (docs/domain.md, "resident.erase")."""
     ok(w.submit("ssb-330825", {"type": "resident.erase", "pseudonym": P1}))
-    moved, disputed, received = (f"p-{c}-{P1[:4]}" for c in ("moved", "disputed", "received"))
-    ok(w.submit("ssb-330802", {"type": "pension.confirm", "case_id": moved, **FUNDS}))
-    ok(w.submit("ssb-330802", {"type": "pension.complete", "case_id": moved}))
+    moved, disputed, filed = (f"p-{c}-{P1[:4]}" for c in ("moved", "disputed", "filed"))
+    count = w.get(f"access_count/{P1}")
+    ok(w.submit("ssb-330802", {"type": "pension.complete", "case_id": moved, **received(FUNDS)}))
     ok(w.submit("ssb-330825", {"type": "pension.transfer_out", "case_id": disputed, **FUNDS}))
-    ok(w.submit("ssb-330802", {"type": "pension.confirm", "case_id": disputed, **FUNDS}))
-    ok(w.submit("ssb-330802", {"type": "pension.complete", "case_id": disputed}))
-    ok(w.submit("ssb-330802", {"type": "pension.complete", "case_id": received}))
-    # and once completed, nothing more
-    refused(w.submit("ssb-330802", {"type": "pension.complete", "case_id": moved}),
-            "resident_erased")  # fmt: skip
+    ok(w.submit("ssb-330802", {"type": "pension.complete", "case_id": disputed,
+                               **received(FUNDS)}))  # fmt: skip
+    ok(w.submit("ssb-330802", {"type": "pension.complete", "case_id": filed, **received(RECORD)}))
+    assert {w.get(f"pension/{c}")["status"] for c in (moved, disputed, filed)} == {"COMPLETED"}
+    # and once completed, nothing more; nothing of it entered the erased resident's log
+    refused(w.submit("ssb-330802", {"type": "pension.complete", "case_id": moved,
+                                    **received(FUNDS)}), "resident_erased")  # fmt: skip
+    assert w.get(f"access_count/{P1}") == count
 
 
 def test_the_erased_residents_key_is_revoked(w: World) -> None:

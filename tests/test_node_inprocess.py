@@ -338,7 +338,7 @@ def test_overdue_pension_cases_are_listed(
     p = hashlib.sha256(b"late case").hexdigest()
     for n, body in enumerate([
         {"type": "resident.enroll", "pseudonym": p, "key": me.verifier().encode()},
-        {"type": "pension.apply", "case_id": "late-1", "resident": p, "from_agency": "ssb-330825", "to_agency": "ssb-330802"},
+        {"type": "pension.apply", "kind": "inter_area", "case_id": "late-1", "resident": p, "from_agency": "ssb-330825", "to_agency": "ssb-330802"},
     ]):  # fmt: skip
         tx = sign_transaction(
             {"chain_id": "shanhe-quzhou-dev", "signer": ssb.name, "nonce": f"o{n}", **body}, ssb

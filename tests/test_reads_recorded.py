@@ -36,7 +36,7 @@ def w() -> World:
     ok(world.submit("hosp-330881", {"type": "health.request", "case_id": "s-1", "resident": P1,
                                     "source": "hosp-330824", "data_class": "test_result",
                                     "purpose": "COC"}))  # fmt: skip
-    ok(world.submit(f"resident:{P1}", {"type": "pension.apply", "case_id": "p-1",
+    ok(world.submit(f"resident:{P1}", {"type": "pension.apply", "kind": "inter_area", "case_id": "p-1",
                                        "from_agency": "ssb-330825",
                                        "to_agency": "ssb-330802"}))  # fmt: skip
     return world
@@ -52,7 +52,8 @@ def test_a_validator_node_records_the_case_file_reads_it_granted(w: World) -> No
     pension = {**READ, "agent": "ssb-330802", "entity": "p-1", "data_class": "pension",
                "purpose": "api pension.case"}  # fmt: skip
     ok(w.submit(NODE, pension, NODE_KEY))
-    first, second = access_log(w, P1)
+    notice, first, second = access_log(w, P1)
+    assert (notice["action"], notice["reason"]) == ("C", "pension_applied")  # the application
     assert (first["action"], first["agent"], first["entity"], first["outcome"]) == (
         "R", "hosp-330824", "s-1", "granted"
     )  # fmt: skip
@@ -62,7 +63,7 @@ def test_a_validator_node_records_the_case_file_reads_it_granted(w: World) -> No
         "p-1",
         "granted",
     )
-    assert ok(w.submit(NODE, READ, NODE_KEY)).events[0]["seq"] == 2  # one read, one entry
+    assert ok(w.submit(NODE, READ, NODE_KEY)).events[0]["seq"] == 3  # one read, one entry
 
 
 def test_only_a_validator_records_a_read_and_only_one_a_party_could_make(w: World) -> None:
@@ -74,7 +75,9 @@ def test_only_a_validator_records_a_read_and_only_one_a_party_could_make(w: Worl
     refused(w.submit(NODE, {**READ, "resident": P2}, NODE_KEY), "unknown_case")
     refused(w.submit(NODE, {**READ, "resident": pseudonym_of(9)}, NODE_KEY), "unknown_resident")
     refused(w.submit(NODE, {**READ, "reason": "not_party"}, NODE_KEY), "bad_field")
-    assert access_log(w, P1) == [] and access_log(w, P2) == []
+    # none recorded: her log holds only the notice of her pension application
+    assert [e["reason"] for e in access_log(w, P1)] == ["pension_applied"]
+    assert access_log(w, P2) == []
     ok(w.submit("ssb-330825", {"type": "resident.erase", "pseudonym": P1}))
     refused(w.submit(NODE, READ, NODE_KEY), "resident_erased")
 
@@ -83,7 +86,7 @@ def test_a_recorded_read_writes_the_access_log_and_nothing_else(w: World) -> Non
     before = dict(w.state.data)
     ok(w.submit(NODE, READ, NODE_KEY))
     changed = {k for k, v in w.state.data.items() if before.get(k) != v}
-    assert changed == {f"access/{P1}/000000000000", f"access_count/{P1}",
+    assert changed == {f"access/{P1}/000000000001", f"access_count/{P1}",
                        f"nonce/{NODE}/{w.outcomes[-1][0].body['nonce']}"}  # fmt: skip
 
 
@@ -107,7 +110,7 @@ def _scene(client: TestClient, config: Path) -> Scene:
                                    "key": scene.keys[f"resident:{p}"].verifier().encode()})[
             "status"] == "committed"  # fmt: skip
     scene.case(LIVE, "s-1", deposit=True)
-    assert scene.send(BUREAU, {"type": "pension.apply", "case_id": "p-1", "resident": LIVE,
+    assert scene.send(BUREAU, {"type": "pension.apply", "kind": "inter_area", "case_id": "p-1", "resident": LIVE,
                                "from_agency": BUREAU, "to_agency": "ssb-330802"})[
         "status"] == "committed"  # fmt: skip
     return scene

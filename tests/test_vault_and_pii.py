@@ -125,6 +125,7 @@ def test_scenario_leaves_no_personal_data_outside_the_vault(
             ssb.name,
             {
                 "type": "pension.apply",
+                "kind": "inter_area",
                 "case_id": f"p{n}",
                 "resident": p,
                 "from_agency": "ssb-330825",

@@ -51,7 +51,13 @@ CONSENT = {
     "valid_from_ms": T,
     "valid_until_ms": T + 30 * DAY_MS,
 }
-MONEY = {"info_commitment": _h("info"), "fund_commitment": _h("fund"), "amount_fen": 1_234_567}
+INFO = {
+    "contribution_months": _h("months"),
+    "individual_account_fen": _h("account"),
+    "pooled_fund_fen": _h("pooled"),
+}
+RECORD_ONLY = {k: v for k, v in INFO.items() if k != "pooled_fund_fen"}
+"""A 信息表 within one pooling area (or a scheme link): no pooled fund moves."""
 
 EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "anchor": [("hosp-330881", {"sha256": _h("document")})],
@@ -95,13 +101,33 @@ EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
     ],
     "health.access": [("hosp-330881", {"case_id": "s-1"})],
     "pension.apply": [
-        (ME, {"case_id": "p-1", "from_agency": "ssb-330825", "to_agency": "ssb-330802"}),
+        (
+            ME,
+            {
+                "case_id": "p-1",
+                "kind": "inter_area",
+                "from_agency": "ssb-330825",
+                "to_agency": "ssb-330802",
+            },
+        ),
         (
             "ssb-330825",
             {
                 "case_id": "p-1",
+                "kind": "intra_area",
                 "resident": RESIDENT,
                 "from_agency": "ssb-330825",
+                "to_agency": "ssb-330802",
+            },
+        ),
+        (
+            "ssb-330802",
+            {
+                "case_id": "p-1",
+                "kind": "scheme_link",
+                "direction": "employee_to_resident",
+                "resident": RESIDENT,
+                "from_agency": "ssb-330802",
                 "to_agency": "ssb-330802",
             },
         ),
@@ -111,9 +137,11 @@ EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
         ("ssb-330802", {"case_id": "p-1", "reason": "no_contribution_record"}),
         ("ssb-330802", {"case_id": "p-1", "reason": "other", "note_hash": _h("note")}),
     ],
-    "pension.transfer_out": [("ssb-330825", {"case_id": "p-1", **MONEY})],
-    "pension.confirm": [("ssb-330802", {"case_id": "p-1", **MONEY})],
-    "pension.complete": [("ssb-330802", {"case_id": "p-1"})],
+    "pension.transfer_out": [
+        ("ssb-330825", {"case_id": "p-1", "info_commitments": INFO}),
+        ("ssb-330825", {"case_id": "p-1", "info_commitments": RECORD_ONLY}),
+    ],
+    "pension.complete": [("ssb-330802", {"case_id": "p-1", "received_commitments": INFO})],
     "pension.withdraw": [(ME, {"case_id": "p-1"})],
     "governance.propose": [
         (
