@@ -27,13 +27,18 @@ class AuditEvent(Record):
     seq: int
     action: str = Field(
         description="R (read), E (release), C (a consent whose recipient may have taken it "
-        "for itself: the counter that recorded it, or an agency that set the resident's key), "
-        "U (a case authorized for such a requester; the key re-set at a counter)",
+        "for itself: the counter that recorded it, or an agency that set the resident's key; "
+        "a notice that a bureau issued her a proof of insurance, reason proof_issued), "
+        "U (a case authorized for such a requester; the key re-set at a counter; a notice "
+        "that the issuer revoked her proof, reason the revocation code)",
         examples=["R"],
     )
     agent: str = Field(description="who: an agency id, a resident:<pseudonym> or node:<validator>")
     on_behalf_of: str = Field(description="the resident's pseudonym", examples=PSEUDONYM)
-    entity: str = Field(description="the case the data belongs to", examples=["share-1"])
+    entity: str = Field(
+        description="the case the data belongs to, or the proof of insurance's serial number",
+        examples=["share-1"],
+    )
     data_class: str = Field(examples=["test_result"])
     purpose: str = Field(
         description="an HL7 PurposeOfUse code (docs/domain.md), or api <action> for a read a "
