@@ -46,6 +46,12 @@ class AuditEvent(Record):
         examples=["COC"],
     )
     consent_id: str | None = None
+    basis: str | None = Field(
+        default=None,
+        description="the statute a release or read was made under when no consent was: a "
+        "test result shared between designated hospitals (浙江省医疗保障条例 art. 40)",
+        examples=["浙江省医疗保障条例 art. 40"],
+    )
     outcome: str = Field(description="granted | refused", examples=["granted"])
     reason: str | None = Field(default=None, examples=["consent_withdrawn"])
     recorded_ms: int
@@ -147,6 +153,12 @@ class HealthCase(Record):
     requested_ms: int
     reads: int
     consent_id: str | None = None
+    basis: dict[str, str] | None = Field(
+        default=None,
+        description="instead of a consent: the statute the source authorized the case under "
+        "({type: statutory, citation}); no withdrawal or expiry applies",
+        examples=[{"type": "statutory", "citation": "浙江省医疗保障条例 art. 40"}],
+    )
     enroller_is_requester: bool = Field(
         default=False,
         description="authorized with the resident's key for a requester that set that key",
