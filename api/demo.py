@@ -3,17 +3,22 @@
 A Longyou resident moves to Kecheng and transfers the pension relation; an elderly Kaihua
 resident gives assisted consent at a counter so that a Jiangshan hospital can read a test
 result, then withdraws it and a later read is refused; the resident lists who accessed the
-records; an auditor verifies a transfer's inclusion proof against the quorum-signed checkpoint.
+records; the Longyou medical-insurance bureau issues the mover a proof of insurance (参保证明),
+which the Kecheng bureau checks offline, without calling Longyou, and then online for a
+revocation; an auditor verifies a transfer's inclusion proof against the quorum-signed
+checkpoint.
 Residents are synthetic, with well-formed ID numbers that only agency systems ever see.
 """
 
 import hashlib
+import json
 import secrets
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +26,13 @@ import httpx
 
 from api.client import ApiError, NotVerified, ShanheClient, TxOutcome
 from contracts.pension import info_commitments
+from contracts.proofs import CONTENT_FORMAT, CheckedProof
 from node.identity import check_digit, pseudonym
 from node.keys import read_signer, read_verifiers
 from node.network_init import init_network, is_network
-from tlog.note import Signer
+from signing.canonical import canonical_json
+from tlog.note import Signer, Verifier
+from tlog.proof_file import TlogProof, parse_tlog_proof
 
 
 def _id(first17: str) -> str:
@@ -283,6 +291,8 @@ class Demo:
         )
         self.step("the resident lists who accessed the records", lambda: self._access_list(elder))
 
+        self._proof_of_insurance(worker, worker_key, now)
+
         # --- the auditor
         print("\nAn auditor, trusting no single node, checks the transfer's completion.")
         self.step(
@@ -294,6 +304,143 @@ class Demo:
         for title, ok, _ in self.results:
             print(f"| {title} | {'ok' if ok else 'FAILED'} |")
         return all(ok for _, ok, _ in self.results)
+
+    def _proof_of_insurance(self, worker: str, worker_key: Signer, now: int) -> None:
+        """参保证明: issued in Longyou, handed over by the resident as a tlog-proof file, checked
+        in Kecheng with the validators' keys alone (a client with no network at all), then
+        asked online whether it still stands, before and after the issuer revokes it."""
+        longyou_hsa = self.agency("hsa-330825")  # Kecheng needs no key: checks are unsigned
+        proof_id = f"pf-330825-{secrets.token_hex(4)}"
+        print(
+            "\n参保证明：医保市级统筹（浙江省医疗保障条例第十七条），从龙游迁居柯城的参保人无需转移医保关系；"
+            "柯城区医保局只需相信龙游的参保记录。\n"
+            "Proof of insurance: medical insurance is pooled city-wide, so the mover from Longyou needs no "
+            "transfer; Kecheng needs only to trust Longyou's record, without calling Longyou."
+        )
+        content = {
+            "format": CONTENT_FORMAT, "proof_id": proof_id, "resident": worker,
+            "issuer": longyou_hsa.name, "scheme": "employee_medical", "period_from": 201507,
+            "period_to": 202605, "contribution_months": 128,
+            "expires_ms": now + 90 * 86_400_000,
+        }  # fmt: skip
+        issued: dict[str, Any] = {}
+
+        def issue() -> tuple[bool, str]:
+            deposited = self.client.deposit_proof(content, longyou_hsa, longyou_hsa.name)
+            body = {"type": "proof.issue", "commitment": deposited["commitment"],
+                    **{k: content[k] for k in ("proof_id", "resident", "scheme", "expires_ms")}}  # fmt: skip
+            issued.update(self.send(longyou_hsa, longyou_hsa.name, body))
+            ok, detail = self._committed(issued)
+            return ok, (
+                f"{detail}; 证明内容加密存入 {deposited['held_by']} 的保管库 (the content goes "
+                "to the resident through the vault; only its salted commitment is on the log)"
+            )
+
+        self.step("龙游县医保局出具参保证明 / Longyou's bureau issues the proof", issue)
+        keys = read_verifiers(self.net / "verifier-keys.txt")
+        quorum = int(self.client.network()["quorum"])
+        held: dict[str, Any] = {}
+
+        def fetch() -> tuple[bool, str]:
+            got = self.client.proof_content(proof_id, worker_key, worker)  # NotVerified unless
+            held.update(got)  # it matches the commitment in her proof.issue entry
+            return got["content"] == content and got["status"] == "active", (
+                f"{content['contribution_months']} 个月缴费 ({content['period_from']}–"
+                f"{content['period_to']}), checked against her entry at leaf {got['leaf_index']}"
+            )
+
+        self.step("本人在手机上取回证明内容 / the resident fetches its content", fetch)
+        files: dict[str, str] = {}
+
+        def build() -> tuple[bool, str]:
+            text = self.client.proof_file(proof_id, worker_key, worker, keys, quorum)
+            files["proof"] = text  # kept in memory: the resident's phone, not this disk
+            return text.startswith("c2sp.org/tlog-proof@v1\n"), (
+                f"C2SP tlog-proof, {len(text)} bytes: entry, inclusion proof, checkpoint "
+                f"cosigned by a quorum of {quorum}"
+            )
+
+        self.step("本人生成证明文件 / she builds the proof file she hands over", build)
+        offline = ShanheClient(http=httpx.Client(transport=httpx.MockTransport(_no_network)))
+        checked: list[CheckedProof] = []
+
+        def check_offline() -> tuple[bool, str]:
+            result, status = offline.check_proof(
+                files["proof"], keys, quorum, online=False, issuer=longyou_hsa.name,
+                resident_pseudonym=worker,
+            )  # fmt: skip
+            checked.append(result)
+            return status is None and result.issuer == longyou_hsa.name, (
+                f"valid: {result.content['scheme']} by {result.issuer}, entry {result.index} in "
+                f"tree {result.checkpoint.size}, cosigned by {len(result.signers)} validators; "
+                "no request left the checking client"
+            )
+
+        self.step(
+            "柯城区医保局离线核验，不联系出具方 / Kecheng checks it offline, with the "
+            "validators' keys alone",
+            check_offline,
+        )
+        self.step(
+            "改动缴费月数的证明被拒 / a copy with more contribution months is refused",
+            lambda: self._forged_refused(offline, files["proof"], keys, quorum),
+        )
+        self.step(
+            "柯城在线查询是否已作废 / Kecheng asks online whether it was revoked: still active",
+            lambda: self._proof_status(checked[0], "active"),
+        )
+        self.step(
+            "龙游作废该证明（已重新出具） / Longyou revokes it (superseded)",
+            lambda: self._committed(
+                self.send(
+                    longyou_hsa,
+                    longyou_hsa.name,
+                    {"type": "proof.revoke", "proof_id": proof_id, "reason": "superseded"},
+                )
+            ),
+        )
+        self.step(
+            "离线仍然有效，在线报告已作废 / offline it still holds; online Kecheng is told it "
+            "was revoked",
+            lambda: self._revoked_online(offline, files["proof"], keys, quorum),
+        )
+
+    @staticmethod
+    def _forged_refused(
+        offline: ShanheClient, text: str, keys: list[Verifier], quorum: int
+    ) -> tuple[bool, str]:
+        """The same file with its content edited (more contribution months) fails offline."""
+        parsed = parse_tlog_proof(text)
+        if not isinstance(parsed, TlogProof) or parsed.extra is None:
+            return False, "the proof file does not parse"
+        extra = json.loads(parsed.extra)
+        extra["content"]["contribution_months"] += 3  # within the period
+        forged = replace(parsed, extra=canonical_json(extra)).encode()
+        try:
+            offline.check_proof(forged, keys, quorum, online=False)
+        except NotVerified as exc:
+            return "commitment_mismatch" in str(exc), f"refused: {exc}"
+        return False, "a forged proof was accepted"
+
+    def _proof_status(self, checked: CheckedProof, want: str) -> tuple[bool, str]:
+        """The one question asked of a node: public, answered only for the proof's commitment
+        (the serial number alone tells nothing)."""
+        deadline = time.monotonic() + 10
+        while True:  # the node asked may be a block behind the one that revoked it
+            status = self.client.proof_status(str(checked.content["proof_id"]), checked.commitment)
+            if status["status"] == want or time.monotonic() > deadline:
+                reason = f" ({status['revoked_reason']})" if status.get("revoked_reason") else ""
+                return status[
+                    "status"
+                ] == want, f"{status['status']}{reason}, issuer {status['issuer']}"
+            time.sleep(0.2)
+
+    def _revoked_online(
+        self, offline: ShanheClient, text: str, keys: list[Verifier], quorum: int
+    ) -> tuple[bool, str]:
+        result, _ = offline.check_proof(text, keys, quorum, online=False)
+        ok, detail = self._proof_status(result, "revoked")
+        return ok, f"offline: valid (it cannot know); online: {detail}"
 
     @staticmethod
     def _committed(status: dict[str, Any]) -> tuple[bool, str]:
@@ -374,6 +521,11 @@ class Demo:
             f"leaf {leaf_index} in tree {checkpoint.size}, cosigned by {signers} validators; "
             "the entry read by the audit bureau with a signed request (unsigned: 401)",
         )
+
+
+def _no_network(request: httpx.Request) -> httpx.Response:
+    """The offline checker's transport: any request at all fails the step."""
+    raise httpx.ConnectError(f"offline: {request.method} {request.url} was attempted")
 
 
 def _h(text: str) -> str:

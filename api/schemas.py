@@ -27,13 +27,18 @@ class AuditEvent(Record):
     seq: int
     action: str = Field(
         description="R (read), E (release), C (a consent whose recipient may have taken it "
-        "for itself: the counter that recorded it, or an agency that set the resident's key), "
-        "U (a case authorized for such a requester; the key re-set at a counter)",
+        "for itself: the counter that recorded it, or an agency that set the resident's key; "
+        "a notice that a bureau issued her a proof of insurance, reason proof_issued), "
+        "U (a case authorized for such a requester; the key re-set at a counter; a notice "
+        "that the issuer revoked her proof, reason the revocation code)",
         examples=["R"],
     )
     agent: str = Field(description="who: an agency id, a resident:<pseudonym> or node:<validator>")
     on_behalf_of: str = Field(description="the resident's pseudonym", examples=PSEUDONYM)
-    entity: str = Field(description="the case the data belongs to", examples=["share-1"])
+    entity: str = Field(
+        description="the case the data belongs to, or the proof of insurance's serial number",
+        examples=["share-1"],
+    )
     data_class: str = Field(examples=["test_result"])
     purpose: str = Field(
         description="an HL7 PurposeOfUse code (docs/domain.md), or api <action> for a read a "
@@ -41,6 +46,12 @@ class AuditEvent(Record):
         examples=["COC"],
     )
     consent_id: str | None = None
+    basis: str | None = Field(
+        default=None,
+        description="the statute a release or read was made under when no consent was: a "
+        "test result shared between designated hospitals (浙江省医疗保障条例 art. 40)",
+        examples=["浙江省医疗保障条例 art. 40"],
+    )
     outcome: str = Field(description="granted | refused", examples=["granted"])
     reason: str | None = Field(default=None, examples=["consent_withdrawn"])
     recorded_ms: int
@@ -186,6 +197,12 @@ class HealthCase(Record):
     requested_ms: int
     reads: int
     consent_id: str | None = None
+    basis: dict[str, str] | None = Field(
+        default=None,
+        description="instead of a consent: the statute the source authorized the case under "
+        "({type: statutory, citation}); no withdrawal or expiry applies",
+        examples=[{"type": "statutory", "citation": "浙江省医疗保障条例 art. 40"}],
+    )
     enroller_is_requester: bool = Field(
         default=False,
         description="authorized with the resident's key for a requester that set that key",

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from api.client import ApiError, NotVerified, ShanheClient, TxOutcome
-from node.keys import KeyFileError, read_signer, write_signer
+from node.keys import KeyFileError, read_signer, read_verifiers, write_signer
 from tlog.note import Signer
 
 
@@ -162,6 +162,33 @@ def vault_fetch(node_url: str, key_path: Path, case_id: str, out: Path) -> int:
         document = client.fetch(case_id, signer, signer.name)
         out.write_bytes(document)
         print(f"{len(document)} bytes, matching the commitment on the log, written to {out}")
+        return 0
+
+    return _run(node_url, command)
+
+
+def proof_file(
+    node_url: str, key_path: Path, as_name: str | None, proof_id: str, verifier_keys: Path,
+    quorum: int | None, out: Path,
+) -> int:  # fmt: skip
+    """``shanhe proof file``: the resident's proof of insurance as the C2SP tlog-proof file she
+    hands another agency (``ShanheClient.proof_file``: her content, checked against her entry,
+    its inclusion proof and a checkpoint cosigned by ``quorum`` of the keys), written to
+    ``out``; ``shanhe verify proof`` checks it offline."""
+
+    def command(client: ShanheClient) -> int:
+        signer = _signer(key_path)
+        keyid = as_name or signer.name
+        if not keyid.startswith("resident:"):
+            raise UsageError("the proof file is the resident's: --as resident:<pseudonym>")
+        try:
+            keys = read_verifiers(verifier_keys)
+        except KeyFileError as exc:
+            raise UsageError(str(exc)) from exc
+        needed = quorum or 2 * len(keys) // 3 + 1
+        text = client.proof_file(proof_id, signer, keyid.removeprefix("resident:"), keys, needed)
+        out.write_text(text)
+        print(f"proof {proof_id}: {len(text)} bytes, checked at quorum {needed}, written to {out}")
         return 0
 
     return _run(node_url, command)

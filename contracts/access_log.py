@@ -26,7 +26,10 @@ def record_access(
     reason: str | None,
     time_ms: int,
     height: int,
+    basis: str | None = None,
 ) -> dict[str, Any]:
+    """Append an entry; ``basis``, the statute cited when no consent is (a sharing case
+    authorized on a statutory basis), appears only in such entries."""
     count = state.get(f"access_count/{resident}") or 0
     assert isinstance(count, int)
     entry = {
@@ -43,6 +46,8 @@ def record_access(
         "recorded_ms": time_ms,
         "height": height,
     }
+    if basis is not None:
+        entry["basis"] = basis
     state.put(f"access/{resident}/{count:012d}", entry)
     state.put(f"access_count/{resident}", count + 1)
     return entry
@@ -66,6 +71,13 @@ def refused(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
 
 CASE_PARTIES = {"share/": ("requester", "source"), "pension/": ("from_agency", "to_agency")}
 """Where a case file an agency reads lives, and which of its fields name the agencies party."""
+
+
+def _share_citation(case: dict[str, Any]) -> str | None:
+    """A sharing case's statute, if it was authorized on one (pension cases' own basis is
+    recorded with their steps, not here)."""
+    basis = case.get("basis") if "requester" in case else None
+    return str(basis["citation"]) if isinstance(basis, dict) and "citation" in basis else None
 
 
 def read(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
@@ -97,7 +109,7 @@ def read(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
         state, who, action="R", agent=agent, entity=entity,
         data_class=text(tx.body, "data_class"), purpose=text(tx.body, "purpose"),
         consent_id=case.get("consent_id"), outcome="granted", reason=None,
-        time_ms=ctx.time_ms, height=ctx.height,
+        time_ms=ctx.time_ms, height=ctx.height, basis=_share_citation(case),
     )  # fmt: skip
     return Applied(tx.encode(), ({"type": "access_read", "resident": who, "seq": entry["seq"]},))
 

@@ -50,6 +50,10 @@ class Relation(StrEnum):
     """The counter that recorded the consent in question (``granted_by``)."""
     KIND_CLASSES = "kind_classes"
     """Every data class of the consent is one the signer's kind keeps (``COUNTER_CLASSES``)."""
+    STATUTORY_SOURCE = "statutory_source"
+    """The source hospital of a sharing case authorized on a statutory basis rather than a
+    consent (``vocabulary.STATUTORY_SHARING``): the custodian that discloses decides that the
+    statute covers the case, never the requester for itself."""
     ISSUER = "issuer"
     """The bureau that issued a proof of insurance."""
     MEMBER = "member"
@@ -112,6 +116,8 @@ HOLDERS = CUSTODIANS
 """Agencies that may be a sharing case's source (``vocabulary.SOURCE_KINDS``)."""
 R, A, V = Who.RESIDENT, Who.AGENCY, Who.VALIDATOR
 COUNTER = "counter"
+DESIGNATED = "designated"
+"""A designated medical institution of the medical insurance (医保定点医疗机构)."""
 
 AUTHORITY: dict[str, tuple[Grant, ...]] = {
     "anchor": (Grant(A),),
@@ -135,6 +141,7 @@ AUTHORITY: dict[str, tuple[Grant, ...]] = {
     "health.authorize": (
         Grant(R, Relation.SUBJECT),
         Grant(A, Relation.RECORDING_COUNTER, SERVICE, COUNTER, Behalf.RESIDENT),
+        Grant(A, Relation.STATUTORY_SOURCE, HOSPITAL, DESIGNATED),
     ),
     "health.release": (Grant(A, Relation.SOURCE, HOLDERS),),
     "health.access": (Grant(A, kinds=HOSPITAL),),

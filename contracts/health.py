@@ -1,12 +1,21 @@
-"""Health-record sharing between hospitals, only with the resident's separate consent.
+"""Health-record sharing between hospitals, with the resident's separate consent, or where a
+statute provides for it.
 
 REQUESTED (requesting hospital) -> AUTHORIZED (a consent covering it) -> RELEASED (source
 hospital commits to the payload, at the locator derived from this very case:
 ``contracts/locator.py``) -> each read is an ACCESSED event. A read outside an active
 consent's scope, period or recipient is refused, and the refusal is recorded too; once the
 consent expires or is withdrawn the case reads as EXPIRED or REVOKED.
+
+A test result passes between two designated medical institutions without consent on its
+statutory basis (浙江省医疗保障条例 art. 40, ``vocabulary.STATUTORY_SHARING``): the source
+hospital, which discloses, authorizes the case citing it, never the requester for itself;
+both must hold the ``designated`` role then and at every release and read, each of which is
+recorded in the resident's access log with the citation. A consent's withdrawal does not
+touch such a case: a statutory basis is not the resident's to withdraw.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from contracts import authority
@@ -20,7 +29,7 @@ from contracts.residents import key_setters, resident
 from contracts.rules import Applied, BlockContext, Outcome, Rejected
 from contracts.state import Overlay
 from contracts.tx import Transaction
-from contracts.vocabulary import SOURCE_KINDS
+from contracts.vocabulary import SOURCE_KINDS, STATUTORY_SHARING
 
 LOCATOR_OF_OTHER_CASE = "locator_of_other_case"
 
@@ -47,13 +56,58 @@ def request(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     return Applied(tx.encode(), ({"type": "share_requested", "case_id": case_id},))
 
 
+def designated(get: Callable[[str], Any], agency_id: str) -> bool:
+    """An active agency holding the ``designated`` role (医保定点医疗机构)."""
+    record = get(f"agency/{agency_id}")
+    return (
+        isinstance(record, dict)
+        and record.get("status") == "active"
+        and authority.DESIGNATED in (record.get("roles") or ())
+    )
+
+
+def statutory_problem(
+    get: Callable[[str], Any], basis: Any, requester: str, source: str, data_class: str,
+    purpose: str,
+) -> str | None:  # fmt: skip
+    """None if ``basis`` is a statute that shares this case's class for its purpose between
+    these two agencies, both designated; else the stable reason."""
+    cited = basis.get("citation") if isinstance(basis, dict) else None
+    covered = STATUTORY_SHARING.get(cited) if isinstance(cited, str) else None
+    if covered is None or data_class not in covered[0] or purpose not in covered[1]:
+        return "statutory_basis_not_allowed"
+    if not (designated(get, requester) and designated(get, source)):
+        return "not_designated"
+    return None
+
+
+def case_allows(
+    get: Callable[[str], Any], case: dict[str, Any], at_ms: int, recipient: str
+) -> str | None:
+    """None if the case's lawful basis lets ``recipient`` have its record now: its consent
+    (``consent_allows``) or its statute (``statutory_problem``: withdrawal and expiry do not
+    apply); else the stable reason. ``get`` reads state: the contracts' or a node's."""
+    if "basis" in case:
+        if recipient != case["requester"]:
+            return "not_recipient"
+        return statutory_problem(get, case["basis"], case["requester"], case["source"],
+                                 case["data_class"], case["purpose"])  # fmt: skip
+    return consent_allows(
+        get(f"consent/{case.get('consent_id')}"), at_ms, recipient, case["source"],
+        case["data_class"],
+    )  # fmt: skip
+
+
 def authorize(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     """The resident, or the counter that recorded the consent (assisted), ties a consent to
     the case: never the requester on its own, unless it is that counter, which the consent
     record then marks (``counter_is_recipient``). Signed with the resident's key for a
     requester that set that key at a counter (``enroller_is_requester``), the case and the
-    resident's access log say so: the requester may have signed it itself."""
+    resident's access log say so: the requester may have signed it itself. With a ``basis``
+    instead of a consent, the statutory path (``authorize_statutory``)."""
     case = _case(state, tx.body["case_id"])
+    if "basis" in tx.body:
+        return authorize_statutory(state, tx, case)
     consent_id = tx.body["consent_id"]
     consent = state.get(f"consent/{consent_id}")
     relations = []
@@ -93,6 +147,26 @@ def authorize(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     return Applied(tx.encode(), ({"type": "share_authorized", "case_id": case["case_id"]},))
 
 
+def authorize_statutory(state: Overlay, tx: Transaction, case: dict[str, Any]) -> Outcome:
+    """The source hospital, designated, authorizes the case under a statute that shares its
+    class for its purpose with a designated requester. The source, not the requester: it is
+    the one that discloses (PIPL art. 23), so the requester never authorizes its own case on
+    any basis. No consent is consulted; what the resident sees is each release and read."""
+    source = [Relation.STATUTORY_SOURCE] if tx.signer == case["source"] else []
+    authority.check(state, tx.type, tx.signer, source)
+    require(case["status"] == "REQUESTED", "wrong_state", f"case is {case['status']}")
+    basis = tx.body["basis"]
+    why = statutory_problem(state.get, basis, case["requester"], case["source"],
+                            case["data_class"], case["purpose"])  # fmt: skip
+    require(why is None, why or "", f"the statute does not cover this case: {why}")
+    state.put(
+        f"share/{case['case_id']}",
+        {**case, "status": "AUTHORIZED", "basis": {"type": "statutory",
+         "citation": basis["citation"]}, "authorized_by": tx.signer},
+    )  # fmt: skip
+    return Applied(tx.encode(), ({"type": "share_authorized", "case_id": case["case_id"]},))
+
+
 def release(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     """The source hospital commits to the payload (a salted hash) and says where it lies: at
     the locator derived from this case, its resident, its source and the commitment, the one
@@ -114,18 +188,12 @@ def release(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
         "the locator is not this case's: deposit the payload for this case and release what "
         "the vault answered",
     )
-    why = consent_allows(
-        state.get(f"consent/{case['consent_id']}"),
-        ctx.time_ms,
-        case["requester"],
-        case["source"],
-        case["data_class"],
-    )
-    require(why is None, why or "", f"the consent no longer covers this case: {why}")
+    why = case_allows(state.get, case, ctx.time_ms, case["requester"])
+    require(why is None, why or "", f"the case's basis no longer covers it: {why}")
     record_access(
         state, case["resident"], action="E", agent=tx.signer, entity=case["case_id"], data_class=case["data_class"],
-        purpose=case["purpose"], consent_id=case["consent_id"], outcome="granted", reason=None,
-        time_ms=ctx.time_ms, height=ctx.height,
+        purpose=case["purpose"], consent_id=case.get("consent_id"), outcome="granted", reason=None,
+        time_ms=ctx.time_ms, height=ctx.height, basis=citation(case),
     )  # fmt: skip
     state.put(
         f"share/{case['case_id']}",
@@ -168,13 +236,12 @@ def access(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     elif case["status"] != "RELEASED":
         why = "not_released"
     else:
-        consent = state.get(f"consent/{case['consent_id']}")
-        why = consent_allows(consent, ctx.time_ms, tx.signer, case["source"], case["data_class"])
+        why = case_allows(state.get, case, ctx.time_ms, tx.signer)
     outcome = "refused" if why else "granted"
     entry = record_access(
         state, case["resident"], action="R", agent=tx.signer, entity=case["case_id"], data_class=case["data_class"],
         purpose=case["purpose"], consent_id=case.get("consent_id"), outcome=outcome, reason=why,
-        time_ms=ctx.time_ms, height=ctx.height,
+        time_ms=ctx.time_ms, height=ctx.height, basis=citation(case),
     )  # fmt: skip
     if outcome == "granted":  # the read a payload fetch may use (one fetch, one read)
         state.put(
@@ -194,6 +261,12 @@ def access(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
         ),
         refused=why,
     )
+
+
+def citation(case: dict[str, Any]) -> str | None:
+    """The statute a case was authorized under, for its access-log entries (None: consent)."""
+    basis = case.get("basis")
+    return str(basis["citation"]) if isinstance(basis, dict) else None
 
 
 def case_status(case: dict[str, Any], consent: Any, now_ms: int) -> str:

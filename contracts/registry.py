@@ -36,7 +36,10 @@ Also in 4: the working-day calendar is state (``calendar/<year>``: the genesis's
 governance ``set_calendar``); a pension deadline reaching into a year not set yet is
 provisional and recomputed in the block that sets the year (``contracts/calendar.py``).
 Also in 4 (#12, before 4 is released): medical-insurance bureaus and primary clinics; a sharing
-case's source by its data class; proofs of insurance (``proof.issue``, ``proof.revoke``).
+case's source by its data class; proofs of insurance (``proof.issue``, ``proof.revoke``);
+the role ``designated`` (医保定点医疗机构) and test results shared between two designated
+hospitals on their statute instead of a consent (``health.authorize`` with ``basis``, signed
+by the source: 浙江省医疗保障条例 art. 40), whose access-log entries carry ``basis``.
 Also in 4 (#12, before 4 is released): pension transfers as the rules have them: a case
 ``kind`` (``inter_area``, ``intra_area``, ``scheme_link`` with ``direction``) and the rules it
 cites (``basis.rules``); one window per party and step (``pension.confirm`` is gone:

@@ -38,6 +38,7 @@ from contracts.vocabulary import (
     DATA_CLASSES,
     GRANTOR_TYPES,
     HEALTH_CLASSES,
+    MEDICAL_INSTITUTIONS,
     PENSION_KINDS,
     PENSION_REJECTIONS,
     PROOF_REVOCATIONS,
@@ -46,6 +47,7 @@ from contracts.vocabulary import (
     ROLES,
     SCHEME_LINK_DIRECTIONS,
     STATUTORY_CITATIONS,
+    STATUTORY_SHARING,
     VERIFICATION_METHODS,
     VERIFICATION_RESULTS,
 )
@@ -241,9 +243,17 @@ def request(body: Body, signer: str) -> None:
 
 
 def authorize(body: Body, signer: str) -> None:
-    exactly(body, "case_id", "consent_id")
+    """A consent tied to the case, or, instead, the statute the source shares it under."""
+    if "basis" in body:
+        exactly(body, "case_id", "basis")
+        basis = obj(body, "basis")
+        members(basis, "basis", "type", "citation")
+        choice(basis, "type", {"statutory"})
+        choice(basis, "citation", STATUTORY_SHARING)
+    else:
+        exactly(body, "case_id", "consent_id")
+        ident(body, "consent_id")
     ident(body, "case_id")
-    ident(body, "consent_id")
 
 
 def release(body: Body, signer: str) -> None:
@@ -351,6 +361,11 @@ def _roles(subject: Body, kind: str) -> None:
         "counter" not in roles or bool(COUNTER_CLASSES[kind]),
         "bad_field",
         f"an agency of kind {kind} runs no counter",
+    )
+    require(
+        "designated" not in roles or kind in MEDICAL_INSTITUTIONS,
+        "bad_field",
+        f"an agency of kind {kind} is no medical institution to be designated (定点医疗机构)",
     )
 
 

@@ -23,9 +23,12 @@ bureau (医疗保障局) the medical insurance schemes, since the 2018 reform a 
 primary clinic (基层医疗卫生机构: township health centres, community health service centres)
 keeps residents' health files (健康档案), as does the health commission's platform
 (全民健康信息平台)."""
-ROLES = frozenset({"governance", "counter", "pension", "health", "audit"})
+ROLES = frozenset({"governance", "counter", "designated", "pension", "health", "audit"})
 """Roles an agency holds: ``governance`` (genesis only) approves changes; ``counter`` runs a
-service counter that takes assisted steps for residents; the others describe its work."""
+service counter that takes assisted steps for residents; ``designated`` is a designated
+medical institution of the medical insurance (医保定点医疗机构, under its agreement with the
+medical-insurance bureau): only such hospitals share test results on the statutory basis
+(``STATUTORY_SHARING``); the others describe its work."""
 
 COUNTER_CLASSES: dict[str, frozenset[str]] = {
     "social_security_bureau": PENSION_CLASSES,
@@ -175,6 +178,23 @@ VERIFICATION_METHODS: dict[str, tuple[str, str]] = {
 STATUTORY_CITATIONS = frozenset({"PIPL art. 13(3)"})
 """Lawful bases other than consent that a consent record may cite: the statutory duty of
 PIPL art. 13(3), for pension classes only (health data needs separate consent, arts. 28-29)."""
+
+MEDICAL_INSTITUTIONS = frozenset({"hospital", "primary_clinic"})
+"""The kinds a medical-insurance agreement may designate (``designated``)."""
+
+STATUTORY_SHARING: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "浙江省医疗保障条例 art. 40": (
+        frozenset({"test_result"}),
+        frozenset({"TREAT", "ETREAT", "COC"}),
+    ),
+}
+"""Statutes under which one designated medical institution shares a resident's records with
+another without her consent (PIPL art. 13(3)/(7): a duty or power the law provides), each
+with the data classes and purposes it covers: 浙江省医疗保障条例 art. 40, the mutual
+recognition of test results (检查检验结果互认) between designated medical institutions, for
+the patient's care. Not a consent: nothing to withdraw; each release and read is recorded in
+the resident's access log with the citation. A health file summary is no test result: no
+statute here shares it without consent (PIPL arts. 28-29)."""
 
 GRANTOR_TYPES = frozenset({"self", "proxy", "guardian"})
 CHANNELS = frozenset({"counter", "proxy", "guardian"})

@@ -317,6 +317,13 @@ def _cmd_vault(args: argparse.Namespace) -> int:
     return vault_fetch(args.node, Path(args.key), args.case_id, Path(args.out))
 
 
+def _cmd_proof_file(args: argparse.Namespace) -> int:
+    from api.tx_cli import proof_file
+
+    return proof_file(args.node, Path(args.key), args.as_name, args.proof_id,
+                      Path(args.verifier_keys), args.quorum, Path(args.out))  # fmt: skip
+
+
 def _cmd_pseudonym(args: argparse.Namespace) -> int:
     from api.tx_cli import resident_pseudonym
 
@@ -533,6 +540,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--release", action="store_true", help="then submit health.release with its commitment"
     )
     fetch.add_argument("--out", required=True, help="where to write the checked document")
+
+    proof = commands.add_parser("proof", help="a resident's proof of insurance (参保证明)")
+    proof_commands = proof.add_subparsers(dest="proof_command", required=True)
+    pfile = proof_commands.add_parser(
+        "file", help="the resident builds the tlog-proof file she hands another agency"
+    )
+    pfile.add_argument("proof_id", help="the proof's serial number")
+    pfile.add_argument("--node", required=True, help="base URL of any node")
+    pfile.add_argument("--key", required=True, help="the resident's key file")
+    pfile.add_argument("--as", dest="as_name", help="resident:<pseudonym> if not the key's name")
+    pfile.add_argument("--verifier-keys", required=True, help="validators' keys, one a line")
+    pfile.add_argument("--quorum", type=int, help="cosignatures needed (default: 2n/3+1)")
+    pfile.add_argument("--out", required=True, help="where to write the .tlog-proof file")
+    pfile.set_defaults(func=_cmd_proof_file)
 
     pseud = commands.add_parser("pseudonym", help="a resident's pseudonym from an ID number")
     pseud.add_argument("id_number", help="18-character resident ID number (GB 11643)")

@@ -29,9 +29,11 @@ def demo_agencies(validators: int) -> list[tuple[str, str, str, str, list[str]]]
     """(id, name, division, kind, roles) of the demo network's genesis agencies. The bureaus of
     the divisions that run validators govern the network. Agencies with a service counter
     (every bureau's service hall, the Kaihua hospital's desk of the demo) hold the ``counter``
-    role: only they take assisted steps for residents (``contracts/authority.py``). Medical
-    insurance is pooled city-wide in Quzhou (浙江省医疗保障条例 art. 17): the city's bureau
-    and, for the demo's proof of insurance, the Longyou and Kecheng branches."""
+    role: only they take assisted steps for residents (``contracts/authority.py``). The three
+    hospitals are designated medical institutions of the medical insurance (``designated``):
+    they share test results on the statutory basis. Medical insurance is pooled city-wide in
+    Quzhou (浙江省医疗保障条例 art. 17): the city's bureau and, for the demo's proof of
+    insurance, the Longyou and Kecheng branches."""
     out = [
         (
             f"ssb-{code}",
@@ -50,21 +52,21 @@ def demo_agencies(validators: int) -> list[tuple[str, str, str, str, list[str]]]
             "柯城区人民医院 Kecheng People's Hospital",
             "330802",
             "hospital",
-            ["health"],
+            ["health", "designated"],
         ),
         (
             "hosp-330824",
             "开化县人民医院 Kaihua People's Hospital",
             "330824",
             "hospital",
-            ["health", "counter"],
+            ["health", "counter", "designated"],
         ),
         (
             "hosp-330881",
             "江山市人民医院 Jiangshan People's Hospital",
             "330881",
             "hospital",
-            ["health"],
+            ["health", "designated"],
         ),
         (
             "clinic-330825",

@@ -47,9 +47,9 @@ ROLES = {
     "ssb-330802": ["governance", "counter"],
     "ssb-330803": ["governance", "counter"],
     "ssb-330822": ["governance"],
-    "hosp-330881": ["health"],  # the requesting hospital of the tests: no counter
-    "hosp-330824": ["health", "counter"],  # the source hospital, with a service counter
-    "hosp-330802": ["health", "counter"],
+    "hosp-330881": ["health", "designated"],  # the requesting hospital of the tests: no counter
+    "hosp-330824": ["health", "counter", "designated"],  # the source hospital, with a counter
+    "hosp-330802": ["health", "counter"],  # not designated (医保定点) by the medical insurance
     "hc-330800": ["health", "counter"],
     "hsa-330800": ["health", "counter"],
     "clinic-330825": ["health", "counter"],

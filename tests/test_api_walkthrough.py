@@ -48,6 +48,9 @@ def test_the_api_walkthrough_runs_as_written(tmp_path: Path) -> None:
         assert "refused (consent_withdrawn) at height" in out  # the read after the withdrawal
         access = [line for line in out.splitlines() if line.startswith('{"resident"')][-1]
         assert access.count('"outcome":"refused"') == 2 and '"action":"E"' in access
+        # the proof of insurance: checked offline, then online while it stood, then revoked
+        assert "valid: proof pf-330825-" in out and "online: active at" in out
+        assert "proof_revoked: superseded" in run.stderr
     finally:
         c.stop()
     # the page's residents' ID numbers reached agency systems only: no node database holds one

@@ -297,3 +297,51 @@ def test_checkpoints_proofs_and_hashes_stay_public_the_logs_content_does_not(wor
         assert world.client.get(path, headers=headers).json()["type"].endswith("/signature-invalid")
         headers = sign_request(stranger, "node:node-9", "GET", path, authority="127.0.0.1:8700")
         assert world.client.get(path, headers=headers).json()["type"].endswith("/unknown-key")
+
+
+def test_a_test_result_shared_on_its_statute_reaches_the_requester_and_her_log(
+    world: World,
+) -> None:
+    """#12 item 4 on a node: the designated source authorizes on 浙江省医疗保障条例 art. 40,
+    deposits and releases; the designated requester reads and fetches it; every step is in
+    the resident's access log with the citation, and no consent was asked."""
+    third = hashlib.sha256(b"statutory resident").hexdigest()
+    world.keys[f"resident:{third}"] = Signer.generate("third")
+    key = world.keys[f"resident:{third}"].verifier().encode()
+    world.tx("ssb-330825", {"type": "resident.enroll", "pseudonym": third, "key": key})
+    world.tx("hosp-330881", {"type": "health.request", "case_id": "stat-1", "resident": third,
+                             "source": "hosp-330824", "data_class": "test_result",
+                             "purpose": "TREAT"})  # fmt: skip
+    basis = {"type": "statutory", "citation": "浙江省医疗保障条例 art. 40"}
+    mine = world.tx("hosp-330881", {"type": "health.authorize", "case_id": "stat-1",
+                                    "basis": basis})  # fmt: skip
+    assert mine["status"] == "rejected" and mine["reason"] == "wrong_signer"  # not its own
+    authorized = world.tx("hosp-330824", {"type": "health.authorize", "case_id": "stat-1",
+                                          "basis": basis})  # fmt: skip
+    assert authorized.get("outcome") == "applied", authorized
+    path = "/v1/health/cases/stat-1/payload"
+    deposited = world.call("hosp-330824", "PUT", path, DOCUMENT).json()
+    release = {"type": "health.release", "case_id": "stat-1",
+               **{k: deposited[k] for k in ("commitment", "locator")}}  # fmt: skip
+    assert world.tx("hosp-330824", release).get("outcome") == "applied"
+    assert world.tx("hosp-330881", {"type": "health.access", "case_id": "stat-1"}).get(
+        "outcome") == "applied"  # fmt: skip
+    r = world.call("hosp-330881", "GET", path)
+    assert r.status_code == 200, r.text
+    payload, _ = open_delivery(base64.b64decode(r.json()["sealed"]), world.keys["hosp-330881"])
+    assert payload == DOCUMENT
+    case = world.call(f"resident:{third}", "GET", "/v1/health/cases/stat-1").json()
+    assert case["basis"] == basis and case["consent_id"] is None and case["status"] == "RELEASED"
+    assert world.call("hosp-330881", "GET", "/v1/health/cases/stat-1").status_code == 200
+    deadline = time.monotonic() + 10
+    while True:  # the node's record of the hospital's case-file read takes a block
+        log = world.call(f"resident:{third}", "GET", f"/v1/residents/{third}/access").json()
+        seen = [(e["action"], e["agent"], e["outcome"], e.get("basis")) for e in log["entries"]]
+        if len(seen) >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert seen[:2] == [
+        ("E", "hosp-330824", "granted", basis["citation"]),
+        ("R", "hosp-330881", "granted", basis["citation"]),
+    ]
+    assert seen[2:] == [("R", "hosp-330881", "granted", basis["citation"])]  # the case file

@@ -4,12 +4,17 @@ deadline that reaches into a year not set yet is provisional, and is recomputed 
 that sets the year."""
 
 import datetime as dt
+import json
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from api.app import create_app
 from contracts.calendar import (
     ARRANGEMENT_2026,
     CST,
@@ -23,7 +28,11 @@ from contracts.formats import BadField
 from contracts.pension import is_overdue
 from contracts.rules import Applied
 from contracts.state import DictState
-from node.genesis import Genesis
+from contracts.tx import sign_transaction
+from node.genesis import Genesis, NodeConfig
+from node.keys import read_signer
+from node.network_init import init_network
+from node.service import Node
 from tests.contract_world import World, ok, pseudonym_of, refused, seeded
 from tests.tx_examples import CALENDAR_2027
 
@@ -339,3 +348,36 @@ def test_the_genesis_file_carries_its_calendar() -> None:
             genesis_calendar(bad)
     world = World()
     assert world.get("calendar/2026") is not None
+
+
+# ------------------------------------------------------------------ the public read
+def test_a_node_serves_each_years_calendar_as_the_ledger_holds_it(tmp_path: Path) -> None:
+    """``GET /v1/calendar/{year}``: the genesis's 2026 as the notice has it; 404 for a year
+    not set yet, until the governance sets it; 400 for what is not a year."""
+    [config] = init_network(tmp_path / "net", 1)
+    app = create_app(Node(NodeConfig.load(config)))
+    with TestClient(app, base_url="http://127.0.0.1:8700") as client:
+        got = client.get("/v1/calendar/2026")
+        assert got.status_code == 200 and got.json() == GENESIS_CALENDAR[0]
+        assert "2026-02-23" in got.json()["holidays"] and "2026-02-28" in got.json()["workdays"]
+        missing = client.get("/v1/calendar/2027")
+        assert missing.status_code == 404 and missing.json()["type"].endswith("/no-calendar")
+        assert missing.headers["content-type"] == "application/problem+json"
+        for bad in ("27", "02027", "1999", "2101", "year", "２０２７", "-2027"):
+            r = client.get(f"/v1/calendar/{bad}")
+            assert r.status_code == 400 and r.json()["type"].endswith("/bad-year"), bad
+        # the single governance member of a one-validator network sets 2027
+        member = read_signer(tmp_path / "net" / "agencies" / "ssb-330800.key")
+        chain = client.get("/v1/network").json()["chain_id"]
+        body = {"chain_id": chain, "signer": "ssb-330800", "nonce": "cal-2027",
+                "type": "governance.propose", "proposal_id": "cal-2027",
+                "action": "set_calendar", "calendar": CALENDAR_2027}  # fmt: skip
+        tx = sign_transaction(body, member)
+        assert client.post("/v1/tx", json=tx.to_json()).status_code == 202
+        for _ in range(300):
+            status = client.get(f"/v1/tx/{tx.hash.hex()}").json()
+            if status["status"] != "pending":
+                break
+            time.sleep(0.02)
+        assert status.get("outcome") == "applied", json.dumps(status)
+        assert client.get("/v1/calendar/2027").json() == CALENDAR_2027

@@ -95,7 +95,17 @@ EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
             },
         ),
     ],
-    "health.authorize": [(ME, {"case_id": "s-1", "consent_id": "c-1"})],
+    "health.authorize": [
+        (ME, {"case_id": "s-1", "consent_id": "c-1"}),
+        # a test result between designated hospitals, on its statute (no consent)
+        (
+            "hosp-330824",
+            {
+                "case_id": "s-1",
+                "basis": {"type": "statutory", "citation": "浙江省医疗保障条例 art. 40"},
+            },
+        ),
+    ],
     "health.release": [
         ("hosp-330824", {"case_id": "s-1", "commitment": _h("payload"), "locator": "vault:ab12"})
     ],

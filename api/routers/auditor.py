@@ -1,7 +1,9 @@
-"""What auditors call: the network, status, checkpoints, proofs, entries, blocks and evidence.
+"""What auditors call: the network, status, checkpoints, proofs, entries, blocks and evidence,
+and the working-day calendar in force.
 
-Public and unauthenticated: the network, status, checkpoints, proofs (hashes) and evidence
-(signed votes and proposal headers), which hold no personal data. The log's content, entries
+Public and unauthenticated: the network, status, checkpoints, proofs (hashes), evidence
+(signed votes and proposal headers) and each year's calendar (the State Council's published
+arrangement, which every deadline is counted by), which hold no personal data. The log's content, entries
 and blocks, carries pseudonyms, codes and commitments: pseudonymized data is still personal
 information under the PIPL, so it is served only to RFC 9421-signed callers with a role
 (``api/authz.py`` ``Action.LOG_READ``: agencies, auditors among them, validators, and a node
@@ -14,14 +16,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from api.authz import Action, Parties, caller_of, require
-from api.problems import SIGNED_RESPONSES, Problem
+from api.problems import SIGNED_RESPONSES, Problem, ProblemDoc
 from api.schemas import BlockHeader, Certificate, EvidenceOut, example
 from consensus.messages import block_id
+from contracts.calendar import FIRST_YEAR, LAST_YEAR
 from node import chainstore, logstore
 from node.blocks import Block
 from node.service import Node
@@ -281,3 +284,60 @@ def get_evidence(
         evidence=[EvidenceOut(**e) for _, e in rows],
         next_cursor=rows[-1][0] if len(rows) == limit else None,
     )
+
+
+class Notice(BaseModel):
+    issuer: str = Field(description="a code: state_council_general_office (国务院办公厅)")
+    date: str = Field(description="the day the notice was published, YYYY-MM-DD")
+    document: str | None = Field(default=None, description="its document number, if given")
+
+
+class CalendarYear(BaseModel):
+    """One year's arrangement as the ledger holds it (``calendar/<year>``: from the genesis,
+    or set by the governance quorum with ``set_calendar``)."""
+
+    year: int
+    holidays: list[str] = Field(description="days off (YYYY-MM-DD, ascending), weekends aside")
+    workdays: list[str] = Field(
+        description="make-up working days (调休): a Saturday or Sunday worked, ascending"
+    )
+    notice: Notice
+
+    model_config = example(
+        year=2026,
+        holidays=["2026-01-01", "2026-01-02", "2026-01-03", "2026-02-15", "2026-02-16"],
+        workdays=["2026-01-04", "2026-02-14", "2026-02-28"],
+        notice={"issuer": "state_council_general_office", "date": "2025-11-04"},
+    )
+
+
+CALENDAR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": ProblemDoc,
+        "description": f"bad-year: not a year {FIRST_YEAR}-{LAST_YEAR} (four digits)",
+    },
+    404: {
+        "model": ProblemDoc,
+        "description": "no-calendar: no arrangement set for that year yet (its deadlines count "
+        "weekends only and are provisional)",
+    },
+}
+
+
+@router.get("/calendar/{year}", response_model=CalendarYear, response_model_exclude_none=True,
+            responses=CALENDAR_RESPONSES)  # fmt: skip
+def get_calendar(
+    request: Request,
+    year: Annotated[str, Path(description="YYYY", json_schema_extra={"pattern": "^[0-9]{4}$"})],
+) -> CalendarYear:
+    """The working-day calendar of a year as the contracts count deadlines by it: its days
+    off and make-up working days, and the notice they come from. Public."""
+    if not (len(year) == 4 and year.isascii() and year.isdigit()) or not (
+        FIRST_YEAR <= int(year) <= LAST_YEAR
+    ):
+        raise Problem(400, "bad-year", "Not a year", f"a year {FIRST_YEAR}-{LAST_YEAR}, YYYY")
+    stored = _node(request).committed_value(f"calendar/{int(year)}")
+    if not isinstance(stored, dict):
+        raise Problem(404, "no-calendar", "No arrangement set for that year",
+                      f"deadlines in {year} count weekends only and are provisional")  # fmt: skip
+    return CalendarYear(**stored)
