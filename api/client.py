@@ -233,7 +233,8 @@ class ShanheClient:
         hashes = tuple(base64.b64decode(h) for h in proof.json()["hashes"])
         text = TlogProof(index, hashes, note, build_extra(got["entry"], got["content"],
                                                           got["salt"])).encode()  # fmt: skip
-        result = check_proof_file(text, keys, quorum, int(time.time() * 1000))
+        origin = str(self.network()["origin"])  # a self-check: the verifier names its own
+        result = check_proof_file(text, keys, quorum, int(time.time() * 1000), origin=origin)
         if isinstance(result, Invalid):
             raise NotVerified(f"proof file of {proof_id}: {result}")
         return text
@@ -247,15 +248,15 @@ class ShanheClient:
         return status
 
     def check_proof(
-        self, text: str, keys: Sequence[Verifier], quorum: int, now_ms: int | None = None,
-        online: bool = True, **expect: str,
+        self, text: str, keys: Sequence[Verifier], quorum: int, *, origin: str,
+        now_ms: int | None = None, online: bool = True, **expect: str,
     ) -> tuple[CheckedProof, dict[str, Any] | None]:  # fmt: skip
         """A proof file checked as ``shanhe verify proof`` checks it (offline:
-        ``contracts.proofs.check_proof_file``; ``expect``: origin, issuer,
-        resident_pseudonym), and, ``online``, this node's word on whether it was revoked since.
-        ``NotVerified`` if it does not hold."""
+        ``contracts.proofs.check_proof_file``; ``origin``: the log trusted, as the genesis
+        names it; ``expect``: issuer, resident_pseudonym), and, ``online``, this node's word on
+        whether it still stands. ``NotVerified`` if it does not hold."""
         now = int(time.time() * 1000) if now_ms is None else now_ms
-        result = check_proof_file(text, keys, quorum, now, **expect)
+        result = check_proof_file(text, keys, quorum, now, origin=origin, **expect)
         if isinstance(result, Invalid):
             raise NotVerified(str(result))
         if not online:

@@ -27,6 +27,7 @@ import httpx
 from api.client import ApiError, NotVerified, ShanheClient, TxOutcome
 from contracts.pension import info_commitments
 from contracts.proofs import CONTENT_FORMAT, CheckedProof
+from node.genesis import Genesis
 from node.identity import check_digit, pseudonym
 from node.keys import read_signer, read_verifiers
 from node.network_init import init_network, is_network
@@ -49,6 +50,11 @@ class Demo:
 
     def agency(self, agency_id: str) -> Signer:
         return read_signer(self.net / "agencies" / f"{agency_id}.key")
+
+    def origin(self) -> str:
+        """The log an agency checking a proof trusts: the genesis names it (the validators'
+        keys may sign other logs too)."""
+        return Genesis.load(self.net / "genesis.json").origin
 
     def send(self, signer: Signer, name: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -366,7 +372,7 @@ class Demo:
 
         def check_offline() -> tuple[bool, str]:
             result, status = offline.check_proof(
-                files["proof"], keys, quorum, online=False, issuer=longyou_hsa.name,
+                files["proof"], keys, quorum, origin=self.origin(), online=False, issuer=longyou_hsa.name,
                 resident_pseudonym=worker,
             )  # fmt: skip
             checked.append(result)
@@ -405,9 +411,8 @@ class Demo:
             lambda: self._revoked_online(offline, files["proof"], keys, quorum),
         )
 
-    @staticmethod
     def _forged_refused(
-        offline: ShanheClient, text: str, keys: list[Verifier], quorum: int
+        self, offline: ShanheClient, text: str, keys: list[Verifier], quorum: int
     ) -> tuple[bool, str]:
         """The same file with its content edited (more contribution months) fails offline."""
         parsed = parse_tlog_proof(text)
@@ -417,7 +422,7 @@ class Demo:
         extra["content"]["contribution_months"] += 3  # within the period
         forged = replace(parsed, extra=canonical_json(extra)).encode()
         try:
-            offline.check_proof(forged, keys, quorum, online=False)
+            offline.check_proof(forged, keys, quorum, origin=self.origin(), online=False)
         except NotVerified as exc:
             return "commitment_mismatch" in str(exc), f"refused: {exc}"
         return False, "a forged proof was accepted"
@@ -438,7 +443,7 @@ class Demo:
     def _revoked_online(
         self, offline: ShanheClient, text: str, keys: list[Verifier], quorum: int
     ) -> tuple[bool, str]:
-        result, _ = offline.check_proof(text, keys, quorum, online=False)
+        result, _ = offline.check_proof(text, keys, quorum, origin=self.origin(), online=False)
         ok, detail = self._proof_status(result, "revoked")
         return ok, f"offline: valid (it cannot know); online: {detail}"
 

@@ -169,6 +169,16 @@ def revoke(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     return Applied(tx.encode(), ({"type": "proof_revoked", "proof_id": proof["proof_id"]},))
 
 
+def proof_status(proof: dict[str, Any], issuer: Any) -> str:
+    """The status a holder is told online: ``issuer_removed`` for an active proof whose
+    bureau governance removed (its key stolen, say): the removed bureau can no longer revoke
+    what a thief issued with its key, so its proofs no longer stand (red team 12)."""
+    status = str(proof.get("status"))
+    if status == "active" and not (isinstance(issuer, dict) and issuer.get("status") == "active"):
+        return "issuer_removed"
+    return status
+
+
 RULES = {"proof.issue": guarded(issue), "proof.revoke": guarded(revoke)}
 
 
@@ -237,11 +247,13 @@ def check_proof_file(
     quorum: int,
     now_ms: int,
     *,
-    origin: str | None = None,
+    origin: str,
     issuer: str | None = None,
     resident_pseudonym: str | None = None,
 ) -> CheckedProof | Invalid:
-    """Check a proof of insurance offline: parse the tlog-proof, check the checkpoint's
+    """Check a proof of insurance offline: parse the tlog-proof, check that the checkpoint is
+    of the log named ``origin`` (C2SP tlog-proof: the verifier must know which log it
+    trusts; validators' keys may also sign other logs, a staging network say), its
     cosignatures by ``quorum`` of ``verifiers`` and the leaf's inclusion, that the leaf is a
     ``proof.issue`` (of ``issuer``, about ``resident_pseudonym``, when given) whose fields the
     content repeats, that the content matches the commitment, and that it has not expired at

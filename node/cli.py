@@ -389,7 +389,11 @@ def build_parser() -> argparse.ArgumentParser:
     prf.add_argument("file", help="the .tlog-proof file the resident handed over")
     prf.add_argument("--verifier-keys", required=True, help="validators' keys, one a line")
     prf.add_argument("--quorum", type=int, help="cosignatures needed (default: 2n/3+1)")
-    prf.add_argument("--origin", help="the log's origin line the checkpoint must carry")
+    prf.add_argument(
+        "--origin",
+        required=True,
+        help="the log's origin line the checkpoint must carry (the genesis names it)",
+    )
     prf.add_argument("--issuer", help="the bureau that must have issued it")
     prf.add_argument("--resident", help="the pseudonym it must be about")
     prf.add_argument("--now-ms", type=int, help="check expiry at this time (default: now)")

@@ -140,7 +140,7 @@ def _issued(w: World) -> tuple[dict[str, Any], bytes, str]:
 
 
 def check(text: str, now: int = T0 + DAY_MS, **kw: Any) -> CheckedProof | Invalid:
-    return check_proof_file(text, KEYS, QUORUM, now, **kw)
+    return check_proof_file(text, KEYS, QUORUM, now, **{"origin": ORIGIN, **kw})
 
 
 def test_an_issued_proof_checks_offline(w: World) -> None:
@@ -193,7 +193,7 @@ def test_each_lie_is_a_precise_refusal(w: World) -> None:
     assert code(check(text, issuer="ssb-330802")) == "wrong_issuer"
     # unknown validators' keys
     others = [seeded(f"other-{i}").verifier() for i in range(4)]
-    assert isinstance(check_proof_file(text, others, 3, T0), Invalid)
+    assert isinstance(check_proof_file(text, others, 3, T0, origin=ORIGIN), Invalid)
     # not a proof file at all, or no extra data
     assert code(check("hello\n")) == "malformed_proof"
     assert code(check(_file(w, c, salt, index, extra=b"{}"))) == "malformed_proof"

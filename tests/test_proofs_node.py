@@ -66,14 +66,16 @@ def test_issue_fetch_prove_verify_revoke(
 
         # Kecheng checks it offline: the command, and the SDK
         capsys.readouterr()
-        args = ["verify", "proof", str(proof), "--verifier-keys", str(c.dir / "verifier-keys.txt")]
+        origin = str(kecheng.network()["origin"])
+        args = ["verify", "proof", str(proof), "--verifier-keys", str(c.dir / "verifier-keys.txt"),
+                "--origin", origin]  # fmt: skip
         assert main([*args, "--issuer", "hsa-330825", "--resident", pseudonym]) == 0
         assert "valid: proof pf-330825-0001 by hsa-330825" in capsys.readouterr().out
         assert main([*args, "--resident", "cd" * 32]) == 1
         assert "wrong_resident" in capsys.readouterr().err
         assert main([*args, "--now-ms", str(expires)]) == 1
         assert "expired" in capsys.readouterr().err
-        checked, status = kecheng.check_proof(text, keys, 3)
+        checked, status = kecheng.check_proof(text, keys, 3, origin=origin)
         assert checked.issuer == "hsa-330825" and status and status["status"] == "active"
         assert main([*args, "--node", c.urls[1]]) == 0
 
@@ -86,7 +88,7 @@ def test_issue_fetch_prove_verify_revoke(
         assert main(args) == 0
         assert main([*args, "--node", c.urls[1]]) == 1
         assert "proof_revoked: superseded" in capsys.readouterr().err
-        _, status = kecheng.check_proof(text, keys, 3)
+        _, status = kecheng.check_proof(text, keys, 3, origin=origin)
         assert status is not None and status["status"] == "revoked"
         log = longyou.access_log(pseudonym, me)
         assert [(e["action"], e["reason"]) for e in log][-1] == ("U", "superseded")
@@ -97,6 +99,6 @@ def test_issue_fetch_prove_verify_revoke(
         extra["content"]["contribution_months"] = 100
         forged = replace(parsed, extra=canonical_json(extra)).encode()
         with pytest.raises(NotVerified, match="commitment_mismatch"):
-            kecheng.check_proof(forged, keys, 3, online=False)
+            kecheng.check_proof(forged, keys, 3, origin=origin, online=False)
     finally:
         c.stop()

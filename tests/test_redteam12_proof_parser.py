@@ -13,7 +13,7 @@ import pytest
 
 from node.cli import main
 from tests.contract_world import World
-from tests.test_proofs import KEYS, QUORUM, _issued, check, w  # noqa: F401  (fixture)
+from tests.test_proofs import KEYS, ORIGIN, QUORUM, _issued, check, w  # noqa: F401  (fixture)
 from tlog.checkpoint import parse_checkpoint
 from tlog.errors import Invalid
 from tlog.proof_file import parse_tlog_proof
@@ -54,6 +54,6 @@ def test_shanhe_verify_proof_refuses_it_without_a_traceback(
         path = tmp_path / f"{name}.tlog-proof"
         path.write_text(forged, encoding="utf-8")
         code = main(["verify", "proof", str(path), "--verifier-keys", str(keys),
-                     "--quorum", str(QUORUM), "--now-ms", "0"])  # fmt: skip
+                     "--quorum", str(QUORUM), "--now-ms", "0", "--origin", ORIGIN])  # fmt: skip
         assert code == 1, name
         assert "malformed_proof" in capsys.readouterr().err, name

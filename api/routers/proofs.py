@@ -18,6 +18,7 @@ from contracts.proofs import (
     CONTENT_FORMAT,
     EXTRA_LIMITS,
     content_problem,
+    proof_status,
     vault_case,
 )
 from contracts.vocabulary import PROOF_SCHEMES
@@ -96,7 +97,10 @@ async def put_content(request: Request, proof_id: str) -> Deposited:
 
 class ProofContent(BaseModel):
     proof_id: str
-    status: str = Field(description="active | revoked | erased", examples=["active"])
+    status: str = Field(
+        description="active | revoked | erased | issuer_removed (governance removed the bureau)",
+        examples=["active"],
+    )
     leaf_index: int = Field(description="where the proof.issue entry is in the log")
     entry: str = Field(description="base64 of that entry's exact bytes")
     sealed: str = Field(
@@ -146,7 +150,10 @@ class ProofStatus(BaseModel):
     """Whether a proof still stands: what an offline check cannot know."""
 
     proof_id: str
-    status: str = Field(description="active | revoked | erased", examples=["revoked"])
+    status: str = Field(
+        description="active | revoked | erased | issuer_removed (governance removed the bureau)",
+        examples=["revoked"],
+    )
     issuer: str
     revoked_reason: str | None = None
     revoked_height: int | None = None
@@ -166,6 +173,7 @@ async def get_status(
     proof = node.committed_value(f"proof/{proof_id}")
     if not isinstance(proof, dict) or proof.get("commitment") != commitment:
         raise Problem(404, "no-proof", "No proof with that serial number and commitment")
-    return ProofStatus(proof_id=proof_id, status=proof["status"], issuer=proof["issuer"],
+    issuer = node.committed_value(f"agency/{proof['issuer']}")
+    return ProofStatus(proof_id=proof_id, status=proof_status(proof, issuer), issuer=proof["issuer"],
                        revoked_reason=proof.get("revoked_reason"),
                        revoked_height=proof.get("revoked_height"))  # fmt: skip
