@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from api.client import ApiError, NotVerified, ShanheClient, TxOutcome
-from contracts.pension import info_commitments
+from contracts.pension import info_commitments, receipts
 from contracts.proofs import CONTENT_FORMAT, CheckedProof
 from node.genesis import Genesis
 from node.identity import check_digit, pseudonym
@@ -131,12 +131,10 @@ class Demo:
         )
         # the 信息表's values travel between the bureaus with it; only their commitments are
         # on the log (contracts/pension.py)
-        info = info_commitments(
-            secrets.token_bytes(32),
-            case,
-            {"contribution_months": 187, "individual_account_fen": 4_321_000,
-             "pooled_fund_fen": 9_876_500},
-        )  # fmt: skip
+        salt = secrets.token_bytes(32)
+        table = {"contribution_months": 187, "individual_account_fen": 4_321_000,
+                 "pooled_fund_fen": 9_876_500}  # fmt: skip
+        info = info_commitments(salt, case, table)
         self.step(
             "Longyou (转出地) clears the account, sends the 信息表 and moves the funds (commitments)",
             lambda: self._committed(
@@ -155,7 +153,11 @@ class Demo:
                     self.send(
                         kecheng,
                         kecheng.name,
-                        {"type": "pension.complete", "case_id": case, "received_commitments": info},
+                        {
+                            "type": "pension.complete",
+                            "case_id": case,
+                            "received_commitments": receipts(salt, case, table),
+                        },
                     )
                 )
                 or completed

@@ -14,8 +14,9 @@ All three have the same three windows, one per party and step (66号 art. 8; 17�
 - ACCEPTED: the sending bureau (转出地) within 15 working days of the 联系函 clears the account,
   sends the 信息表 and moves the funds (``pension.transfer_out`` -> TRANSFERRED_OUT);
 - TRANSFERRED_OUT: the receiving bureau within 15 working days of receipt finishes and tells
-  the person (``pension.complete`` -> COMPLETED), stating the commitments of what it received;
-  if they do not match those sent the case is DISPUTED (the fields named) and goes back to the
+  the person (``pension.complete`` -> COMPLETED), stating the receipts of what it received
+  (``receipt``: computable only with the values and salt, never copied from the log);
+  if their locks do not match the commitments sent the case is DISPUTED (the fields named) and goes back to the
   sending bureau, which corrects it (``pension.transfer_out`` again) within 15 working days.
 
 The 信息表 values (contribution months, individual account and pooled fund in integer fen)
@@ -63,18 +64,35 @@ moves but the record, 浙江 art. 28)."""
 DATA_CLASS, PURPOSE = "pension_account", "MEMADMIN"
 
 
-def info_commitment(salt: bytes, case_id: str, field: str, value: int) -> str:
-    """Hex SHA-256(salt ‖ RFC 8785 {case_id, field, value}): one 信息表 value, bound to its
-    case and field, hidden by the salt that travels with the 信息表."""
+def receipt(salt: bytes, case_id: str, field: str, value: int) -> str:
+    """Hex SHA-256(salt ‖ RFC 8785 {case_id, field, value}): what only a holder of the
+    信息表 (its value and salt) can compute; the receiving bureau states it in
+    ``pension.complete``. Never on the log before then."""
     return hashlib.sha256(
         salt + canonical_json({"case_id": case_id, "field": field, "value": value})
     ).hexdigest()
 
 
+def lock(receipt_hex: str) -> str:
+    """Hex SHA-256 of a receipt's 32 bytes: the commitment the log carries. A receiving bureau
+    that copies it from the log has no receipt (red team 12b: a copy completed the case)."""
+    return hashlib.sha256(bytes.fromhex(receipt_hex)).hexdigest()
+
+
+def info_commitment(salt: bytes, case_id: str, field: str, value: int) -> str:
+    """One 信息表 value's commitment, bound to its case and field, hidden by the salt that
+    travels with the 信息表: the lock of its receipt."""
+    return lock(receipt(salt, case_id, field, value))
+
+
 def info_commitments(salt: bytes, case_id: str, values: dict[str, int]) -> dict[str, str]:
-    """The commitments of a 信息表's values, as ``pension.transfer_out`` and
-    ``pension.complete`` carry them."""
+    """The commitments of a 信息表's values, as ``pension.transfer_out`` carries them."""
     return {f: info_commitment(salt, case_id, f, v) for f, v in values.items()}
+
+
+def receipts(salt: bytes, case_id: str, values: dict[str, int]) -> dict[str, str]:
+    """The receipts of the values received, as ``pension.complete`` carries them."""
+    return {f: receipt(salt, case_id, f, v) for f, v in values.items()}
 
 
 def _case(state: Overlay, case_id: str) -> dict[str, Any]:
@@ -245,12 +263,13 @@ def transfer_out(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
 
 
 def complete(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
-    """The receiving bureau states the commitments of what it received: COMPLETED (the person
-    told) if each matches what was sent, else DISPUTED with the fields that do not, back to the
-    sending bureau."""
+    """The receiving bureau states the receipts of what it received (``receipt``): COMPLETED
+    (the person told) if each one's lock is the commitment sent, else DISPUTED with the fields
+    that do not match, back to the sending bureau. The commitments themselves, copied from the
+    log, do not match: only the holder of the values and the salt computes a receipt."""
     case = _step(state, tx, "TRANSFERRED_OUT")
     got = _committed(tx, "received_commitments", case)
-    mismatched = [f for f in FUNDS[case["kind"]] if got[f] != case["info_commitments"][f]]
+    mismatched = [f for f in FUNDS[case["kind"]] if lock(got[f]) != case["info_commitments"][f]]
     if mismatched:
         return _move(state, case, "DISPUTED", ctx, tx, notice="commitment_mismatch",
                      mismatched=mismatched)  # fmt: skip

@@ -9,6 +9,7 @@ import pytest
 
 from contracts.erasure import read_refusal
 from contracts.locator import derive
+from contracts.pension import lock
 from contracts.rules import Applied, Rejected
 from contracts.tx import sign_transaction
 from tests.contract_world import CHAIN, DAY_MS, T0, World, h, ok, pseudonym_of, refused, seeded
@@ -44,14 +45,17 @@ def pension_apply(case: str) -> dict[str, Any]:
             "to_agency": "ssb-330802"}  # fmt: skip
 
 
-INFO = {"contribution_months": h("m"), "individual_account_fen": h("a"), "pooled_fund_fen": h("f")}
+RECEIPTS = {"contribution_months": h("m"), "individual_account_fen": h("a"),
+            "pooled_fund_fen": h("f")}  # fmt: skip
+"""What the receiving bureau states: the receipts (``contracts.pension.receipt``)."""
+INFO = {field: lock(r) for field, r in RECEIPTS.items()}
 FUNDS = {"info_commitments": INFO}
 RECORD = {"info_commitments": {k: v for k, v in INFO.items() if k != "pooled_fund_fen"}}
 """A 信息表 within one pooling area: no pooled fund moves."""
 
 
 def received(commitments: dict[str, Any]) -> dict[str, Any]:
-    return {"received_commitments": commitments["info_commitments"]}
+    return {"received_commitments": {f: RECEIPTS[f] for f in commitments["info_commitments"]}}
 
 
 def lived(w: World, who: str = P1) -> None:
@@ -81,7 +85,7 @@ def lived(w: World, who: str = P1) -> None:
         ok(w.submit("ssb-330825", {"type": "pension.transfer_out", "case_id": f"p-{case}-{who[:4]}",
                                    **(RECORD if case == "filed" else FUNDS)}))  # fmt: skip
     ok(w.submit("ssb-330802", {"type": "pension.complete", "case_id": f"p-disputed-{who[:4]}",
-                               "received_commitments": {**INFO, "pooled_fund_fen": h("less")}}))  # fmt: skip
+                               "received_commitments": {**RECEIPTS, "pooled_fund_fen": h("less")}}))  # fmt: skip
 
 
 @pytest.fixture
