@@ -221,7 +221,7 @@ def erase(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
                     "height": ctx.height, "erasure": True}  # fmt: skip
             state.put(key, {**item, "status": "WITHDRAWN", "stage_started_ms": ctx.time_ms,
                             "deadline_ms": None, "deadline_provisional": False,
-                            "deadline_awaits": None,
+                            "deadline_awaits": None, "window": None, "window_agency": None,
                             "history": [*item["history"], step]})  # fmt: skip
             closed["pension_cases"] += 1
         elif key.startswith("proof/") and item["status"] == "active":
