@@ -15,7 +15,13 @@ from typing import Any
 
 from contracts.formats import BadField
 from contracts.state import StateView
-from contracts.vocabulary import AGENCY_KINDS, COUNTER_CLASSES, CUSTODIANS
+from contracts.vocabulary import (
+    AGENCY_KINDS,
+    COUNTER_CLASSES,
+    CUSTODIANS,
+    MEDICAL_INSTITUTIONS,
+    ROLES,
+)
 
 
 class Who(StrEnum):
@@ -118,6 +124,45 @@ R, A, V = Who.RESIDENT, Who.AGENCY, Who.VALIDATOR
 COUNTER = "counter"
 DESIGNATED = "designated"
 """A designated medical institution of the medical insurance (医保定点医疗机构)."""
+
+GOVERNANCE = "governance"
+GRANTABLE = ROLES - {GOVERNANCE}
+"""Roles governance gives an agency (``add_agency``) or replaces (``set_agency_roles``):
+``governance`` is genesis membership, not granted, and ends only with ``remove_agency``."""
+
+
+def listed_roles(roles: Any) -> list[str]:
+    """``roles`` as a list without repeats from ``GRANTABLE``; raises ``BadField`` otherwise.
+    Needs no state: the shape of a proposal checks it."""
+    if not (
+        isinstance(roles, list)
+        and all(isinstance(r, str) for r in roles)
+        and len(roles) == len(set(roles))
+        and set(roles) <= GRANTABLE
+    ):
+        raise BadField(
+            "bad_field",
+            f"roles: a list without repeats from {', '.join(sorted(GRANTABLE))} (not governance)",
+        )
+    return list(roles)
+
+
+def check_roles(kind: str, roles: Any) -> list[str]:
+    """The roles an agency of ``kind`` may hold, as governance grants them: the one rule for
+    ``add_agency`` (its kind in the proposal) and ``set_agency_roles`` (its kind in its record,
+    checked when proposed and again when applied). A ``counter`` only for a kind that keeps
+    data classes to record consents for (not an auditor); ``designated`` only for a medical
+    institution a medical-insurance agreement may designate (``MEDICAL_INSTITUTIONS``)."""
+    listed = listed_roles(roles)
+    if COUNTER in listed and not COUNTER_CLASSES.get(kind):
+        raise BadField("bad_field", f"an agency of kind {kind} runs no counter")
+    if DESIGNATED in listed and kind not in MEDICAL_INSTITUTIONS:
+        raise BadField(
+            "bad_field",
+            f"an agency of kind {kind} is no medical institution to be designated (定点医疗机构)",
+        )
+    return listed
+
 
 AUTHORITY: dict[str, tuple[Grant, ...]] = {
     "anchor": (Grant(A),),

@@ -1,5 +1,6 @@
-"""Changing who takes part: adding or removing an agency, rotating an agency's key, and the
-same for validators; and setting a year's working-day calendar (``set_calendar``), which moves
+"""Changing who takes part: adding or removing an agency, rotating an agency's key, setting an
+agency's roles (``set_agency_roles``: a hospital's 医保定点 agreement ends, an agency opens a
+counter), and the same for validators; and setting a year's working-day calendar (``set_calendar``), which moves
 every deadline: these take effect only when a quorum (more than two thirds) of the
 governance agencies approve.
 
@@ -24,7 +25,7 @@ from contracts.vocabulary import AGENCY_KINDS
 from tlog.note import Verifier
 
 VALIDATOR_ACTIONS = {"add_validator", "remove_validator", "rotate_validator_key"}
-AGENCY_ACTIONS = {"add_agency", "remove_agency", "rotate_agency_key"}
+AGENCY_ACTIONS = {"add_agency", "remove_agency", "rotate_agency_key", "set_agency_roles"}
 CALENDAR_ACTIONS = {"set_calendar"}
 ACTIONS = VALIDATOR_ACTIONS | AGENCY_ACTIONS | CALENDAR_ACTIONS
 VALIDATORS = "validators"
@@ -104,8 +105,11 @@ def _agency_payload(state: Overlay, action: str, raw: dict[str, Any]) -> dict[st
     if action == "add_agency":
         require(state.get(f"agency/{agency_id}") is None, "duplicate_id", f"{agency_id} exists")
         _fresh_key(state, raw["key"])
+        authority.check_roles(raw["kind"], raw["roles"])
         return {k: raw[k] for k in ("id", "name", "division", "kind", "roles", "key")}
     record = agency(state, agency_id)
+    if action == "set_agency_roles":
+        return _roles_payload(record, agency_id, raw["roles"])
     if action == "remove_agency":
         require(
             members(state) != [agency_id],
@@ -122,6 +126,18 @@ def _agency_payload(state: Overlay, action: str, raw: dict[str, Any]) -> dict[st
     )
     _fresh_key(state, key)
     return {"id": agency_id, "key": key}
+
+
+def _roles_payload(record: dict[str, Any], agency_id: str, roles: Any) -> dict[str, Any]:
+    """The agency's roles to replace, under the rules ``add_agency`` follows, for the kind its
+    record holds. ``governance`` is never in the list, and is kept if held (``_apply``):
+    membership ends only with ``remove_agency``."""
+    kind = record.get("kind")
+    listed = authority.check_roles(kind if isinstance(kind, str) else "", roles)
+    held = record.get("roles")
+    held = [r for r in held if r != authority.GOVERNANCE] if isinstance(held, list) else []
+    require(sorted(listed) != sorted(held), "wrong_state", f"{agency_id} holds these roles")
+    return {"id": agency_id, "roles": listed}
 
 
 def _calendar_payload(state: Overlay, raw: Any, ctx: BlockContext) -> dict[str, Any]:
@@ -194,6 +210,11 @@ def _apply_membership(state: Overlay, action: str, payload: dict[str, Any]) -> N
     elif action == "remove_agency" and isinstance(record, dict):
         state.put(key, {**record, "status": "removed"})
         state.put(MEMBERS, [m for m in members(state) if m != payload["id"]])
+    elif action == "set_agency_roles" and isinstance(record, dict):
+        # authority.actor_of and health.designated read roles from here: the next
+        # transaction, in this block or later, sees them
+        kept = [authority.GOVERNANCE] if authority.GOVERNANCE in record.get("roles", []) else []
+        state.put(key, {**record, "roles": [*kept, *payload["roles"]]})
     elif isinstance(record, dict):
         state.put(
             key,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.authority import check_roles, listed_roles
 from contracts.calendar import check_arrangement
 from contracts.formats import (
     HEX64,
@@ -34,17 +35,14 @@ from contracts.tx import Transaction
 from contracts.vocabulary import (
     AGENCY_KINDS,
     CHANNELS,
-    COUNTER_CLASSES,
     DATA_CLASSES,
     GRANTOR_TYPES,
     HEALTH_CLASSES,
-    MEDICAL_INSTITUTIONS,
     PENSION_KINDS,
     PENSION_REJECTIONS,
     PROOF_REVOCATIONS,
     PROOF_SCHEMES,
     PURPOSES,
-    ROLES,
     SCHEME_LINK_DIRECTIONS,
     STATUTORY_CITATIONS,
     STATUTORY_SHARING,
@@ -71,6 +69,7 @@ GOVERNANCE_SUBJECTS = {
     "add_agency": ("agency", ("id", "name", "division", "kind", "roles", "key")),
     "remove_agency": ("agency", ("id",)),
     "rotate_agency_key": ("agency", ("id", "key")),
+    "set_agency_roles": ("agency", ("id", "roles")),
     "add_validator": ("validator", ("name", "key", "url")),
     "remove_validator": ("validator", ("name",)),
     "rotate_validator_key": ("validator", ("name", "key")),
@@ -346,29 +345,6 @@ def proof_revoke(body: Body, signer: str) -> None:
     choice(body, "reason", PROOF_REVOCATIONS)
 
 
-def _roles(subject: Body, kind: str) -> None:
-    roles = subject.get("roles")
-    allowed = ROLES - {"governance"}
-    require(
-        isinstance(roles, list)
-        and len(roles) == len(set(r for r in roles if isinstance(r, str)))
-        and set(roles) <= allowed,
-        "bad_field",
-        f"roles: a list without repeats from {', '.join(sorted(allowed))} (not governance)",
-    )
-    assert isinstance(roles, list)
-    require(
-        "counter" not in roles or bool(COUNTER_CLASSES[kind]),
-        "bad_field",
-        f"an agency of kind {kind} runs no counter",
-    )
-    require(
-        "designated" not in roles or kind in MEDICAL_INSTITUTIONS,
-        "bad_field",
-        f"an agency of kind {kind} is no medical institution to be designated (定点医疗机构)",
-    )
-
-
 def _key_named(subject: Body, name: str) -> None:
     key = verifier(subject, "key")
     require(key.split("+", 1)[0] == name, "bad_field", "the key must carry the validator's name")
@@ -389,7 +365,9 @@ def propose(body: Body, signer: str) -> None:
         if action == "add_agency":
             text(subject, "name", 100)
             matching(subject, "division", DIVISION, "a GB/T 2260 code of six digits")
-            _roles(subject, choice(subject, "kind", AGENCY_KINDS))
+            check_roles(choice(subject, "kind", AGENCY_KINDS), subject.get("roles"))
+        if action == "set_agency_roles":  # the kind's rules need its record: the rule checks
+            listed_roles(subject.get("roles"))
         if "key" in names:
             verifier(subject, "key")
         return

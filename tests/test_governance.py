@@ -285,6 +285,78 @@ def test_the_last_governance_agency_stays() -> None:
     )
 
 
+# ------------------------------------------------------- an agency's roles
+ASSISTED = {"channel": "counter", "operator_id": "op-0042", "verification_method": "id_card_reader",
+            "verification_result": "verified", "form_hash": h("signed paper form")}  # fmt: skip
+
+
+def set_roles(w: World, pid: str, agency_id: str, roles: list[str]) -> None:
+    """Proposed by one governance agency, approved by two more: the quorum of 3 of 4."""
+    ok(propose(w, pid, "set_agency_roles", {"id": agency_id, "roles": roles}))
+    ok(approve(w, pid, MEMBERS[1]))
+    assert ok(approve(w, pid, MEMBERS[2])).refused is None
+    assert w.get(f"proposal/{pid}")["status"] == "applied"
+
+
+def test_governance_gives_an_existing_agency_a_counter(w: World) -> None:
+    """hosp-330881 runs no counter at genesis: it takes no assisted step until the quorum
+    grants the role, and does from the next transaction on."""
+    pseudonym = hashlib.sha256(b"resident 7").hexdigest()
+    w.enroll(pseudonym)
+    consent = {"type": "consent.grant_assisted", "consent_id": "c-1", "resident": pseudonym,
+               "assisted": ASSISTED, "grantor": {"type": "self"}, "basis": {"type": "consent"},
+               "purpose": "COC", "data_classes": ["test_result"], "source": "hosp-330824",
+               "recipient": "hosp-330802", "valid_from_ms": w.time_ms,
+               "valid_until_ms": w.time_ms + 30 * 86_400_000}  # fmt: skip
+    refused(w.submit("hosp-330881", consent), "wrong_signer")
+    ok(propose(w, "g-c", "set_agency_roles",
+               {"id": "hosp-330881", "roles": ["health", "designated", "counter"]}))  # fmt: skip
+    ok(approve(w, "g-c", MEMBERS[1]))
+    refused(w.submit("hosp-330881", consent), "wrong_signer")  # two of four: not yet
+    ok(approve(w, "g-c", MEMBERS[2]))
+    assert w.get("agency/hosp-330881")["roles"] == ["health", "designated", "counter"]
+    ok(w.submit("hosp-330881", consent))
+    assert w.get("consent/c-1")["granted_by"] == "hosp-330881"
+    # and withdrawn by the quorum, the next assisted step is refused again
+    set_roles(w, "g-c2", "hosp-330881", ["health", "designated"])
+    withdraw = {"type": "consent.withdraw", "consent_id": "c-1", "assisted": ASSISTED}
+    refused(w.submit("hosp-330881", withdraw), "wrong_signer")
+    assert w.replay().state.data == w.state.data
+
+
+def test_roles_follow_the_rules_add_agency_follows(w: World) -> None:
+    """One rule for a new agency and an existing one: no counter for an auditor, no
+    designation (医保定点) for any but a hospital or primary clinic, never governance."""
+    for pid, agency_id, roles, code in (
+        ("r1", "audit-330800", ["audit", "counter"], "bad_field"),
+        ("r2", "ssb-330802", ["counter", "designated"], "bad_field"),
+        ("r3", "hsa-330800", ["health", "designated"], "bad_field"),
+        ("r4", "hosp-330802", ["health", "governance"], "bad_field"),
+        ("r5", "hosp-330802", ["health", "counter"], "wrong_state"),  # it holds these
+        ("r6", "hosp-9", ["health"], "unknown_agency"),
+    ):
+        refused(propose(w, pid, "set_agency_roles", {"id": agency_id, "roles": roles}), code)
+    # a primary clinic may be designated; a governance agency keeps governance, which only
+    # remove_agency ends
+    set_roles(w, "r7", "clinic-330825", ["health", "counter", "designated"])
+    assert w.get("agency/clinic-330825")["roles"] == ["health", "counter", "designated"]
+    set_roles(w, "r8", "ssb-330822", ["counter"])
+    assert w.get("agency/ssb-330822")["roles"] == ["governance", "counter"]
+    assert "ssb-330822" in w.get("governance/members")
+
+
+def test_a_role_change_is_checked_again_when_it_applies(w: World) -> None:
+    """Fine when proposed, the agency removed before the quorum: closed as refused."""
+    ok(propose(w, "roles", "set_agency_roles", {"id": "hosp-330802", "roles": ["health"]}))
+    ok(propose(w, "rm", "remove_agency", {"id": "hosp-330802"}))
+    for member in MEMBERS[1:3]:
+        ok(approve(w, "rm", member))
+    ok(approve(w, "roles", MEMBERS[1]))
+    assert ok(approve(w, "roles", MEMBERS[2])).refused == "unknown_agency"
+    record = w.get("agency/hosp-330802")
+    assert record["status"] == "removed" and record["roles"] == ["health", "counter"]
+
+
 # ------------------------------------------------------- random sequences never wedge
 VALIDATOR_NAMES = [f"node-{i}" for i in range(4)]
 operation = st.one_of(

@@ -213,6 +213,14 @@ EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
                 "calendar": CALENDAR_2027,
             },
         ),
+        (
+            "ssb-330825",
+            {
+                "proposal_id": "g-8",
+                "action": "set_agency_roles",
+                "agency": {"id": "hosp-330824", "roles": ["health", "counter"]},
+            },
+        ),
     ],
     "governance.approve": [("ssb-330802", {"proposal_id": "g-1"})],
     "proof.issue": [
