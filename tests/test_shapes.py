@@ -106,7 +106,10 @@ def test_governance_shapes() -> None:
     wrong_name = {**validator, "validator": {**validator["validator"], "name": "node-8"}}
     assert shape_of("governance.propose", signer, wrong_name).code == "bad_field"
     signer, roles = EXAMPLES["governance.propose"][-1]
-    assert roles["action"] == "set_agency_roles" and shape_of("governance.propose", signer, roles) is None
+    assert (
+        roles["action"] == "set_agency_roles"
+        and shape_of("governance.propose", signer, roles) is None
+    )
     for listed in (["governance"], ["counter", "counter"], ["superuser"], "counter", [1]):
         bad = {**roles, "agency": {**roles["agency"], "roles": listed}}
         assert shape_of("governance.propose", signer, bad).code == "bad_field", listed
