@@ -45,7 +45,11 @@ Also in 4 (#12, before 4 is released): pension transfers as the rules have them:
 cites (``basis.rules``); one window per party and step (``pension.confirm`` is gone:
 ``pension.complete`` carries the received commitments); the 信息表 as one salted commitment
 per value (``info_commitments``), no amount in clear; every step a notice in the resident's
-access log."""
+access log.
+Also in 4 (red team 12b, before 4 is released): governance ``set_agency_roles`` replaces an
+existing agency's roles by quorum (``governance`` kept if held, never granted), under the role
+rules ``add_agency`` follows (``authority.check_roles``): a ``designated`` role withdrawn stops
+the agency's open statutory cases from the next transaction."""
 
 RULES: dict[str, Rule] = {
     name: erasure.guard(rule)
