@@ -10,20 +10,10 @@ from hypothesis import strategies as st
 
 from consensus.validators import ValidatorSet
 from contracts.rules import Applied, Rejected
-from tests.contract_world import World, h, seeded
+from tests.contract_world import World, h, ok, refused, seeded
 from tlog.note import Signer, Verifier
 
 MEMBERS = ["ssb-330825", "ssb-330802", "ssb-330803", "ssb-330822"]  # quorum 3 of 4
-
-
-def ok(outcome: Any) -> Applied:
-    assert isinstance(outcome, Applied), outcome
-    return outcome
-
-
-def refused(outcome: Any, code: str) -> None:
-    assert isinstance(outcome, Rejected), outcome
-    assert outcome.code == code, outcome
 
 
 def _named_key(name: str, generation: int = 0) -> str:

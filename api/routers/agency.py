@@ -287,9 +287,15 @@ async def put_payload(request: Request, case_id: str) -> Deposited:
     payload = await request.body()
     if not payload:
         raise Problem(400, "empty-payload", "The body is the document; it is empty")
+    return deposit(node, CaseRef(case_id, case["resident"], case["source"]), payload)
+
+
+def deposit(node: Node, ref: CaseRef, payload: bytes) -> Deposited:
+    """Store a payload in this node's vault, bound to ``ref``; 410 when the resident was
+    erased and shredded after the request's erasure check (while its body came in)."""
     try:
-        stored = node.vault.store(CaseRef(case_id, case["resident"], case["source"]), payload)
-    except Erased as exc:  # erased and shredded while the body came in (checked above)
+        stored = node.vault.store(ref, payload)
+    except Erased as exc:
         raise Problem(410, "resident-erased", "The resident was erased", "resident_erased",
                       reason="resident_erased") from exc  # fmt: skip
     return Deposited(locator=stored.locator, commitment=stored.commitment, held_by=node.signer.name)

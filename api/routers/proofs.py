@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.authz import Action, Caller, Parties, caller_of, decide, refuse, require
 from api.problems import CASE_RESPONSES, Problem
-from api.routers.agency import Deposited
+from api.routers.agency import Deposited, deposit
 from api.schemas import example
 from contracts.proofs import (
     CONTENT_FIELDS,
@@ -24,7 +24,7 @@ from contracts.proofs import (
 from contracts.vocabulary import PROOF_SCHEMES
 from node import logstore
 from node.service import Node
-from node.vault import CaseRef, Erased, Unreadable, WrongCase
+from node.vault import CaseRef, Unreadable, WrongCase
 from signing.bounded_json import JsonRefused, decode
 from signing.canonical import canonical_json
 
@@ -86,13 +86,7 @@ async def put_content(request: Request, proof_id: str) -> Deposited:
         raise Problem(404, "unknown-resident", "No resident with that pseudonym")
     if node.committed_value(f"proof/{proof_id}") is not None:
         raise Problem(409, "duplicate-id", "proof_id is taken")
-    try:
-        stored = node.vault.store(CaseRef(vault_case(proof_id), who, caller.id),
-                                  canonical_json(content))  # fmt: skip
-    except Erased as exc:
-        raise Problem(410, "resident-erased", "The resident was erased", "resident_erased",
-                      reason="resident_erased") from exc  # fmt: skip
-    return Deposited(locator=stored.locator, commitment=stored.commitment, held_by=node.signer.name)
+    return deposit(node, CaseRef(vault_case(proof_id), who, caller.id), canonical_json(content))
 
 
 class ProofContent(BaseModel):
