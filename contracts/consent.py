@@ -5,7 +5,9 @@ a resident without a smartphone (assisted: channel, operator, how identity was v
 hash of the signed paper form; never a biometric template). Only agencies with the ``counter``
 role take assisted steps, only for the data classes their kind keeps, and an assisted consent
 lasts at most the policy's maximum (``contracts/policy.py``). Withdrawal stops future access
-and leaves past, lawful processing as it was (PIPL art. 15).
+and leaves past, lawful processing as it was (PIPL art. 15). A record on a statutory basis is
+not a consent and cannot be withdrawn (``statutory_basis``): it carries its citation, and the
+resident's right there is to object or ask for a correction, not to withdraw.
 
 The body's shape was checked before any rule runs (``contracts/shapes.py``).
 """
@@ -79,6 +81,9 @@ def _grant(state: Overlay, tx: Transaction, ctx: BlockContext, assisted: bool) -
         "data_classes": classes,
         "source": source,
         "recipient": recipient,
+        "recipient_contact": f"agency/{recipient}",
+        "notice": body["notice"],
+        "separate": body["separate"],
         "valid_from_ms": body["valid_from_ms"],
         "valid_until_ms": body["valid_until_ms"],
         "status": "active",
@@ -124,6 +129,12 @@ def withdraw(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     if tx.signer == record.get("granted_by"):
         relations.append(Relation.RECORDING_COUNTER)
     authority.check(state, tx.type, tx.signer, relations, classes=record["data_classes"])
+    basis = record.get("basis") or {}
+    require(
+        basis.get("type") == "consent",
+        "statutory_basis",
+        f"not a consent: the statutory basis {basis.get('citation')} cannot be withdrawn",
+    )
     details = tx.body.get("assisted")
     require(
         details is None or details["verification_result"] == "verified",

@@ -126,6 +126,12 @@ def authorize(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
         consent, ctx.time_ms, case["requester"], case["source"], case["data_class"]
     )
     require(why is None, why or "", f"the consent does not cover this case: {why}")
+    require(
+        consent["purpose"] == case["purpose"],
+        "purpose_mismatch",
+        f"the case's purpose {case['purpose']} is not the consent's {consent['purpose']} "
+        "(PIPL arts. 6, 14: another purpose needs its own consent)",
+    )
     enrolled = resident(state, case["resident"])
     enroller = (
         Relation.SUBJECT in relations

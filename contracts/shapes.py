@@ -153,7 +153,7 @@ def erase(body: Body, signer: str) -> None:
 
 
 CONSENT_FIELDS = ("consent_id", "grantor", "basis", "purpose", "data_classes", "source",
-                  "recipient", "valid_from_ms", "valid_until_ms")  # fmt: skip
+                  "recipient", "valid_from_ms", "valid_until_ms", "notice", "separate")  # fmt: skip
 
 
 def _data_classes(body: Body) -> list[str]:
@@ -199,12 +199,29 @@ def assisted_details(body: Body) -> None:
     hex64(details, "form_hash")
 
 
+def _notice(body: Body) -> None:
+    """The notice the resident was shown (PIPL arts. 17, 23, 30): its code and the hash of its
+    text, which the recipient or the counter keeps; the text itself is never on the ledger."""
+    notice = obj(body, "notice")
+    members(notice, "notice", "hash", "version")
+    hex64(notice, "hash")
+    ident(notice, "version")
+
+
 def _consent(body: Body, assisted: bool) -> None:
     ident(body, "consent_id")
     _grantor(body, assisted)
     _basis(body)
     _purpose(body)
-    _data_classes(body)
+    classes = _data_classes(body)
+    _notice(body)
+    separate = body.get("separate")
+    require(isinstance(separate, bool), "bad_field", "separate must be true or false")
+    require(
+        separate is True or not set(classes) & HEALTH_CLASSES,
+        "separate_consent_required",
+        "a health class moves only with a separate consent (PIPL art. 29)",
+    )
     ident(body, "source")
     ident(body, "recipient")
     start, until = integer(body, "valid_from_ms"), integer(body, "valid_until_ms")

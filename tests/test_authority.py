@@ -30,6 +30,7 @@ from tests.contract_world import (
     refused,
     seeded,
 )
+from tests.tx_examples import NOTICE
 
 P1, P2 = pseudonym_of(1), pseudonym_of(2)
 YEAR_MS = 365 * DAY_MS
@@ -57,6 +58,8 @@ def consent(**change: Any) -> dict[str, Any]:
         "consent_id": "c-1",
         "grantor": {"type": "self"},
         "basis": {"type": "consent"},
+        "notice": NOTICE,
+        "separate": True,
         "purpose": "COC",
         "data_classes": ["test_result"],
         "source": "hosp-330824",

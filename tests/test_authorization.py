@@ -23,6 +23,7 @@ from node.keys import read_signer
 from node.network_init import init_network
 from node.service import Node
 from node.vault import commitment, open_delivery
+from tests.tx_examples import NOTICE
 from tlog.note import Signer
 
 CHAIN = "shanhe-quzhou-dev"
@@ -90,7 +91,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         now = int(time.time() * 1000)
         assert w.tx(f"resident:{ME}", {
             "type": "consent.grant", "consent_id": "mc-1", "grantor": {"type": "self"},
-            "basis": {"type": "consent"}, "purpose": "TREAT", "data_classes": ["test_result"],
+            "basis": {"type": "consent"}, "notice": NOTICE, "separate": True, "purpose": "TREAT", "data_classes": ["test_result"],
             "source": "hosp-330824", "recipient": "hosp-330881",
             "valid_from_ms": now - 1000, "valid_until_ms": now + 86_400_000,
         })["status"] == "committed"  # fmt: skip

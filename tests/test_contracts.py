@@ -9,6 +9,7 @@ from contracts.health import case_status
 from contracts.locator import derive
 from contracts.pension import is_overdue
 from tests.contract_world import DAY_MS, T0, World, access_log, h, ok, pseudonym_of, refused, seeded
+from tests.tx_examples import NOTICE
 
 P1, P2 = pseudonym_of(1), pseudonym_of(2)
 
@@ -27,6 +28,8 @@ def consent_body(**change: Any) -> dict[str, Any]:
         "consent_id": "c-1",
         "grantor": {"type": "self"},
         "basis": {"type": "consent"},
+        "notice": NOTICE,
+        "separate": True,
         "purpose": "COC",
         "data_classes": ["test_result"],
         "source": "hosp-330824",
@@ -293,7 +296,7 @@ def test_assisted_consent_authorizes_through_the_counter(w: World) -> None:
     )
     ok(w.submit("hosp-330824", body))
     ok(w.submit("hosp-330881", {"type": "health.request", "case_id": "s-a", "resident": P2, "source": "hosp-330824",
-                                "data_class": "test_result", "purpose": "TREAT"}))  # fmt: skip
+                                "data_class": "test_result", "purpose": "COC"}))  # fmt: skip
     refused(
         w.submit(
             "hosp-330881", {"type": "health.authorize", "case_id": "s-a", "consent_id": "c-a"}

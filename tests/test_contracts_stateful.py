@@ -13,6 +13,7 @@ from contracts.locator import derive
 from contracts.rules import Applied
 from contracts.tx import Transaction
 from tests.contract_world import DAY_MS, World, h, pseudonym_of
+from tests.tx_examples import NOTICE
 
 RESIDENTS = [pseudonym_of(i) for i in range(3)]
 HOSPITALS = ["hosp-330881", "hosp-330824", "hosp-330802"]
@@ -34,7 +35,7 @@ class Domain(RuleBasedStateMachine):
           cls=st.lists(st.sampled_from(CLASSES), min_size=1, max_size=2, unique=True), days=st.integers(1, 10))  # fmt: skip
     def grant(self, who: str, cid: str, src: str, dst: str, cls: list[str], days: int) -> None:
         self.w.submit(f"resident:{who}", {
-            "type": "consent.grant", "consent_id": cid, "grantor": {"type": "self"}, "basis": {"type": "consent"},
+            "type": "consent.grant", "consent_id": cid, "grantor": {"type": "self"}, "basis": {"type": "consent"}, "notice": NOTICE, "separate": True,
             "purpose": "TREAT", "data_classes": cls, "source": src, "recipient": dst,
             "valid_from_ms": self.w.time_ms, "valid_until_ms": self.w.time_ms + days * DAY_MS,
         })  # fmt: skip

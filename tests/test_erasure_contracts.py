@@ -13,6 +13,7 @@ from contracts.pension import lock
 from contracts.rules import Applied, Rejected
 from contracts.tx import sign_transaction
 from tests.contract_world import CHAIN, DAY_MS, T0, World, h, ok, pseudonym_of, refused, seeded
+from tests.tx_examples import NOTICE
 
 P1, P2 = pseudonym_of(1), pseudonym_of(2)
 ASSISTED = {
@@ -27,7 +28,7 @@ ASSISTED = {
 def consent(cid: str, who: str = P1, **change: Any) -> dict[str, Any]:
     return {
         "type": "consent.grant", "consent_id": cid, "grantor": {"type": "self"},
-        "basis": {"type": "consent"}, "purpose": "COC",
+        "basis": {"type": "consent"}, "notice": NOTICE, "separate": True, "purpose": "TREAT",
         "data_classes": ["test_result"], "source": "hosp-330824", "recipient": "hosp-330881",
         "valid_from_ms": T0, "valid_until_ms": T0 + 30 * DAY_MS, **change,
     }  # fmt: skip

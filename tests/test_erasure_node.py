@@ -30,6 +30,7 @@ from node.keys import read_signer
 from node.network_init import init_network
 from node.service import Node
 from node.vault import CaseRef, Unreadable, Vault, open_delivery
+from tests.tx_examples import NOTICE
 from tlog.note import Signer
 
 pytestmark = pytest.mark.timeout(300)
@@ -90,7 +91,7 @@ class Scene:
         now = int(time.time() * 1000)
         assert self.send(me, {
             "type": "consent.grant", "consent_id": f"c-{case}", "grantor": {"type": "self"},
-            "basis": {"type": "consent"}, "purpose": "TREAT", "data_classes": ["test_result"],
+            "basis": {"type": "consent"}, "notice": NOTICE, "separate": True, "purpose": "TREAT", "data_classes": ["test_result"],
             "source": SOURCE, "recipient": REQUESTER,
             "valid_from_ms": now - 1000, "valid_until_ms": now + 86_400_000,
         })["status"] == "committed"  # fmt: skip
@@ -323,7 +324,7 @@ def test_after_erasure_the_api_refuses_reads_deposits_and_fetches(scene: Scene) 
     now = int(time.time() * 1000)
     attempts: list[tuple[str, dict[str, Any]]] = [
         (me, {"type": "consent.grant", "consent_id": "c-late", "grantor": {"type": "self"},
-              "basis": {"type": "consent"}, "purpose": "TREAT", "data_classes": ["test_result"],
+              "basis": {"type": "consent"}, "notice": NOTICE, "separate": True, "purpose": "TREAT", "data_classes": ["test_result"],
               "source": SOURCE, "recipient": REQUESTER, "valid_from_ms": now,
               "valid_until_ms": now + 86_400_000}),
         (REQUESTER, {"type": "health.request", "case_id": "s-late", "resident": ERASED,

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from consensus.validators import ValidatorSet
 from contracts.rules import Applied, Rejected
 from tests.contract_world import World, h, ok, refused, seeded
+from tests.tx_examples import NOTICE
 from tlog.note import Signer, Verifier
 
 MEMBERS = ["ssb-330825", "ssb-330802", "ssb-330803", "ssb-330822"]  # quorum 3 of 4
@@ -294,7 +295,7 @@ def test_governance_gives_an_existing_agency_a_counter(w: World) -> None:
     pseudonym = hashlib.sha256(b"resident 7").hexdigest()
     w.enroll(pseudonym)
     consent = {"type": "consent.grant_assisted", "consent_id": "c-1", "resident": pseudonym,
-               "assisted": ASSISTED, "grantor": {"type": "self"}, "basis": {"type": "consent"},
+               "assisted": ASSISTED, "grantor": {"type": "self"}, "basis": {"type": "consent"}, "notice": NOTICE, "separate": True,
                "purpose": "COC", "data_classes": ["test_result"], "source": "hosp-330824",
                "recipient": "hosp-330802", "valid_from_ms": w.time_ms,
                "valid_until_ms": w.time_ms + 30 * 86_400_000}  # fmt: skip

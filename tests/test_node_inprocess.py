@@ -24,6 +24,7 @@ from node.mempool import Mempool, MempoolFull
 from node.network_init import init_network
 from node.service import Node
 from tests.log_reads import log_get
+from tests.tx_examples import NOTICE
 from tlog.note import Signer
 
 AUTHORITY = "127.0.0.1:8700"
@@ -268,7 +269,7 @@ def test_a_resident_lists_who_accessed_their_records(single: tuple[TestClient, P
     )
     now = int(time.time() * 1000)
     send(me, f"resident:{pseudonym}", {
-        "type": "consent.grant", "consent_id": "c-1", "grantor": {"type": "self"}, "basis": {"type": "consent"},
+        "type": "consent.grant", "consent_id": "c-1", "grantor": {"type": "self"}, "basis": {"type": "consent"}, "notice": NOTICE, "separate": True,
         "purpose": "TREAT", "data_classes": ["test_result"], "source": hosp_b.name, "recipient": hosp_a.name,
         "valid_from_ms": now - 1000, "valid_until_ms": now + 86_400_000,
     })  # fmt: skip

@@ -19,6 +19,7 @@ from node.schema import state_kv
 from node.vault import CaseRef, Unreadable, Vault, WrongCase, commitment, open_delivery, vault_items
 from tests.contract_world import DAY_MS, T0, World, access_log, h, ok, pseudonym_of, refused
 from tests.test_erasure_node import Scene, _client, _config
+from tests.tx_examples import NOTICE
 from tlog.note import Signer
 
 VICTIM, PUPPET = pseudonym_of(1), pseudonym_of(2)
@@ -29,7 +30,7 @@ def authorized(w: World, case: str, who: str, source: str, requester: str = REQU
     """A case of ``who`` from ``source`` to ``requester``, authorized with who's consent."""
     ok(w.submit(f"resident:{who}", {
         "type": "consent.grant", "consent_id": f"c-{case}", "grantor": {"type": "self"},
-        "basis": {"type": "consent"}, "purpose": "COC", "data_classes": ["test_result"],
+        "basis": {"type": "consent"}, "notice": NOTICE, "separate": True, "purpose": "COC", "data_classes": ["test_result"],
         "source": source, "recipient": requester, "valid_from_ms": T0,
         "valid_until_ms": T0 + 30 * DAY_MS,
     }))  # fmt: skip
@@ -162,7 +163,7 @@ def live(tmp_path: Path) -> Iterator[Scene]:
         me = f"resident:{PUPPET}"
         assert scene.send(me, {
             "type": "consent.grant", "consent_id": "c-puppet", "grantor": {"type": "self"},
-            "basis": {"type": "consent"}, "purpose": "TREAT", "data_classes": ["test_result"],
+            "basis": {"type": "consent"}, "notice": NOTICE, "separate": True, "purpose": "TREAT", "data_classes": ["test_result"],
             "source": COLLUDER, "recipient": REQUESTER, "valid_from_ms": now - 1000,
             "valid_until_ms": now + 86_400_000,
         })["status"] == "committed"  # fmt: skip

@@ -20,6 +20,7 @@ from contracts.health import case_status
 from contracts.locator import derive
 from contracts.rules import Applied, Rejected
 from tests.contract_world import DAY_MS, World, access_log, pseudonym_of, seeded
+from tests.tx_examples import NOTICE
 
 VICTIM = pseudonym_of(77)
 HOSTILE, SOURCE = "hosp-330881", "hosp-330824"  # the hostile one holds no counter role
@@ -54,7 +55,7 @@ def hijack(w: World, counter: str = COUNTER) -> None:
     me = f"resident:{VICTIM}"
     w.keys[me] = stolen
     consent = {"type": "consent.grant", "consent_id": "c-hijack", "grantor": {"type": "self"},
-               "basis": {"type": "consent"}, "purpose": "TREAT", "data_classes": ["test_result"],
+               "basis": {"type": "consent"}, "notice": NOTICE, "separate": True, "purpose": "TREAT", "data_classes": ["test_result"],
                "source": SOURCE, "recipient": counter, "valid_from_ms": w.time_ms,
                "valid_until_ms": w.time_ms + 365 * DAY_MS}  # fmt: skip
     out = w.submit(me, consent)
@@ -90,7 +91,7 @@ def test_a_consent_to_another_agency_is_not_marked() -> None:
     w.enroll(VICTIM, by=COUNTER)
     me = f"resident:{VICTIM}"
     consent = {"type": "consent.grant", "consent_id": "c-fine", "grantor": {"type": "self"},
-               "basis": {"type": "consent"}, "purpose": "TREAT", "data_classes": ["test_result"],
+               "basis": {"type": "consent"}, "notice": NOTICE, "separate": True, "purpose": "TREAT", "data_classes": ["test_result"],
                "source": SOURCE, "recipient": HOSTILE, "valid_from_ms": w.time_ms,
                "valid_until_ms": w.time_ms + 365 * DAY_MS}  # fmt: skip
     assert isinstance(w.submit(me, consent), Applied)
@@ -153,7 +154,7 @@ def test_the_resident_locked_out_by_a_key_she_never_held_is_rekeyed_at_another_c
     assert w.get(f"resident/{VICTIM}")["status"] == "active"
     # a consent to the counter that re-keyed her is marked too: it set a key of hers
     consent = {"type": "consent.grant", "consent_id": "c-after", "grantor": {"type": "self"},
-               "basis": {"type": "consent"}, "purpose": "TREAT", "data_classes": ["test_result"],
+               "basis": {"type": "consent"}, "notice": NOTICE, "separate": True, "purpose": "TREAT", "data_classes": ["test_result"],
                "source": "hosp-330802", "recipient": SOURCE, "valid_from_ms": w.time_ms,
                "valid_until_ms": w.time_ms + 30 * DAY_MS}  # fmt: skip
     assert isinstance(w.submit(me, consent), Applied)

@@ -14,6 +14,7 @@ import pytest
 
 from contracts.rules import Applied
 from tests.contract_world import DAY_MS, World, access_log, pseudonym_of
+from tests.tx_examples import NOTICE
 
 VICTIM = pseudonym_of(78)
 COUNTER, COLLUDER, SOURCE = "hosp-330802", "hosp-330881", "hosp-330824"
@@ -33,7 +34,7 @@ def test_a_counter_that_made_her_key_consents_for_a_colluder_capped_and_marked()
     me = f"resident:{VICTIM}"
     w.keys[me] = made
     consent = {"type": "consent.grant", "consent_id": "c-colluder", "grantor": {"type": "self"},
-               "basis": {"type": "consent"}, "purpose": "TREAT", "data_classes": ["test_result"],
+               "basis": {"type": "consent"}, "notice": NOTICE, "separate": True, "purpose": "TREAT", "data_classes": ["test_result"],
                "source": SOURCE, "recipient": COLLUDER, "valid_from_ms": w.time_ms,
                "valid_until_ms": w.time_ms + 365 * DAY_MS}  # fmt: skip
     applied = isinstance(w.submit(me, consent), Applied)

@@ -12,6 +12,7 @@ import pytest
 from contracts.health import case_status
 from contracts.locator import derive
 from tests.contract_world import DAY_MS, T0, World, access_log, h, ok, pseudonym_of, refused
+from tests.tx_examples import NOTICE
 
 P1 = pseudonym_of(1)
 ART_40 = "浙江省医疗保障条例 art. 40"
@@ -65,7 +66,7 @@ def test_a_withdrawal_of_consent_does_not_reach_a_statutory_case(w: World) -> No
     """The resident had also consented to the same sharing, and withdraws: the statutory
     case is no consent's, and reads go on (recorded); there is nothing of it to withdraw."""
     consent = {"type": "consent.grant", "consent_id": "c-1", "grantor": {"type": "self"},
-               "basis": {"type": "consent"}, "purpose": "TREAT", "data_classes": ["test_result"],
+               "basis": {"type": "consent"}, "notice": NOTICE, "separate": True, "purpose": "TREAT", "data_classes": ["test_result"],
                "source": "hosp-330824", "recipient": "hosp-330881", "valid_from_ms": T0,
                "valid_until_ms": T0 + 30 * DAY_MS}  # fmt: skip
     ok(w.submit(f"resident:{P1}", consent))

@@ -21,7 +21,7 @@ from node.network_init import init_network
 from node.service import Node
 from node.vault import CaseRef, Unreadable, commitment, open_delivery
 from tests.log_reads import AUTHORITY, log_get
-from tests.tx_examples import EXAMPLES, ME, RESIDENT, full_body, replaced, string_paths
+from tests.tx_examples import EXAMPLES, ME, NOTICE, RESIDENT, full_body, replaced, string_paths
 from tlog.note import Signer
 
 # synthetic residents: well-formed ID numbers (GB 11643 check digits), Quzhou region codes
@@ -92,7 +92,7 @@ def test_scenario_leaves_no_personal_data_outside_the_vault(
             {"type": "resident.enroll", "pseudonym": p, "key": me.verifier().encode()},
         )
         send(me, f"resident:{p}", {
-            "type": "consent.grant", "consent_id": f"c{n}", "grantor": {"type": "self"}, "basis": {"type": "consent"},
+            "type": "consent.grant", "consent_id": f"c{n}", "grantor": {"type": "self"}, "basis": {"type": "consent"}, "notice": NOTICE, "separate": True,
             "purpose": "COC", "data_classes": ["test_result"], "source": hospital_b.name,
             "recipient": hospital_a.name, "valid_from_ms": now - 1000, "valid_until_ms": now + 86_400_000,
         })  # fmt: skip

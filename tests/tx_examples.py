@@ -40,10 +40,14 @@ ASSISTED = {
     "verification_result": "verified",
     "form_hash": _h("form"),
 }
+NOTICE = {"hash": _h("notice shown"), "version": "notice-2026-1"}
+"""The notice a consent says the resident was shown: its code and its text's hash."""
 CONSENT = {
     "consent_id": "c-1",
     "grantor": {"type": "self"},
     "basis": {"type": "consent"},
+    "notice": NOTICE,
+    "separate": True,
     "purpose": "COC",
     "data_classes": ["test_result"],
     "source": "hosp-330824",
