@@ -205,6 +205,11 @@ class Demo:
                         "assisted": assisted,
                         "grantor": {"type": "self"},
                         "basis": {"type": "consent"},
+                        "notice": {
+                            "hash": hashlib.sha256(b"Jiangshan hospital notice 2026-1").hexdigest(),
+                            "version": "jsh-notice-2026-1",
+                        },
+                        "separate": True,
                         "purpose": "COC",
                         "data_classes": ["test_result"],
                         "source": kaihua_hosp.name,

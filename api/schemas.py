@@ -63,7 +63,20 @@ class Grantor(Record):
 
 
 class Basis(Record):
-    type: str = Field(description="consent | statute", examples=["consent"])
+    type: str = Field(description="consent | statutory", examples=["consent"])
+    citation: str | None = Field(
+        default=None,
+        description="the statute, for a statutory basis: not a consent, never withdrawn",
+        examples=["PIPL art. 13(3)"],
+    )
+
+
+class Notice(Record):
+    """The notice the resident was shown (PIPL arts. 17, 23, 30); its text stays with the
+    recipient or the counter, the ledger keeps its hash."""
+
+    hash: str = Field(description="SHA-256 of the notice text, hex", examples=["ab" * 32])
+    version: str = Field(description="the notice's code", examples=["notice-2026-1"])
 
 
 class Consent(Record):
@@ -77,6 +90,15 @@ class Consent(Record):
     data_classes: list[str]
     source: str
     recipient: str
+    recipient_contact: str | None = Field(
+        default=None,
+        description="the recipient's agency record (agency/<id>), its contact on record",
+        examples=["agency/hosp-330881"],
+    )
+    notice: Notice | None = Field(default=None, description="what the resident was shown")
+    separate: bool | None = Field(
+        default=None, description="a separate consent (PIPL art. 29): always, for a health class"
+    )
     valid_from_ms: int
     valid_until_ms: int
     status: str = Field(

@@ -58,6 +58,7 @@ def consent(c: Cluster, consent_id: str, until_ms: int) -> list[str]:
     return tx(
         c, str(c.dir / "me.key"), "consent.grant", f"consent_id={consent_id}",
         'grantor:={"type": "self"}', 'basis:={"type": "consent"}', "purpose=TREAT",
+        'notice:={"hash": "abababababababababababababababababababababababababababababababab", "version": "notice-2026-1"}', "separate:=true",
         'data_classes:=["test_result"]', f"source={SOURCE}", f"recipient={REQUESTER}",
         f"valid_from_ms:={now - 1000}", f"valid_until_ms:={until_ms}", as_name=f"resident:{ME}",
     )  # fmt: skip
