@@ -49,7 +49,13 @@ access log.
 Also in 4 (red team 12b, before 4 is released): governance ``set_agency_roles`` replaces an
 existing agency's roles by quorum (``governance`` kept if held, never granted), under the role
 rules ``add_agency`` follows (``authority.check_roles``): a ``designated`` role withdrawn stops
-the agency's open statutory cases from the next transaction."""
+the agency's open statutory cases from the next transaction.
+Also in 4 (#13 item 5, before 4 is released): a consent says what the resident was shown
+(``notice``: code and text hash, PIPL arts. 17, 23, 30) and whether it is separate
+(``separate``, required for a health class: art. 29); its record names the recipient's contact
+as its agency record (``recipient_contact``); ``health.authorize`` refuses a case whose purpose
+is not the consent's (``purpose_mismatch``); ``consent.withdraw`` refuses a statutory basis
+(``statutory_basis``)."""
 
 RULES: dict[str, Rule] = {
     name: erasure.guard(rule)
