@@ -126,6 +126,7 @@ def authorize(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
         consent, ctx.time_ms, case["requester"], case["source"], case["data_class"]
     )
     require(why is None, why or "", f"the consent does not cover this case: {why}")
+    assert isinstance(consent, dict)
     require(
         consent["purpose"] == case["purpose"],
         "purpose_mismatch",
