@@ -27,9 +27,12 @@ def record_access(
     time_ms: int,
     height: int,
     basis: str | None = None,
+    acting_as: str | None = None,
 ) -> dict[str, Any]:
     """Append an entry; ``basis``, the statute cited when no consent is (a sharing case
-    authorized on a statutory basis), appears only in such entries."""
+    authorized on a statutory basis), appears only in such entries; ``acting_as``
+    (``guardian`` or ``delegate``) only in entries of a step another resident took for her,
+    whose ``agent`` is then that resident (``resident:<pseudonym>``)."""
     count = state.get(f"access_count/{resident}") or 0
     assert isinstance(count, int)
     entry = {
@@ -48,6 +51,8 @@ def record_access(
     }
     if basis is not None:
         entry["basis"] = basis
+    if acting_as is not None:
+        entry["acting_as"] = acting_as
     state.put(f"access/{resident}/{count:012d}", entry)
     state.put(f"access_count/{resident}", count + 1)
     return entry
