@@ -64,6 +64,9 @@ class Relation(StrEnum):
     """The bureau that issued a proof of insurance."""
     MEMBER = "member"
     """A governance agency (genesis role ``governance``, not removed since)."""
+    ADDRESSEE = "addressee"
+    """The agency a resident's request names: the holder of the record she asks it to correct
+    (``rights.correct_request``, PIPL art. 46)."""
 
 
 class Behalf(StrEnum):
@@ -206,6 +209,9 @@ AUTHORITY: dict[str, tuple[Grant, ...]] = {
     "governance.approve": (Grant(A, Relation.MEMBER),),
     "access.refused": (Grant(V),),
     "access.read": (Grant(V),),
+    "rights.copy_request": (Grant(R, Relation.SUBJECT),),
+    "rights.correct_request": (Grant(R, Relation.SUBJECT),),
+    "rights.correct_decide": (Grant(A, Relation.ADDRESSEE, SERVICE),),
 }
 """Transaction type -> the grants, any one of which lets a signer sign it. ``health.access``
 is a read by a hospital: always recorded, and only the requester is granted

@@ -35,6 +35,8 @@ CREATES: dict[str, tuple[str, str]] = {
     "health.request": ("share/", "case_id"),
     "pension.apply": ("pension/", "case_id"),
     "proof.issue": ("proof/", "proof_id"),
+    "rights.copy_request": ("rights/copy/", "request_id"),
+    "rights.correct_request": ("rights/correction/", "request_id"),
 }
 """Transaction type -> (state prefix, body field) of the record naming a resident it creates."""
 CASES = {"health.": "share/", "pension.": "pension/"}
@@ -82,6 +84,10 @@ def _named(state: StateView, tx: Transaction) -> list[tuple[str, dict[str, Any] 
         proof = _record(state, f"proof/{body['proof_id']}")
         if proof is not None and isinstance(proof.get("resident"), str):
             named.append((proof["resident"], proof))
+    if tx.type == "rights.correct_decide" and isinstance(body.get("request_id"), str):
+        request = _record(state, f"rights/correction/{body['request_id']}")
+        if request is not None and isinstance(request.get("resident"), str):
+            named.append((request["resident"], request))
     prefix = next((p for ns, p in CASES.items() if tx.type.startswith(ns)), None)
     if prefix is not None and isinstance(body.get("case_id"), str):
         case = _record(state, f"{prefix}{body['case_id']}")
@@ -203,7 +209,8 @@ def erase(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
         f"erasure is final: not until {REKEY_ERASE_HOLD_MS // 86_400_000} days after the "
         "resident was re-keyed at a counter, so that she can see it and be re-keyed elsewhere",
     )
-    closed: dict[str, int] = {"consents": 0, "health_cases": 0, "pension_cases": 0, "proofs": 0}
+    closed: dict[str, int] = {"consents": 0, "health_cases": 0, "pension_cases": 0, "proofs": 0,
+                              "corrections": 0}  # fmt: skip
     for key in records(state, pseudonym):
         item = _record(state, key)
         if item is None:
@@ -228,6 +235,10 @@ def erase(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
             state.put(key, {**item, "status": "erased", "ended_ms": ctx.time_ms,
                             "ended_height": ctx.height})  # fmt: skip
             closed["proofs"] += 1
+        elif key.startswith("rights/correction/") and item["status"] == "REQUESTED":
+            state.put(key, {**item, "status": "ERASED", "closed_ms": ctx.time_ms,
+                            "closed_height": ctx.height})  # fmt: skip
+            closed["corrections"] += 1
     state.put(
         f"resident/{pseudonym}",
         {**record, "status": "erased", "erased_height": ctx.height, "erased_by": tx.signer},

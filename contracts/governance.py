@@ -15,7 +15,7 @@ change takes effect from the height after the block that applied it.
 
 from typing import Any
 
-from contracts import authority, calendar, pension
+from contracts import authority, calendar, pension, rights
 from contracts.authority import Relation
 from contracts.fields import BadField, agency, guarded, require
 from contracts.rules import Applied, BlockContext, Outcome
@@ -182,7 +182,9 @@ def _apply(state: Overlay, action: str, payload: dict[str, Any]) -> dict[str, An
     """Make the change; what the ``governance_applied`` event adds about it."""
     if action == "set_calendar":
         calendar.set_year(state, payload)
-        return {"deadlines_recomputed": pension.recompute_deadlines(state, payload["year"])}
+        year = payload["year"]
+        changed = pension.recompute_deadlines(state, year) + rights.recompute_deadlines(state, year)
+        return {"deadlines_recomputed": changed}
     _apply_membership(state, action, payload)
     return {}
 

@@ -44,3 +44,38 @@ def consent_policy(state: StateView) -> ConsentPolicy:
         return ConsentPolicy.from_json(state.get(POLICY_KEY))
     except ValueError:
         return ConsentPolicy()
+
+
+RIGHTS_KEY = "policy/rights"
+
+
+@dataclass(frozen=True)
+class RightsPolicy:
+    """The genesis's parameters of residents' requests (``contracts/rights.py``)."""
+
+    correction_working_days: int = 15
+    """Working days an agency has to decide a correction (PIPL art. 46, art. 50). No statute
+    sets the number for it: 15 is this network's choice, the pension stages' rhythm
+    (国办发〔2009〕66号 art. 8), shorter than the 20 working days of a disclosure request
+    (政府信息公开条例 art. 33) and the 30 days GB/T 35273-2020 §8.7 recommends."""
+
+    def to_json(self) -> dict[str, int]:
+        return {"correction_working_days": self.correction_working_days}
+
+    @staticmethod
+    def from_json(d: Any) -> "RightsPolicy":
+        """Raises ``ValueError`` on anything but an integer of 1-60 days for known names."""
+        if not isinstance(d, dict) or set(d) - {"correction_working_days"}:
+            raise ValueError("rights_policy takes correction_working_days only")
+        days = d.get("correction_working_days", RightsPolicy.correction_working_days)
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 60:
+            raise ValueError("correction_working_days is an integer of 1-60")
+        return RightsPolicy(days)
+
+
+def rights_policy(state: StateView) -> RightsPolicy:
+    """The policy in state; the defaults for a state that holds none."""
+    try:
+        return RightsPolicy.from_json(state.get(RIGHTS_KEY))
+    except ValueError:
+        return RightsPolicy()

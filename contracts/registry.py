@@ -9,7 +9,9 @@ from contracts import (
     health,
     pension,
     proofs,
+    provenance,
     residents,
+    rights,
 )
 from contracts.rules import Rule
 
@@ -55,10 +57,16 @@ Also in 4 (#13 item 5, before 4 is released): a consent says what the resident w
 (``separate``, required for a health class: art. 29); its record names the recipient's contact
 as its agency record (``recipient_contact``); ``health.authorize`` refuses a case whose purpose
 is not the consent's (``purpose_mismatch``); ``consent.withdraw`` refuses a statutory basis
-(``statutory_basis``)."""
+(``statutory_basis``).
+Also in 4 (#13 item 1, before 4 is released): a resident's copy and correction (PIPL arts. 45,
+46, 50): ``rights.copy_request`` (answered by a node's signed export, every item with the log
+entries it derives from: ``contracts/provenance.py`` lists them per resident,
+``entries/<p>/<n>``, for every applied transaction), ``rights.correct_request`` and the named
+agency's ``rights.correct_decide`` (a reason code on refusal, within ``policy/rights``'
+working days, late decisions marked ``late``); ``contracts/rights.py``."""
 
 RULES: dict[str, Rule] = {
-    name: erasure.guard(rule)
+    name: provenance.indexed(erasure.guard(rule))
     for name, rule in {
         **anchor.RULES,
         **residents.RULES,
@@ -69,5 +77,6 @@ RULES: dict[str, Rule] = {
         **governance.RULES,
         **access_log.RULES,
         **erasure.RULES,
+        **rights.RULES,
     }.items()
 }

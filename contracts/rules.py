@@ -7,7 +7,7 @@ from typing import Any
 
 from contracts.authority import VALIDATOR_TYPES
 from contracts.calendar import GENESIS_CALENDAR, calendar_writes
-from contracts.policy import POLICY_KEY, ConsentPolicy
+from contracts.policy import POLICY_KEY, RIGHTS_KEY, ConsentPolicy, RightsPolicy
 from contracts.shapes import malformed
 from contracts.state import JSON, Overlay, StateView
 from contracts.tx import SignatureCheck, Transaction
@@ -166,6 +166,7 @@ def genesis_writes(
     validators: list[dict[str, str]] | None = None,
     policy: ConsentPolicy | None = None,
     calendar: tuple[dict[str, Any], ...] | None = None,
+    rights: RightsPolicy | None = None,
 ) -> dict[str, JSON]:
     """The state before block 1: agencies, the governance members, the validator set, the
     consent policy (the defaults unless the genesis sets its own) and the working-day
@@ -173,6 +174,7 @@ def genesis_writes(
     ``contracts.calendar.genesis_calendar``)."""
     writes: dict[str, JSON] = {f"agency/{a['id']}": {**a, "status": "active"} for a in agencies}
     writes[POLICY_KEY] = (policy or ConsentPolicy()).to_json()
+    writes[RIGHTS_KEY] = (rights or RightsPolicy()).to_json()
     writes |= calendar_writes(GENESIS_CALENDAR if calendar is None else calendar)
     if validators is not None:
         writes["validators"] = validators

@@ -35,6 +35,10 @@ from contracts.tx import Transaction
 from contracts.vocabulary import (
     AGENCY_KINDS,
     CHANNELS,
+    CORRECTION_DECISIONS,
+    CORRECTION_GROUNDS,
+    CORRECTION_RECORDS,
+    CORRECTION_REFUSALS,
     DATA_CLASSES,
     GRANTOR_TYPES,
     HEALTH_CLASSES,
@@ -429,6 +433,57 @@ def _api_read(body: Body) -> None:
     )
 
 
+ON_BEHALF = ("on_behalf_of",)
+"""A resident acting for another names her (``contracts/acting.py`` decides whether she may)."""
+
+
+def _resident_request(body: Body, *names: str) -> None:
+    exactly(body, "request_id", *names, optional=ON_BEHALF)
+    ident(body, "request_id")
+    if "on_behalf_of" in body:
+        hex64(body, "on_behalf_of")
+
+
+def copy_request(body: Body, signer: str) -> None:
+    """PIPL art. 45: what she asks for is everything of hers; nothing else to say."""
+    _resident_request(body)
+
+
+def correct_request(body: Body, signer: str) -> None:
+    """PIPL art. 46: the agency, its record, a ground code, and the commitment of the
+    correction (its text, with the evidence, goes to the agency off the log)."""
+    _resident_request(body, "agency", "record", "ground", "content_commitment")
+    ident(body, "agency")
+    record = obj(body, "record")
+    if choice(record, "type", CORRECTION_RECORDS) == "enrollment":
+        members(record, "record", "type")
+    else:
+        members(record, "record", "type", "id")
+        ident(record, "id")
+    choice(body, "ground", CORRECTION_GROUNDS)
+    hex64(body, "content_commitment")
+
+
+def correct_decide(body: Body, signer: str) -> None:
+    """PIPL art. 50: a refusal, or a partial correction, always with its reason code; a note
+    (``other``) only as the hash of what the agency wrote; a new commitment only for what was
+    corrected."""
+    decision = body.get("decision")
+    reasoned = ("reason",) if decision in ("refused", "partial") else ()
+    corrected = ("new_commitment",) if decision in ("accepted", "partial") else ()
+    exactly(body, "request_id", "decision", *reasoned, optional=(*corrected, "note_hash"))
+    ident(body, "request_id")
+    choice(body, "decision", CORRECTION_DECISIONS)
+    if reasoned:
+        reason = choice(body, "reason", CORRECTION_REFUSALS)
+        if reason == "other" or "note_hash" in body:
+            hex64(body, "note_hash")
+    elif "note_hash" in body:
+        hex64(body, "note_hash")
+    if "new_commitment" in body:
+        hex64(body, "new_commitment")
+
+
 SHAPES: dict[str, Shape] = {
     "anchor": anchor,
     "resident.enroll": enroll,
@@ -453,6 +508,9 @@ SHAPES: dict[str, Shape] = {
     "governance.approve": approve,
     "access.refused": refused,
     "access.read": read,
+    "rights.copy_request": copy_request,
+    "rights.correct_request": correct_request,
+    "rights.correct_decide": correct_decide,
 }
 
 __all__ = ["HEX64", "IDENT", "SHAPES", "Malformed", "malformed"]

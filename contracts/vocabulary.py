@@ -243,3 +243,30 @@ PROOF_REVOCATIONS: dict[str, tuple[str, str]] = {
     "requested_by_resident": ("本人申请作废", "the resident asked for it to be revoked"),
 }
 """Why a bureau revokes a proof it issued (``proof.revoke``)."""
+
+CORRECTION_RECORDS = frozenset(
+    {"enrollment", "consent", "health_case", "pension_case", "proof"}
+)
+"""What a resident asks an agency to correct (``rights.correct_request``, PIPL art. 46): her
+enrollment data held by an agency that set her key at a counter, a consent, a sharing case, a
+pension transfer case or a proof of insurance, each held by an agency party to it."""
+CORRECTION_GROUNDS: dict[str, tuple[str, str]] = {
+    "inaccurate": ("不准确", "inaccurate"),
+    "incomplete": ("不完整", "incomplete (补充: to be supplemented)"),
+    "outdated": ("已过时", "out of date"),
+}
+"""Why a resident asks for a correction (PIPL art. 46: 不准确或者不完整)."""
+CORRECTION_DECISIONS = frozenset({"accepted", "partial", "refused"})
+CORRECTION_REFUSALS: dict[str, tuple[str, str]] = {
+    "record_accurate": ("经核实记录准确", "checked: the record is accurate"),
+    "evidence_insufficient": ("证明材料不足", "the evidence does not show the error"),
+    "not_held": ("本机构未持有该信息", "this agency does not hold the information"),
+    "statutory_record": (
+        "法定记录不予更改，已附注说明",
+        "a record the law fixes: not changed, a note attached",
+    ),
+    "identity_not_verified": ("未能核实申请人身份", "the requester's identity was not verified"),
+    "other": ("其他", "other (with note_hash)"),
+}
+"""Why an agency refuses a correction, or corrects only part (``rights.correct_decide``):
+PIPL art. 50 requires the reasons of a refusal; one is always given."""

@@ -8,7 +8,7 @@ from typing import Any
 from consensus.machine import TimeoutConfig
 from consensus.validators import ValidatorSet
 from contracts.calendar import GENESIS_CALENDAR, genesis_calendar
-from contracts.policy import ConsentPolicy
+from contracts.policy import ConsentPolicy, RightsPolicy
 from node.blocks import MAX_BLOCK_BYTES
 from signing.http_signatures import normalize_authority
 from tlog.note import Verifier
@@ -80,6 +80,8 @@ class Genesis:
     consent_policy: ConsentPolicy = field(default_factory=ConsentPolicy)
     """Limits the contracts apply (``contracts/policy.py``), written into the genesis state."""
     calendar: tuple[dict[str, Any], ...] = GENESIS_CALENDAR
+    rights_policy: RightsPolicy = field(default_factory=RightsPolicy)
+    """Residents' requests (``contracts/policy.py``: a correction's working days)."""
     """The working-day arrangements the network starts with (``contracts/calendar.py``),
     written into the genesis state as ``calendar/<year>``; governance sets later years."""
 
@@ -105,6 +107,7 @@ class Genesis:
             "consensus_params": self.params.to_json(),
             "consent_policy": self.consent_policy.to_json(),
             "calendar": list(self.calendar),
+            "rights_policy": self.rights_policy.to_json(),
         }
 
     @staticmethod
@@ -121,6 +124,7 @@ class Genesis:
             params=ConsensusParams.from_json(d.get("consensus_params", {})),
             consent_policy=ConsentPolicy.from_json(d.get("consent_policy", {})),
             calendar=genesis_calendar(d["calendar"]) if "calendar" in d else GENESIS_CALENDAR,
+            rights_policy=RightsPolicy.from_json(d.get("rights_policy", {})),
         )
 
     @staticmethod

@@ -118,6 +118,7 @@ class Node(BlockApplication, BlockSync):
             genesis_set,
             self.genesis.consent_policy,
             self.genesis.calendar,
+            self.genesis.rights_policy,
         )
         with self.engine.begin() as conn:
             chainstore.ensure_genesis(conn, self.genesis_writes)

@@ -286,6 +286,39 @@ EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
             },
         ),
     ],
+    "rights.copy_request": [(ME, {"request_id": "copy-2026-0001"})],
+    "rights.correct_request": [
+        (
+            ME,
+            {
+                "request_id": "corr-2026-0001",
+                "agency": "hosp-330824",
+                "record": {"type": "health_case", "id": "s-1"},
+                "ground": "inaccurate",
+                "content_commitment": _h("the corrected text, with evidence"),
+            },
+        ),
+        (
+            ME,
+            {
+                "request_id": "corr-2026-0002",
+                "agency": "ssb-330825",
+                "record": {"type": "enrollment"},
+                "ground": "outdated",
+                "content_commitment": _h("the new household register page"),
+            },
+        ),
+    ],
+    "rights.correct_decide": [
+        (
+            "hosp-330824",
+            {"request_id": "corr-2026-0001", "decision": "refused", "reason": "record_accurate"},
+        ),
+        (
+            "ssb-330825",
+            {"request_id": "corr-2026-0002", "decision": "accepted"},
+        ),
+    ],
 }
 
 

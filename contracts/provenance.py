@@ -1,0 +1,77 @@
+"""Which log entries each of a resident's records derives from, so that a copy of what the
+network holds about her (PIPL art. 45, ``contracts/rights.py``) names, for every item, the
+entries on the log that made it what it is, and each entry can be proven (RFC 9162 inclusion)
+against a checkpoint.
+
+Every applied transaction that writes a record of a resident (her enrollment
+``resident/<p>``, an access-log entry ``access/<p>/<seq>``, or a record whose ``resident``
+field names her: a consent, a sharing or pension case, a proof of insurance, a request of
+hers) is listed under her: ``entries/<p>/<n>`` = {tx, height, keys}, in block order.
+``indexed`` wraps every rule (``contracts/registry.py``); it runs the rule on a scratch
+overlay, so it sees exactly the writes of that one transaction. Pure.
+"""
+
+from typing import Any
+
+from contracts.rules import Applied, BlockContext, Outcome, Rule
+from contracts.state import Overlay, StateView
+from contracts.tx import Transaction
+
+RECORD_PREFIXES = ("consent/", "share/", "pension/", "proof/", "rights/copy/",
+                   "rights/correction/")  # fmt: skip
+"""Records that name their resident in a ``resident`` field."""
+
+
+def owner(key: str, value: Any) -> str | None:
+    """The resident a written record is about, or None (bookkeeping, agencies, validators)."""
+    if key.startswith("resident/"):
+        return key.removeprefix("resident/")
+    if key.startswith("access/"):
+        return key.split("/")[1]
+    if key.startswith(RECORD_PREFIXES) and isinstance(value, dict):
+        who = value.get("resident")
+        return who if isinstance(who, str) else None
+    return None
+
+
+def indexed(rule: Rule) -> Rule:
+    """``rule``, with the entry it adds to the log listed under every resident whose records
+    it wrote (refused reads included: their access-log entry is a record)."""
+
+    def run(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
+        scratch = Overlay(state)
+        outcome = rule(scratch, tx, ctx)
+        if not isinstance(outcome, Applied):
+            return outcome  # nothing written: a rejection changes nothing
+        touched: dict[str, list[str]] = {}
+        for key, value in scratch.writes.items():
+            state.put(key, value)
+            who = owner(key, value)
+            if who is not None:
+                touched.setdefault(who, []).append(key)
+        for who, keys in sorted(touched.items()):
+            count = state.get(f"entries_count/{who}") or 0
+            assert isinstance(count, int)
+            state.put(f"entries/{who}/{count:012d}",
+                      {"tx": tx.hash.hex(), "height": ctx.height, "keys": sorted(keys)})  # fmt: skip
+            state.put(f"entries_count/{who}", count + 1)
+        return outcome
+
+    return run
+
+
+def entries(state: StateView, pseudonym: str) -> list[dict[str, Any]]:
+    """The resident's entries, oldest first: each {tx, height, keys}."""
+    count = state.get(f"entries_count/{pseudonym}") or 0
+    assert isinstance(count, int)
+    found = (state.get(f"entries/{pseudonym}/{i:012d}") for i in range(count))
+    return [e for e in found if isinstance(e, dict)]
+
+
+def derivations(state: StateView, pseudonym: str) -> dict[str, list[str]]:
+    """Record key -> the hashes (hex) of the transactions that wrote it, oldest first."""
+    by_key: dict[str, list[str]] = {}
+    for entry in entries(state, pseudonym):
+        for key in entry["keys"]:
+            by_key.setdefault(key, []).append(entry["tx"])
+    return by_key
