@@ -244,9 +244,7 @@ PROOF_REVOCATIONS: dict[str, tuple[str, str]] = {
 }
 """Why a bureau revokes a proof it issued (``proof.revoke``)."""
 
-CORRECTION_RECORDS = frozenset(
-    {"enrollment", "consent", "health_case", "pension_case", "proof"}
-)
+CORRECTION_RECORDS = frozenset({"enrollment", "consent", "health_case", "pension_case", "proof"})
 """What a resident asks an agency to correct (``rights.correct_request``, PIPL art. 46): her
 enrollment data held by an agency that set her key at a counter, a consent, a sharing case, a
 pension transfer case or a proof of insurance, each held by an agency party to it."""
