@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from api import operations, problems
 from api.auth import NonceCache
 from api.authz import REFUSAL_BURST, REFUSALS_PER_KEY
-from api.routers import admin, agency, auditor, peers, proofs, resident
+from api.routers import admin, agency, auditor, peers, proofs, resident, rights
 from api.submit_path import SubmitFastPath, submit_route
 from node.ratelimit import RateLimiter
 from node.service import Node
@@ -30,8 +30,8 @@ def create_app(node: Node) -> FastAPI:
     app.state.key_reads = RateLimiter.per_second(node.config.reads_per_key)
     app.state.key_refusals = RateLimiter(REFUSALS_PER_KEY, REFUSAL_BURST)
     problems.install(app)
-    for router in (agency.router, proofs.router, resident.router, auditor.router, admin.router,
-                   peers.router):  # fmt: skip
+    for router in (agency.router, proofs.router, resident.router, rights.router, auditor.router,
+                   admin.router, peers.router):  # fmt: skip
         app.include_router(router)
     app.add_middleware(SubmitFastPath, node=node, route=submit_route())
     # outermost: limits apply first

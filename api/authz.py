@@ -61,6 +61,9 @@ class Parties:
     """The one agency the data may be delivered to (a sharing case's requester)."""
     source: str | None = None
     """The one agency that may deposit the data (a sharing case's source hospital)."""
+    acting: str | None = None
+    """A resident who acts for her in this record (the guardian or delegate who made her
+    request): she may read it as the resident herself may."""
 
 
 class Action(StrEnum):
@@ -75,6 +78,12 @@ class Action(StrEnum):
     """A bureau deposits a proof's content: its issuer, of a kind that issues the scheme."""
     PROOF_READ = "proof.content"
     """The resident fetches her proof's content and log entry."""
+    COPY = "rights.copy"
+    """The resident's copy (PIPL art. 45): her, or the resident who asked for it for her."""
+    CORRECTION = "rights.correction"
+    """A correction request: the resident (or who asked for her) and the agency it names."""
+    CORRECTION_OVERDUE = "rights.correction.overdue"
+    """Corrections past their deadline: auditors all, another agency those it was asked."""
     LOG_READ = "log.read"
     """The log's content: entries (leaf bytes) and blocks (transactions)."""
     ADMIN = "admin"
@@ -93,6 +102,9 @@ MATRIX: dict[Action, tuple[frozenset[Role], str]] = {
     Action.PAYLOAD_WRITE: (frozenset({Role.AGENCY}), "source"),
     Action.PROOF_WRITE: (frozenset({Role.AGENCY}), "source"),
     Action.PROOF_READ: (frozenset({Role.RESIDENT}), "own"),
+    Action.COPY: (frozenset({Role.RESIDENT}), "own"),
+    Action.CORRECTION: (frozenset({Role.RESIDENT, Role.AGENCY}), "party"),
+    Action.CORRECTION_OVERDUE: (frozenset({Role.AGENCY}), "any"),
     Action.LOG_READ: (frozenset({Role.AGENCY, Role.PEER, Role.ADMIN, Role.CANDIDATE}), "any"),
     Action.ADMIN: (frozenset({Role.ADMIN}), "any"),
 }
@@ -104,6 +116,8 @@ RECORDS = {
     Action.PAYLOAD_READ: "share/",
     Action.PAYLOAD_WRITE: "share/",
     Action.PROOF_READ: "proof/",
+    Action.COPY: "rights/copy/",
+    Action.CORRECTION: "rights/correction/",
 }
 """Where the record an action reads lives (its ``entity`` is the key's last part)."""
 
@@ -113,7 +127,9 @@ def decide(action: Action, caller: Caller, parties: Parties) -> str | None:
     roles, ownership = MATRIX[action]
     if caller.role not in roles:
         return "role_not_allowed"
-    own_resident = parties.resident is not None and caller.id == f"resident:{parties.resident}"
+    own_resident = parties.resident is not None and caller.id in {
+        f"resident:{p}" for p in (parties.resident, parties.acting) if p is not None
+    }
     if ownership == "own" and not own_resident:
         return "not_own_data"
     if ownership == "party" and not (own_resident or caller.id in parties.agencies):

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from api.auth import sign_request
+from contracts.export import CheckedExport, check_export
 from contracts.proofs import CheckedProof, build_extra, check_proof_file
 from contracts.tx import Transaction, sign_transaction
 from node.vault import commitment, open_delivery
@@ -262,6 +263,74 @@ class ShanheClient:
         if not online:
             return result, None
         return result, self.proof_status(str(result.content["proof_id"]), result.commitment)
+
+    # ------------------------------------------- copies and corrections (PIPL arts. 45-46)
+    def request_copy(self, key: Signer, pseudonym: str, request_id: str | None = None) -> str:
+        """Sign and submit the resident's ``rights.copy_request``; its id once it is applied
+        (``ApiError``/``NotVerified`` otherwise)."""
+        request_id = request_id or "copy-" + secrets.token_hex(8)
+        body = {"type": "rights.copy_request", "request_id": request_id}
+        done = self.outcome(self.submit(self.sign(key, body, f"resident:{pseudonym}")))
+        if not done.applied:
+            raise NotVerified(f"copy request {request_id}: {done}")
+        return request_id
+
+    def copy(
+        self, request_id: str, key: Signer, keyid: str, keys: Sequence[Verifier], quorum: int,
+        *, origin: str, resident: str | None = None, timeout: float = 15,
+    ) -> tuple[CheckedExport, dict[str, Any], dict[str, dict[str, Any]]]:  # fmt: skip
+        """The copy for ``request_id`` (``keyid``: the resident, or the resident who asked for
+        her), checked as ``verify_export`` checks it (waiting up to ``timeout`` for a
+        checkpoint that covers it); with the signed export as served and her proofs'
+        contents, opened with ``key`` and each checked against its commitment on the log."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                got = self.signed("GET", f"/v1/rights/copies/{request_id}", key, keyid)
+                break
+            except ApiError as exc:
+                if exc.status != 409 or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        signed: dict[str, Any] = got.json()
+        checked = self.verify_export(signed, keys, quorum, origin=origin, resident=resident)
+        proofs = {i["id"]: i["value"] for i in checked.export["items"] if i["kind"] == "proof"}
+        contents = {}
+        for proof_id, box in checked.export["sealed_contents"].items():
+            document, salt = open_delivery(base64.b64decode(box), key)
+            if proof_id not in proofs or commitment(salt, document) != proofs[proof_id].get(
+                "commitment"
+            ):
+                raise NotVerified(f"the content of {proof_id} does not match its commitment")
+            contents[proof_id] = json.loads(document)
+        return checked, signed, contents
+
+    @staticmethod
+    def verify_export(
+        signed: Any, keys: Sequence[Verifier], quorum: int, *, origin: str,
+        resident: str | None = None,
+    ) -> CheckedExport:  # fmt: skip
+        """A copy checked offline (``contracts.export.check_export``: the node's signature,
+        the checkpoint's quorum and ``origin``, every entry's inclusion, every item's entries);
+        ``NotVerified`` if it does not hold."""
+        result = check_export(signed, keys, quorum, origin=origin, resident=resident)
+        if isinstance(result, Invalid):
+            raise NotVerified(str(result))
+        return result
+
+    def correction(self, request_id: str, key: Signer, keyid: str) -> dict[str, Any]:
+        """A correction request as it stands (the resident's, or the agency's it names)."""
+        found: dict[str, Any] = self.signed(
+            "GET", f"/v1/rights/corrections/{request_id}", key, keyid
+        ).json()
+        return found
+
+    def overdue_corrections(self, key: Signer, agency: str) -> list[dict[str, Any]]:
+        """Corrections past their deadline (first page): an auditor's all, an agency's own."""
+        page: list[dict[str, Any]] = self.signed(
+            "GET", "/v1/rights/overdue", key, agency, query="limit=500"
+        ).json()["requests"]
+        return page
 
     # ------------------------------------------------------------ auditors
     def checkpoint(

@@ -74,7 +74,8 @@ def refused(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     return Applied(tx.encode(), ({"type": "access_refused", "resident": who, "seq": entry["seq"]},))
 
 
-CASE_PARTIES = {"share/": ("requester", "source"), "pension/": ("from_agency", "to_agency")}
+CASE_PARTIES = {"share/": ("requester", "source"), "pension/": ("from_agency", "to_agency"),
+                "rights/correction/": ("agency",)}  # fmt: skip
 """Where a case file an agency reads lives, and which of its fields name the agencies party."""
 
 

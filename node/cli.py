@@ -85,6 +85,34 @@ def _cmd_verify_checkpoint(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_verify_export(args: argparse.Namespace) -> int:
+    """A resident's copy checked offline (``contracts.export.check_export``)."""
+    from contracts.export import CheckedExport, check_export
+
+    try:
+        verifiers = read_verifiers(Path(args.verifier_keys))
+        data = Path(args.file).read_bytes()
+    except KeyFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"invalid: cannot read export {args.file}: {exc}", file=sys.stderr)
+        return 1
+    quorum = args.quorum or 2 * len(verifiers) // 3 + 1
+    result = check_export(data, verifiers, quorum, origin=args.origin, resident=args.resident)
+    if not isinstance(result, CheckedExport):
+        return _verdict(result, "")
+    e = result.export
+    print(
+        f"valid: copy {e['request']['request_id']} of resident {e['resident'][:12]}…, "
+        f"{result.items} items from {result.entries} entries, signed by {result.signer}; "
+        f"entries proven in {result.checkpoint.origin} size {result.checkpoint.size}, "
+        f"cosigned by {len(result.cosigners)} of quorum {quorum}; item values are served "
+        f"by {result.signer} (derived from the entries)"
+    )
+    return 0
+
+
 def _cmd_verify_proof(args: argparse.Namespace) -> int:
     """A proof of insurance checked offline (``contracts.proofs.check_proof_file``); with
     ``--node``, also asked whether it was revoked since (exit 1 if it was)."""
@@ -399,6 +427,14 @@ def build_parser() -> argparse.ArgumentParser:
     prf.add_argument("--now-ms", type=int, help="check expiry at this time (default: now)")
     prf.add_argument("--node", help="also ask this node whether it was revoked (online)")
     prf.set_defaults(func=_cmd_verify_proof)
+
+    exp = kinds.add_parser("export", help="a resident's copy (PIPL art. 45), as a node signed it")
+    exp.add_argument("file", help="the export (JSON) the node served")
+    exp.add_argument("--verifier-keys", required=True, help="validators' keys, one a line")
+    exp.add_argument("--quorum", type=int, help="cosignatures needed (default: 2n/3+1)")
+    exp.add_argument("--origin", required=True, help="the log's origin line (the genesis names it)")
+    exp.add_argument("--resident", help="the pseudonym it must be about")
+    exp.set_defaults(func=_cmd_verify_export)
 
     log = commands.add_parser("log", help="operate on a node's log database")
     log_commands = log.add_subparsers(dest="log_command", required=True)
