@@ -9,6 +9,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,11 +34,11 @@ def test_copy_verified_offline_and_a_correction_refused_with_its_reason(
                   for name in ("ssb-330825", "hsa-330825", "hosp-330824", "hosp-330881",
                                "hosp-330802", "audit-330800")}  # fmt: skip
 
-        def applied(signer: Signer, body: dict[str, object], as_name: str | None = None) -> None:
+        def applied(signer: Signer, body: dict[str, Any], as_name: str | None = None) -> None:
             done = node.outcome(node.submit(node.sign(signer, body, as_name)))
             assert done.applied, (body["type"], done)
 
-        def refused(signer: Signer, body: dict[str, object], code: str) -> None:
+        def refused(signer: Signer, body: dict[str, Any], code: str) -> None:
             done = node.outcome(node.submit(node.sign(signer, body)))
             assert (done.outcome, done.reason) == ("rejected", code), (body["type"], done)
 
