@@ -86,8 +86,11 @@ def test_a_recorded_read_writes_the_access_log_and_nothing_else(w: World) -> Non
     before = dict(w.state.data)
     ok(w.submit(NODE, READ, NODE_KEY))
     changed = {k for k, v in w.state.data.items() if before.get(k) != v}
+    entry = w.get(f"entries_count/{P1}") - 1  # the entry listed under her (provenance, #13)
     assert changed == {f"access/{P1}/000000000001", f"access_count/{P1}",
-                       f"nonce/{NODE}/{w.outcomes[-1][0].body['nonce']}"}  # fmt: skip
+                       f"nonce/{NODE}/{w.outcomes[-1][0].body['nonce']}",
+                       f"entries/{P1}/{entry:012d}", f"entries_count/{P1}"}  # fmt: skip
+    assert w.get(f"entries/{P1}/{entry:012d}")["keys"] == [f"access/{P1}/000000000001"]
 
 
 # ------------------------------------------------------------------ at a live node
