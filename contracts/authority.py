@@ -64,6 +64,13 @@ class Relation(StrEnum):
     """The bureau that issued a proof of insurance."""
     MEMBER = "member"
     """A governance agency (genesis role ``governance``, not removed since)."""
+    GUARDIAN = "guardian"
+    """A resident signing ``on_behalf_of`` her ward, under a guardianship in force at that block
+    (``contracts/acting.py``, ``contracts/guardians.py``: 民法典 arts. 23, 27-34, PIPL art. 31)."""
+    DELEGATE = "delegate"
+    """A resident signing ``on_behalf_of`` the resident who delegated to her, the delegation in
+    force and covering the step (``contracts/delegation.py``: 民法典 arts. 161-165); for
+    ``delegation.revoke``, the delegate it names, renouncing it (art. 173(2))."""
 
 
 class Behalf(StrEnum):
@@ -164,6 +171,10 @@ def check_roles(kind: str, roles: Any) -> list[str]:
     return listed
 
 
+ACTING = (Grant(R, Relation.GUARDIAN), Grant(R, Relation.DELEGATE))
+"""A resident acting for another (``contracts/acting.py``): on the rows of the steps a
+representative may take (``vocabulary.DELEGABLE_ACTIONS``)."""
+
 AUTHORITY: dict[str, tuple[Grant, ...]] = {
     "anchor": (Grant(A),),
     "resident.enroll": (Grant(A, kinds=SERVICE, role=COUNTER, behalf=Behalf.RESIDENT),),
@@ -175,16 +186,18 @@ AUTHORITY: dict[str, tuple[Grant, ...]] = {
         Grant(R, Relation.SUBJECT),
         Grant(A, Relation.ENROLLER, SERVICE, behalf=Behalf.RESIDENT),
     ),
-    "consent.grant": (Grant(R, Relation.SUBJECT),),
+    "consent.grant": (Grant(R, Relation.SUBJECT), *ACTING),
     "consent.grant_assisted": (Grant(A, Relation.KIND_CLASSES, SERVICE, COUNTER, Behalf.RESIDENT),),
     "consent.withdraw": (
         Grant(R, Relation.SUBJECT),
+        *ACTING,
         Grant(A, Relation.RECORDING_COUNTER, SERVICE, COUNTER, Behalf.RESIDENT),
         Grant(A, Relation.KIND_CLASSES, SERVICE, COUNTER, Behalf.RESIDENT),
     ),
     "health.request": (Grant(A, kinds=HOSPITAL),),
     "health.authorize": (
         Grant(R, Relation.SUBJECT),
+        *ACTING,
         Grant(A, Relation.RECORDING_COUNTER, SERVICE, COUNTER, Behalf.RESIDENT),
         Grant(A, Relation.STATUTORY_SOURCE, HOSPITAL, DESIGNATED),
     ),
@@ -192,6 +205,7 @@ AUTHORITY: dict[str, tuple[Grant, ...]] = {
     "health.access": (Grant(A, kinds=HOSPITAL),),
     "pension.apply": (
         Grant(R, Relation.SUBJECT),
+        *ACTING,
         Grant(A, Relation.FROM_AGENCY, SSB, COUNTER, Behalf.RESIDENT),
         Grant(A, Relation.TO_AGENCY, SSB, COUNTER, Behalf.RESIDENT),
     ),
@@ -199,13 +213,22 @@ AUTHORITY: dict[str, tuple[Grant, ...]] = {
     "pension.reject": (Grant(A, Relation.TO_AGENCY, SSB),),
     "pension.transfer_out": (Grant(A, Relation.FROM_AGENCY, SSB),),
     "pension.complete": (Grant(A, Relation.TO_AGENCY, SSB),),
-    "pension.withdraw": (Grant(R, Relation.SUBJECT),),
+    "pension.withdraw": (Grant(R, Relation.SUBJECT), *ACTING),
     "proof.issue": (Grant(A, kinds=BUREAUS),),
     "proof.revoke": (Grant(A, Relation.ISSUER, BUREAUS),),
     "governance.propose": (Grant(A, Relation.MEMBER),),
     "governance.approve": (Grant(A, Relation.MEMBER),),
     "access.refused": (Grant(V),),
     "access.read": (Grant(V),),
+    "guardian.record": (Grant(A, kinds=SERVICE, role=COUNTER, behalf=Behalf.RESIDENT),),
+    "guardian.revoke": (Grant(A, kinds=SERVICE, role=COUNTER, behalf=Behalf.RESIDENT),),
+    "delegation.grant": (Grant(R, Relation.SUBJECT),),
+    "delegation.grant_assisted": (Grant(A, kinds=SERVICE, role=COUNTER, behalf=Behalf.RESIDENT),),
+    "delegation.revoke": (
+        Grant(R, Relation.SUBJECT),
+        Grant(R, Relation.DELEGATE),
+        Grant(A, kinds=SERVICE, role=COUNTER, behalf=Behalf.RESIDENT),
+    ),
 }
 """Transaction type -> the grants, any one of which lets a signer sign it. ``health.access``
 is a read by a hospital: always recorded, and only the requester is granted

@@ -2,16 +2,20 @@
 
 from contracts import (
     access_log,
+    acting,
     anchor,
     consent,
+    delegation,
     erasure,
     governance,
+    guardians,
     health,
     pension,
     proofs,
     residents,
 )
-from contracts.rules import Rule
+from contracts.rules import BlockContext, Rule
+from contracts.state import Overlay
 
 CONTRACT_VERSION = 4
 """2: validator nodes record the reads they refuse at their API (``access.refused``).
@@ -55,10 +59,18 @@ Also in 4 (#13 item 5, before 4 is released): a consent says what the resident w
 (``separate``, required for a health class: art. 29); its record names the recipient's contact
 as its agency record (``recipient_contact``); ``health.authorize`` refuses a case whose purpose
 is not the consent's (``purpose_mismatch``); ``consent.withdraw`` refuses a statutory basis
-(``statutory_basis``)."""
+(``statutory_basis``).
+Also in 4 (#13 items 2-3, before 4 is released): ``resident.enroll`` carries the age class
+(``age_class``; a minor's ``class_ends``); guardianships (``guardian.record``,
+``guardian.revoke``) and delegations (``delegation.grant``, ``delegation.grant_assisted``,
+``delegation.revoke``); a resident step may carry ``on_behalf_of``, checked by
+``contracts.acting.principal`` (an under-14's own signature is ``guardian_required``) and
+logged in her access log with ``acting_as``; every block begins with ``begin_block`` (a
+minor's class end: her record, her log and her guardians', a minor's guardianship ended at
+18)."""
 
 RULES: dict[str, Rule] = {
-    name: erasure.guard(rule)
+    name: erasure.guard(acting.logged(rule))
     for name, rule in {
         **anchor.RULES,
         **residents.RULES,
@@ -69,5 +81,13 @@ RULES: dict[str, Rule] = {
         **governance.RULES,
         **access_log.RULES,
         **erasure.RULES,
+        **guardians.RULES,
+        **delegation.RULES,
     }.items()
 }
+
+
+def begin_block(state: Overlay, ctx: BlockContext) -> None:
+    """What every block does before its transactions, on every node alike (``node/executor.py``
+    and every replay): the age classes that ended since the last block (``guardians``)."""
+    guardians.begin_block(state, ctx)

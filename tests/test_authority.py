@@ -394,7 +394,7 @@ def _case(tx_type: str, case: str, **fields: Any) -> Body:
 SCENES: list[tuple[str, str, Body, dict[str, set[str]], set[str]]] = [
     ("anchor", "a document", _same({"type": "anchor", "sha256": h("doc")}), {}, set()),
     ("resident.enroll", "a new resident",
-     _same({"type": "resident.enroll", "pseudonym": pseudonym_of(3),
+     _same({"type": "resident.enroll", "pseudonym": pseudonym_of(3), "age_class": "adult",
             "key": World().resident_key(pseudonym_of(3)).verifier().encode()}), {}, set()),
     ("resident.rotate_key", "own key, or re-keyed at a counter",
      _either({"type": "resident.rotate_key", "key": World().resident_key(P1, 7).verifier().encode()},
