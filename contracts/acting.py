@@ -139,16 +139,19 @@ def reading_scope(
 
 
 def _entity(state: StateView, body: dict[str, Any]) -> tuple[str, str]:
-    """What an entry of a step taken for her names: the record's id, and its data classes."""
-    for field in ("consent_id", "case_id", "request_id", "delegation_id"):
-        if isinstance(body.get(field), str):
-            classes = body.get("data_classes")
-            if not isinstance(classes, list):
-                record = state.get(f"consent/{body[field]}") if field == "consent_id" else None
-                classes = record.get("data_classes") if isinstance(record, dict) else None
-            data = body.get("data_class")
-            text = ",".join(classes) if isinstance(classes, list) else (data or "-")
-            return str(body[field]), str(text)
+    """What an entry of a step taken for her names: the record's id (a case before the
+    consent it uses), and its data classes."""
+    for field, prefix in (("case_id", "share/"), ("request_id", None), ("consent_id", "consent/"),
+                          ("delegation_id", None)):  # fmt: skip
+        if not isinstance(body.get(field), str):
+            continue
+        record = state.get(prefix + body[field]) if prefix else None
+        record = record if isinstance(record, dict) else {}
+        classes = body.get("data_classes") or record.get("data_classes")
+        if not isinstance(classes, list):
+            one = body.get("data_class") or record.get("data_class")
+            classes = [one] if isinstance(one, str) else ["-"]
+        return str(body[field]), ",".join(str(c) for c in classes)
     return "-", "-"
 
 
