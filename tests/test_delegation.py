@@ -246,7 +246,7 @@ def test_logged_writes_the_entry_a_rule_forgot() -> None:
         return Applied(b"")
 
     assert isinstance(logged(silent)(state, Transaction(body, b""), ctx), Applied)
-    entry = state.get(f"access/{FATHER}/{w.get(f'access_count/{FATHER}'):012d}")
+    entry: Any = state.get(f"access/{FATHER}/{w.get(f'access_count/{FATHER}'):012d}")
     assert (entry["agent"], entry["acting_as"], entry["entity"]) == (D, "delegate", "r-1")
     assert entry["reason"] == "rights.copy_request"
 
@@ -259,7 +259,8 @@ def test_logged_writes_the_entry_a_rule_forgot() -> None:
     logged(noisy)(state, Transaction({**body, "request_id": "r-2"}, b""), ctx)
     count = w.get(f"access_count/{FATHER}")
     assert state.get(f"access_count/{FATHER}") == count + 1  # its own entry, marked: no second
-    assert state.get(f"access/{FATHER}/{count:012d}")["acting_as"] == "delegate"
-    with pytest.raises(BadField, match="delegation_out_of_scope|does not cover"):
+    marked: Any = state.get(f"access/{FATHER}/{count:012d}")
+    assert marked["acting_as"] == "delegate"
+    with pytest.raises(BadField, match=r"does not cover"):
         principal(Overlay(w.state), Transaction({**body, "type": "rights.correct_request"}, b""),
                   ctx, "rights.correct_request")  # fmt: skip
