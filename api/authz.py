@@ -61,6 +61,9 @@ class Parties:
     """The one agency the data may be delivered to (a sharing case's requester)."""
     source: str | None = None
     """The one agency that may deposit the data (a sharing case's source hospital)."""
+    representatives: frozenset[str] = frozenset()
+    """Residents (``resident:<p>``) who stand for her in this read: a guardian in force, or a
+    delegate whose delegation covers it (``contracts.acting.reading_scope``, #13)."""
 
 
 class Action(StrEnum):
@@ -78,10 +81,13 @@ class Action(StrEnum):
     LOG_READ = "log.read"
     """The log's content: entries (leaf bytes) and blocks (transactions)."""
     ADMIN = "admin"
+    REPRESENTATION = "resident.representation"
+    """Her age class, guardians and delegations (#13): herself and those who stand for her."""
 
 
 # Action -> (roles allowed, which of the parties the caller must be). "own": the resident
-# themself; "party": the resident or an agency party to the case; "recipient"/"source": that
+# themself, or a resident standing for her (``Parties.representatives``: her guardian, or her
+# delegate for what the delegation covers); "party": the resident or an agency party to the case; "recipient"/"source": that
 # agency only; "any": no ownership (the list is filtered to the caller's cases instead).
 MATRIX: dict[Action, tuple[frozenset[Role], str]] = {
     Action.ACCESS_LOG: (frozenset({Role.RESIDENT}), "own"),
@@ -95,6 +101,7 @@ MATRIX: dict[Action, tuple[frozenset[Role], str]] = {
     Action.PROOF_READ: (frozenset({Role.RESIDENT}), "own"),
     Action.LOG_READ: (frozenset({Role.AGENCY, Role.PEER, Role.ADMIN, Role.CANDIDATE}), "any"),
     Action.ADMIN: (frozenset({Role.ADMIN}), "any"),
+    Action.REPRESENTATION: (frozenset({Role.RESIDENT}), "own"),
 }
 
 
@@ -113,7 +120,9 @@ def decide(action: Action, caller: Caller, parties: Parties) -> str | None:
     roles, ownership = MATRIX[action]
     if caller.role not in roles:
         return "role_not_allowed"
-    own_resident = parties.resident is not None and caller.id == f"resident:{parties.resident}"
+    own_resident = parties.resident is not None and (
+        caller.id == f"resident:{parties.resident}" or caller.id in parties.representatives
+    )
     if ownership == "own" and not own_resident:
         return "not_own_data"
     if ownership == "party" and not (own_resident or caller.id in parties.agencies):
