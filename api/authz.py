@@ -64,6 +64,9 @@ class Parties:
     acting: str | None = None
     """A resident who acts for her in this record (the guardian or delegate who made her
     request): she may read it as the resident herself may."""
+    representatives: frozenset[str] = frozenset()
+    """Residents (``resident:<p>``) who stand for her in this read: a guardian in force, or a
+    delegate whose delegation covers it (``contracts.acting.reading_scope``, #13)."""
 
 
 class Action(StrEnum):
@@ -87,10 +90,13 @@ class Action(StrEnum):
     LOG_READ = "log.read"
     """The log's content: entries (leaf bytes) and blocks (transactions)."""
     ADMIN = "admin"
+    REPRESENTATION = "resident.representation"
+    """Her age class, guardians and delegations (#13): herself and those who stand for her."""
 
 
 # Action -> (roles allowed, which of the parties the caller must be). "own": the resident
-# themself; "party": the resident or an agency party to the case; "recipient"/"source": that
+# themself, or a resident standing for her (``Parties.representatives``: her guardian, or her
+# delegate for what the delegation covers); "party": the resident or an agency party to the case; "recipient"/"source": that
 # agency only; "any": no ownership (the list is filtered to the caller's cases instead).
 MATRIX: dict[Action, tuple[frozenset[Role], str]] = {
     Action.ACCESS_LOG: (frozenset({Role.RESIDENT}), "own"),
@@ -107,6 +113,7 @@ MATRIX: dict[Action, tuple[frozenset[Role], str]] = {
     Action.CORRECTION_OVERDUE: (frozenset({Role.AGENCY}), "any"),
     Action.LOG_READ: (frozenset({Role.AGENCY, Role.PEER, Role.ADMIN, Role.CANDIDATE}), "any"),
     Action.ADMIN: (frozenset({Role.ADMIN}), "any"),
+    Action.REPRESENTATION: (frozenset({Role.RESIDENT}), "own"),
 }
 
 
@@ -127,9 +134,10 @@ def decide(action: Action, caller: Caller, parties: Parties) -> str | None:
     roles, ownership = MATRIX[action]
     if caller.role not in roles:
         return "role_not_allowed"
-    own_resident = parties.resident is not None and caller.id in {
-        f"resident:{p}" for p in (parties.resident, parties.acting) if p is not None
-    }
+    own_resident = parties.resident is not None and (
+        caller.id in {f"resident:{p}" for p in (parties.resident, parties.acting) if p}
+        or caller.id in parties.representatives
+    )
     if ownership == "own" and not own_resident:
         return "not_own_data"
     if ownership == "party" and not (own_resident or caller.id in parties.agencies):

@@ -103,9 +103,16 @@ class ShanheClient:
         return self._chain_id
 
     # ------------------------------------------------------------ agencies
-    def sign(self, signer: Signer, body: dict[str, Any], as_name: str | None = None) -> Transaction:
+    def sign(
+        self, signer: Signer, body: dict[str, Any], as_name: str | None = None,
+        on_behalf_of: str | None = None,
+    ) -> Transaction:  # fmt: skip
+        """``on_behalf_of``: the pseudonym of the resident a guardian or a delegate (the
+        signer, ``resident:<p>``) acts for; the contracts check the guardianship or delegation
+        at the block, and the step is in her access log with the signer named (#13)."""
+        acting = {"on_behalf_of": on_behalf_of} if on_behalf_of is not None else {}
         full = {"chain_id": self.chain_id, "signer": as_name or signer.name,
-                "nonce": secrets.token_hex(16), **body}  # fmt: skip
+                "nonce": secrets.token_hex(16), **body, **acting}  # fmt: skip
         return sign_transaction(full, signer)
 
     def submit(self, tx: Transaction) -> str:
@@ -180,21 +187,39 @@ class ShanheClient:
         return deposited
 
     # ----------------------------------------------------------- residents
-    def access_log(self, pseudonym: str, key: Signer) -> list[dict[str, Any]]:
-        """The resident's own access log, the request signed with the resident's key (RFC 9421)."""
+    def access_log(
+        self, pseudonym: str, key: Signer, reader: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The resident's access log, the request signed with the resident's key (RFC 9421);
+        or with ``reader``'s (a pseudonym: her guardian, or her delegate, who sees the entries
+        of her delegated data classes)."""
         path = f"/v1/residents/{pseudonym}/access"
         entries: list[dict[str, Any]] = self.signed(
-            "GET", path, key, f"resident:{pseudonym}"
+            "GET", path, key, f"resident:{reader or pseudonym}", query="limit=500"
         ).json()["entries"]
         return entries
 
-    def consents(self, pseudonym: str, key: Signer) -> list[dict[str, Any]]:
-        """The resident's consents (first page), each with the status in force now."""
+    def consents(
+        self, pseudonym: str, key: Signer, reader: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The resident's consents (first page), each with the status in force now; read by
+        her, or by ``reader`` (her guardian, or a delegate for consents: her classes only)."""
         path = f"/v1/residents/{pseudonym}/consents"
         page: list[dict[str, Any]] = self.signed(
-            "GET", path, key, f"resident:{pseudonym}", query="limit=500"
+            "GET", path, key, f"resident:{reader or pseudonym}", query="limit=500"
         ).json()["consents"]
         return page
+
+    def representation(
+        self, pseudonym: str, key: Signer, reader: str | None = None
+    ) -> dict[str, Any]:
+        """Her age class now, her guardians and delegations, and (to herself) whom she acts
+        for: ``GET /v1/residents/{p}/representation``."""
+        path = f"/v1/residents/{pseudonym}/representation"
+        found: dict[str, Any] = self.signed(
+            "GET", path, key, f"resident:{reader or pseudonym}"
+        ).json()
+        return found
 
     def proof_content(self, proof_id: str, key: Signer, pseudonym: str) -> dict[str, Any]:
         """The resident's proof: ``content``, ``salt``, ``entry`` (the ``proof.issue`` leaf

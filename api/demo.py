@@ -97,6 +97,7 @@ class Demo:
                     longyou.name,
                     {
                         "type": "resident.enroll",
+                        "age_class": "adult",
                         "pseudonym": worker,
                         "key": worker_key.verifier().encode(),
                     },
@@ -178,6 +179,7 @@ class Demo:
                     kaihua_hosp.name,
                     {
                         "type": "resident.enroll",
+                        "age_class": "adult",
                         "pseudonym": elder,
                         "key": self.elder_key.verifier().encode(),
                     },

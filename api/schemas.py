@@ -56,6 +56,11 @@ class AuditEvent(Record):
     reason: str | None = Field(default=None, examples=["consent_withdrawn"])
     recorded_ms: int
     height: int
+    acting_as: str | None = Field(
+        default=None,
+        description="guardian | delegate: a step another resident (the agent) took for her",
+        examples=["delegate"],
+    )
 
 
 class Grantor(Record):

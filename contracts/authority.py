@@ -67,6 +67,13 @@ class Relation(StrEnum):
     ADDRESSEE = "addressee"
     """The agency a resident's request names: the holder of the record she asks it to correct
     (``rights.correct_request``, PIPL art. 46)."""
+    GUARDIAN = "guardian"
+    """A resident signing ``on_behalf_of`` her ward, under a guardianship in force at that block
+    (``contracts/acting.py``, ``contracts/guardians.py``: 民法典 arts. 23, 27-34, PIPL art. 31)."""
+    DELEGATE = "delegate"
+    """A resident signing ``on_behalf_of`` the resident who delegated to her, the delegation in
+    force and covering the step (``contracts/delegation.py``: 民法典 arts. 161-165); for
+    ``delegation.revoke``, the delegate it names, renouncing it (art. 173(2))."""
 
 
 class Behalf(StrEnum):
@@ -167,6 +174,10 @@ def check_roles(kind: str, roles: Any) -> list[str]:
     return listed
 
 
+ACTING = (Grant(R, Relation.GUARDIAN), Grant(R, Relation.DELEGATE))
+"""A resident acting for another (``contracts/acting.py``): on the rows of the steps a
+representative may take (``vocabulary.DELEGABLE_ACTIONS``)."""
+
 AUTHORITY: dict[str, tuple[Grant, ...]] = {
     "anchor": (Grant(A),),
     "resident.enroll": (Grant(A, kinds=SERVICE, role=COUNTER, behalf=Behalf.RESIDENT),),
@@ -178,16 +189,18 @@ AUTHORITY: dict[str, tuple[Grant, ...]] = {
         Grant(R, Relation.SUBJECT),
         Grant(A, Relation.ENROLLER, SERVICE, behalf=Behalf.RESIDENT),
     ),
-    "consent.grant": (Grant(R, Relation.SUBJECT),),
+    "consent.grant": (Grant(R, Relation.SUBJECT), *ACTING),
     "consent.grant_assisted": (Grant(A, Relation.KIND_CLASSES, SERVICE, COUNTER, Behalf.RESIDENT),),
     "consent.withdraw": (
         Grant(R, Relation.SUBJECT),
+        *ACTING,
         Grant(A, Relation.RECORDING_COUNTER, SERVICE, COUNTER, Behalf.RESIDENT),
         Grant(A, Relation.KIND_CLASSES, SERVICE, COUNTER, Behalf.RESIDENT),
     ),
     "health.request": (Grant(A, kinds=HOSPITAL),),
     "health.authorize": (
         Grant(R, Relation.SUBJECT),
+        *ACTING,
         Grant(A, Relation.RECORDING_COUNTER, SERVICE, COUNTER, Behalf.RESIDENT),
         Grant(A, Relation.STATUTORY_SOURCE, HOSPITAL, DESIGNATED),
     ),
@@ -195,6 +208,7 @@ AUTHORITY: dict[str, tuple[Grant, ...]] = {
     "health.access": (Grant(A, kinds=HOSPITAL),),
     "pension.apply": (
         Grant(R, Relation.SUBJECT),
+        *ACTING,
         Grant(A, Relation.FROM_AGENCY, SSB, COUNTER, Behalf.RESIDENT),
         Grant(A, Relation.TO_AGENCY, SSB, COUNTER, Behalf.RESIDENT),
     ),
@@ -202,16 +216,25 @@ AUTHORITY: dict[str, tuple[Grant, ...]] = {
     "pension.reject": (Grant(A, Relation.TO_AGENCY, SSB),),
     "pension.transfer_out": (Grant(A, Relation.FROM_AGENCY, SSB),),
     "pension.complete": (Grant(A, Relation.TO_AGENCY, SSB),),
-    "pension.withdraw": (Grant(R, Relation.SUBJECT),),
+    "pension.withdraw": (Grant(R, Relation.SUBJECT), *ACTING),
     "proof.issue": (Grant(A, kinds=BUREAUS),),
     "proof.revoke": (Grant(A, Relation.ISSUER, BUREAUS),),
     "governance.propose": (Grant(A, Relation.MEMBER),),
     "governance.approve": (Grant(A, Relation.MEMBER),),
     "access.refused": (Grant(V),),
     "access.read": (Grant(V),),
-    "rights.copy_request": (Grant(R, Relation.SUBJECT),),
-    "rights.correct_request": (Grant(R, Relation.SUBJECT),),
+    "rights.copy_request": (Grant(R, Relation.SUBJECT), *ACTING),
+    "rights.correct_request": (Grant(R, Relation.SUBJECT), *ACTING),
     "rights.correct_decide": (Grant(A, Relation.ADDRESSEE, SERVICE),),
+    "guardian.record": (Grant(A, kinds=SERVICE, role=COUNTER, behalf=Behalf.RESIDENT),),
+    "guardian.revoke": (Grant(A, kinds=SERVICE, role=COUNTER, behalf=Behalf.RESIDENT),),
+    "delegation.grant": (Grant(R, Relation.SUBJECT),),
+    "delegation.grant_assisted": (Grant(A, kinds=SERVICE, role=COUNTER, behalf=Behalf.RESIDENT),),
+    "delegation.revoke": (
+        Grant(R, Relation.SUBJECT),
+        Grant(R, Relation.DELEGATE),
+        Grant(A, kinds=SERVICE, role=COUNTER, behalf=Behalf.RESIDENT),
+    ),
 }
 """Transaction type -> the grants, any one of which lets a signer sign it. ``health.access``
 is a read by a hospital: always recorded, and only the requester is granted

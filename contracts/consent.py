@@ -16,6 +16,7 @@ from typing import Any
 
 from contracts import authority
 from contracts.access_log import record_access
+from contracts.acting import GRANTOR, principal
 from contracts.authority import Relation
 from contracts.fields import agency, guarded, require
 from contracts.policy import consent_policy
@@ -36,13 +37,19 @@ def _grant(state: Overlay, tx: Transaction, ctx: BlockContext, assisted: bool) -
         who, details = body["resident"], body["assisted"]
         longest = consent_policy(state).assisted_max_ms
     else:
-        subject = [Relation.SUBJECT] if tx.signer.startswith("resident:") else []
-        authority.check(state, tx.type, tx.signer, subject)
-        who, details = tx.signer.removeprefix("resident:"), None
+        acting = principal(state, tx, ctx, tx.type, classes)
+        authority.check(state, tx.type, tx.signer, [acting.relation])
+        require(
+            acting.by is None or body["grantor"]["type"] == GRANTOR[acting.relation],
+            "grantor_mismatch",
+            f"signed as her {acting.relation.value}: grantor {GRANTOR.get(acting.relation)}",
+        )
+        who, details = acting.resident, None
         longest = consent_policy(state).self_max_ms
     enrolled = resident(state, who)
     require(enrolled is not None, "unknown_resident", "resident is not enrolled")
     assert enrolled is not None
+    signed_by = resident(state, tx.signer.removeprefix("resident:")) if not assisted else None
     consent_id = body["consent_id"]
     require(state.get(f"consent/{consent_id}") is None, "duplicate_id", "consent_id is taken")
     require(
@@ -60,7 +67,8 @@ def _grant(state: Overlay, tx: Transaction, ctx: BlockContext, assisted: bool) -
     agency(state, recipient)
     own = assisted and recipient == tx.signer
     # the recipient set her key at a counter: it may hold it, and have signed this itself
-    enroller = recipient in key_setters(enrolled)
+    # (signed by a guardian or a delegate: her key's setters are the ones that count)
+    enroller = recipient in key_setters(signed_by or enrolled)
     if enroller:  # bounded as a counter's consent to itself is
         longest = min(longest, consent_policy(state).assisted_max_ms)
     what = "an assisted consent" if assisted else "a consent"
@@ -124,8 +132,10 @@ def withdraw(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     require(isinstance(record, dict), "unknown_consent", "no such consent")
     assert isinstance(record, dict)
     relations = []
-    if tx.signer == f"resident:{record['resident']}":
-        relations.append(Relation.SUBJECT)
+    if tx.signer.startswith("resident:"):
+        acting = principal(state, tx, ctx, tx.type, record["data_classes"])
+        if acting.resident == record["resident"]:
+            relations.append(acting.relation)
     if tx.signer == record.get("granted_by"):
         relations.append(Relation.RECORDING_COUNTER)
     authority.check(state, tx.type, tx.signer, relations, classes=record["data_classes"])

@@ -14,6 +14,7 @@ resident is indexed when it is created (``records/<pseudonym>/<seq>``).
 
 from typing import Any
 
+from contracts.acting import principal
 from contracts.fields import guarded, hex64, only, require
 from contracts.residents import key_setters, resident
 from contracts.rules import (
@@ -37,6 +38,9 @@ CREATES: dict[str, tuple[str, str]] = {
     "proof.issue": ("proof/", "proof_id"),
     "rights.copy_request": ("rights/copy/", "request_id"),
     "rights.correct_request": ("rights/correction/", "request_id"),
+    "guardian.record": ("guardianship/", "guardianship_id"),
+    "delegation.grant": ("delegation/", "delegation_id"),
+    "delegation.grant_assisted": ("delegation/", "delegation_id"),
 }
 """Transaction type -> (state prefix, body field) of the record naming a resident it creates."""
 CASES = {"health.": "share/", "pension.": "pension/"}
@@ -73,7 +77,7 @@ def _named(state: StateView, tx: Transaction) -> list[tuple[str, dict[str, Any] 
     named: list[tuple[str, dict[str, Any] | None]] = []
     if tx.signer.startswith("resident:"):
         named.append((tx.signer.removeprefix("resident:"), None))
-    for name in ("resident", "pseudonym"):
+    for name in ("resident", "pseudonym", "on_behalf_of"):
         if isinstance(body.get(name), str):
             named.append((body[name], None))
     if isinstance(body.get("consent_id"), str):
@@ -187,7 +191,8 @@ def erase(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     processing stopped here; the pseudonym stays on the log but identifies nothing."""
     if tx.signer.startswith("resident:"):
         only(tx.body)
-        pseudonym = tx.signer.removeprefix("resident:")
+        # herself, not under 14 (her guardian asks at the counter that set her key)
+        pseudonym = principal(state, tx, ctx, tx.type).resident
     else:
         only(tx.body, "pseudonym")
         pseudonym = hex64(tx.body, "pseudonym")
@@ -231,6 +236,10 @@ def erase(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
                             "deadline_awaits": None, "window": None, "window_agency": None,
                             "history": [*item["history"], step]})  # fmt: skip
             closed["pension_cases"] += 1
+        elif key.startswith(("delegation/", "guardianship/")) and item["status"] == "active":
+            # ends with her, as a death ends it (民法典 arts. 173(4), 39(3))
+            state.put(key, {**item, "status": "erased", "ended_ms": ctx.time_ms,
+                            "ended_height": ctx.height})  # fmt: skip
         elif key.startswith("proof/") and item["status"] == "active":
             state.put(key, {**item, "status": "erased", "ended_ms": ctx.time_ms,
                             "ended_height": ctx.height})  # fmt: skip

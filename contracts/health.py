@@ -20,6 +20,7 @@ from typing import Any
 
 from contracts import authority
 from contracts.access_log import record_access
+from contracts.acting import principal
 from contracts.authority import Relation
 from contracts.consent import consent_allows
 from contracts.erasure import is_erased
@@ -111,8 +112,10 @@ def authorize(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     consent_id = tx.body["consent_id"]
     consent = state.get(f"consent/{consent_id}")
     relations = []
-    if tx.signer == f"resident:{case['resident']}":
-        relations.append(Relation.SUBJECT)
+    if tx.signer.startswith("resident:"):
+        acting = principal(state, tx, ctx, tx.type, [case["data_class"]])
+        if acting.resident == case["resident"]:
+            relations.append(acting.relation)
     if isinstance(consent, dict) and consent.get("granted_by") == tx.signer:
         relations.append(Relation.RECORDING_COUNTER)
     authority.check(state, tx.type, tx.signer, relations)
@@ -133,11 +136,12 @@ def authorize(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
         f"the case's purpose {case['purpose']} is not the consent's {consent['purpose']} "
         "(PIPL arts. 6, 14: another purpose needs its own consent)",
     )
-    enrolled = resident(state, case["resident"])
+    # signed with a resident's key (hers, her guardian's or her delegate's): whoever set it
+    signed_by = resident(state, tx.signer.removeprefix("resident:"))
     enroller = (
-        Relation.SUBJECT in relations
-        and enrolled is not None
-        and case["requester"] in key_setters(enrolled)
+        bool({Relation.SUBJECT, Relation.GUARDIAN, Relation.DELEGATE} & set(relations))
+        and signed_by is not None
+        and case["requester"] in key_setters(signed_by)
     )
     state.put(
         f"share/{case['case_id']}",

@@ -35,6 +35,7 @@ from typing import Any
 
 from contracts import authority, calendar
 from contracts.access_log import record_access
+from contracts.acting import principal
 from contracts.authority import Relation
 from contracts.fields import agency, guarded, require
 from contracts.residents import resident
@@ -183,7 +184,8 @@ def apply(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     body = tx.body
     source, target, kind = body["from_agency"], body["to_agency"], body["kind"]
     assisted = not tx.signer.startswith("resident:")
-    relations = [Relation.SUBJECT] if not assisted else []
+    acting = None if assisted else principal(state, tx, ctx, tx.type, [DATA_CLASS])
+    relations = [acting.relation] if acting is not None else []
     relations += [r for r, a in ((Relation.FROM_AGENCY, source), (Relation.TO_AGENCY, target))
                   if a == tx.signer]  # fmt: skip
     authority.check(state, tx.type, tx.signer, relations)
@@ -192,7 +194,7 @@ def apply(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
         "wrong_signer",
         "a scheme link is applied for at the bureau where benefits will be drawn (to_agency)",
     )
-    who = body["resident"] if assisted else tx.signer.removeprefix("resident:")
+    who = body["resident"] if acting is None else acting.resident
     case_id = body["case_id"]
     agency(state, source, SSB)
     agency(state, target, SSB)
@@ -207,14 +209,17 @@ def apply(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     return _move(state, case, "APPLIED", ctx, tx)
 
 
-def _step(state: Overlay, tx: Transaction, *statuses: str) -> dict[str, Any]:
+def _step(state: Overlay, tx: Transaction, ctx: BlockContext, *statuses: str) -> dict[str, Any]:
     """The case, once the table allows the signer (by its side of the transfer, or as the
-    resident) and the case is in one of ``statuses``."""
+    resident, her guardian or her delegate) and the case is in one of ``statuses``."""
     case = _case(state, tx.body["case_id"])
     relations = [r for r, who in ((Relation.FROM_AGENCY, case["from_agency"]),
-                                  (Relation.TO_AGENCY, case["to_agency"]),
-                                  (Relation.SUBJECT, f"resident:{case['resident']}"))
+                                  (Relation.TO_AGENCY, case["to_agency"]))
                  if who == tx.signer]  # fmt: skip
+    if tx.signer.startswith("resident:"):
+        acting = principal(state, tx, ctx, tx.type, [DATA_CLASS])
+        if acting.resident == case["resident"]:
+            relations.append(acting.relation)
     authority.check(state, tx.type, tx.signer, relations)
     require(
         case["status"] in statuses,
@@ -227,14 +232,14 @@ def _step(state: Overlay, tx: Transaction, *statuses: str) -> dict[str, Any]:
 
 def accept(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     """The receiving bureau's review found the case in order: its 联系函 (hash) to the sender."""
-    case = _step(state, tx, "APPLIED")
+    case = _step(state, tx, ctx, "APPLIED")
     return _move(state, case, "ACCEPTED", ctx, tx, letter_commitment=tx.body["letter_commitment"])
 
 
 def reject(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     """With a reason code (the resident's notice carries it); a note, if any, goes to the vault
     and only its hash here."""
-    case = _step(state, tx, "APPLIED")
+    case = _step(state, tx, ctx, "APPLIED")
     note = {"note_hash": tx.body["note_hash"]} if "note_hash" in tx.body else {}
     reason = tx.body["reason"]
     return _move(state, case, "REJECTED", ctx, tx, notice=reason, reason=reason, **note)
@@ -257,7 +262,7 @@ def _committed(tx: Transaction, field: str, case: dict[str, Any]) -> dict[str, s
 def transfer_out(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     """The sending bureau cleared the account and sent the 信息表 (and, but within one pooling
     area, the funds): the commitments of its values go on the log."""
-    case = _step(state, tx, "ACCEPTED", "DISPUTED")
+    case = _step(state, tx, ctx, "ACCEPTED", "DISPUTED")
     sent = _committed(tx, "info_commitments", case)
     return _move(state, case, "TRANSFERRED_OUT", ctx, tx, info_commitments=sent, mismatched=[])
 
@@ -267,7 +272,7 @@ def complete(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     (the person told) if each one's lock is the commitment sent, else DISPUTED with the fields
     that do not match, back to the sending bureau. The commitments themselves, copied from the
     log, do not match: only the holder of the values and the salt computes a receipt."""
-    case = _step(state, tx, "TRANSFERRED_OUT")
+    case = _step(state, tx, ctx, "TRANSFERRED_OUT")
     got = _committed(tx, "received_commitments", case)
     mismatched = [f for f in FUNDS[case["kind"]] if lock(got[f]) != case["info_commitments"][f]]
     if mismatched:
@@ -278,7 +283,7 @@ def complete(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
 
 def withdraw(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     """The resident may withdraw until the account leaves the sending bureau."""
-    case = _step(state, tx, "APPLIED", "ACCEPTED")
+    case = _step(state, tx, ctx, "APPLIED", "ACCEPTED")
     return _move(state, case, "WITHDRAWN", ctx, tx)
 
 

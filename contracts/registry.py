@@ -2,10 +2,13 @@
 
 from contracts import (
     access_log,
+    acting,
     anchor,
     consent,
+    delegation,
     erasure,
     governance,
+    guardians,
     health,
     pension,
     proofs,
@@ -13,7 +16,8 @@ from contracts import (
     residents,
     rights,
 )
-from contracts.rules import Rule
+from contracts.rules import BlockContext, Rule
+from contracts.state import Overlay
 
 CONTRACT_VERSION = 4
 """2: validator nodes record the reads they refuse at their API (``access.refused``).
@@ -63,10 +67,18 @@ Also in 4 (#13 item 1, before 4 is released): a resident's copy and correction (
 entries it derives from: ``contracts/provenance.py`` lists them per resident,
 ``entries/<p>/<n>``, for every applied transaction), ``rights.correct_request`` and the named
 agency's ``rights.correct_decide`` (a reason code on refusal, within ``policy/rights``'
-working days, late decisions marked ``late``); ``contracts/rights.py``."""
+working days, late decisions marked ``late``); ``contracts/rights.py``.
+Also in 4 (#13 items 2-3, before 4 is released): ``resident.enroll`` carries the age class
+(``age_class``; a minor's ``class_ends``); guardianships (``guardian.record``,
+``guardian.revoke``) and delegations (``delegation.grant``, ``delegation.grant_assisted``,
+``delegation.revoke``); a resident step may carry ``on_behalf_of``, checked by
+``contracts.acting.principal`` (an under-14's own signature is ``guardian_required``) and
+logged in her access log with ``acting_as``; every block begins with ``begin_block`` (a
+minor's class end: her record, her log and her guardians', a minor's guardianship ended at
+18)."""
 
 RULES: dict[str, Rule] = {
-    name: provenance.indexed(erasure.guard(rule))
+    name: provenance.indexed(erasure.guard(acting.logged(rule)))
     for name, rule in {
         **anchor.RULES,
         **residents.RULES,
@@ -78,5 +90,13 @@ RULES: dict[str, Rule] = {
         **access_log.RULES,
         **erasure.RULES,
         **rights.RULES,
+        **guardians.RULES,
+        **delegation.RULES,
     }.items()
 }
+
+
+def begin_block(state: Overlay, ctx: BlockContext) -> None:
+    """What every block does before its transactions, on every node alike (``node/executor.py``
+    and every replay): the age classes that ended since the last block (``guardians``)."""
+    guardians.begin_block(state, ctx)

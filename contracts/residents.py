@@ -3,7 +3,7 @@ pseudonym (HMAC-SHA256 of the ID number under the agencies' network secret) and 
 
 from typing import Any
 
-from contracts import authority
+from contracts import ages, authority
 from contracts.access_log import record_access
 from contracts.authority import SERVICE, Relation
 from contracts.fields import guarded, require
@@ -38,9 +38,14 @@ def key_setters(record: dict[str, Any]) -> list[str]:
 
 
 def enroll(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
+    """After the counter's real-name check: her key and her age class from the ID (#13 item
+    2, ``contracts/ages.py``); a minor's with the day it ends (her 14th or 18th birthday),
+    listed so that the block of that day tells her (``guardians.begin_block``)."""
     authority.check(state, tx.type, tx.signer)
     pseudonym, key = tx.body["pseudonym"], tx.body["key"]
     require(resident(state, pseudonym) is None, "already_enrolled", "resident already enrolled")
+    age_class, ends = tx.body["age_class"], tx.body.get("class_ends")
+    ages.check_enrollment(age_class, ends, ctx.time_ms)
     state.put(
         f"resident/{pseudonym}",
         {
@@ -50,9 +55,21 @@ def enroll(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
             "keyed_by": [tx.signer],
             "height": ctx.height,
             "previous_keys": [],
+            "age_class": age_class,
+            **({"class_ends": ends} if ends is not None else {}),
         },
     )
+    if ends is not None:
+        ages.register(state, pseudonym, ages.parse_day(ends), ctx.time_ms)
     return Applied(tx.encode(), ({"type": "resident_enrolled", "resident": pseudonym},))
+
+
+def _herself(state: Overlay, tx: Transaction, ctx: BlockContext) -> str:
+    """The resident signing for herself (a child under 14 through her guardian, at a
+    counter: ``guardian_required``)."""
+    from contracts.acting import principal  # acting reads guardianships, which read residents
+
+    return principal(state, tx, ctx, tx.type).resident
 
 
 def rotate_key(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
@@ -63,8 +80,8 @@ def rotate_key(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     with it stays as it is (she withdraws a consent with the new key)."""
     details = tx.body.get("assisted")
     if tx.signer.startswith("resident:"):
+        pseudonym = _herself(state, tx, ctx)
         authority.check(state, tx.type, tx.signer, [Relation.SUBJECT])
-        pseudonym = tx.signer.removeprefix("resident:")
     else:
         pseudonym = tx.body["pseudonym"]
     record = resident(state, pseudonym)

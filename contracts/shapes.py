@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.ages import parse_day
 from contracts.authority import check_roles, listed_roles
 from contracts.calendar import check_arrangement
 from contracts.formats import (
@@ -33,14 +34,20 @@ from contracts.formats import (
 from contracts.personal_data import found_in_json, may_hold
 from contracts.tx import Transaction
 from contracts.vocabulary import (
+    AGE_CLASSES,
     AGENCY_KINDS,
+    CAPACITIES,
     CHANNELS,
     CORRECTION_DECISIONS,
     CORRECTION_GROUNDS,
     CORRECTION_RECORDS,
     CORRECTION_REFUSALS,
     DATA_CLASSES,
+    DELEGABLE_ACTIONS,
     GRANTOR_TYPES,
+    GUARDIAN_BASES,
+    GUARDIAN_DOCUMENTS,
+    GUARDIAN_ENDINGS,
     HEALTH_CLASSES,
     PENSION_KINDS,
     PENSION_REJECTIONS,
@@ -132,9 +139,27 @@ def anchor(body: Body, signer: str) -> None:
 
 
 def enroll(body: Body, signer: str) -> None:
-    exactly(body, "pseudonym", "key")
+    """The age class from the ID (#13 item 2); a minor's with the day it ends, an adult's none."""
+    minor = body.get("age_class") in ("under_14", "14_17")
+    exactly(body, "pseudonym", "key", "age_class", *(("class_ends",) if minor else ()))
     hex64(body, "pseudonym")
     verifier(body, "key")
+    choice(body, "age_class", AGE_CLASSES)
+    if minor:
+        parse_day(body["class_ends"])
+
+
+def _acting(body: Body, signer: str) -> tuple[str, ...]:
+    """``on_behalf_of`` when a resident signs for another (a guardian, a delegate: #13), the
+    field to allow; never herself."""
+    if not _is_resident(signer) or "on_behalf_of" not in body:
+        return ()
+    require(
+        hex64(body, "on_behalf_of") != signer.removeprefix("resident:"),
+        "bad_field",
+        "on_behalf_of names another resident",
+    )
+    return ("on_behalf_of",)
 
 
 def rotate_key(body: Body, signer: str) -> None:
@@ -184,6 +209,10 @@ def _basis(body: Body) -> None:
 
 def _grantor(body: Body, assisted: bool) -> None:
     grantor = obj(body, "grantor")
+    if "on_behalf_of" in body:  # the delegation or guardianship on the ledger authorizes it
+        choice(grantor, "type", {"proxy", "guardian"})
+        members(grantor, "grantor", "type")
+        return
     if choice(grantor, "type", GRANTOR_TYPES if assisted else {"self"}) == "self":
         members(grantor, "grantor", "type")
     else:
@@ -233,7 +262,7 @@ def _consent(body: Body, assisted: bool) -> None:
 
 
 def grant(body: Body, signer: str) -> None:
-    exactly(body, *CONSENT_FIELDS)
+    exactly(body, *CONSENT_FIELDS, *_acting(body, signer))
     _consent(body, assisted=False)
 
 
@@ -246,7 +275,7 @@ def grant_assisted(body: Body, signer: str) -> None:
 
 def withdraw(body: Body, signer: str) -> None:
     if _is_resident(signer):
-        exactly(body, "consent_id")
+        exactly(body, "consent_id", *_acting(body, signer))
     else:
         exactly(body, "consent_id", "assisted")
         assisted_details(body)
@@ -271,7 +300,7 @@ def authorize(body: Body, signer: str) -> None:
         choice(basis, "type", {"statutory"})
         choice(basis, "citation", STATUTORY_SHARING)
     else:
-        exactly(body, "case_id", "consent_id")
+        exactly(body, "case_id", "consent_id", *_acting(body, signer))
         ident(body, "consent_id")
     ident(body, "case_id")
 
@@ -292,7 +321,7 @@ def pension_apply(body: Body, signer: str) -> None:
     """A kind; a scheme link's direction; the two sides differ but in a scheme link (one
     county's bureau often runs both schemes)."""
     fields: tuple[str, ...] = ("case_id", "kind", "from_agency", "to_agency")
-    fields += () if _is_resident(signer) else ("resident",)
+    fields += _acting(body, signer) if _is_resident(signer) else ("resident",)
     link = body.get("kind") == "scheme_link"
     exactly(body, *fields, *(("direction",) if link else ()))
     if not _is_resident(signer):
@@ -306,6 +335,11 @@ def pension_apply(body: Body, signer: str) -> None:
         "bad_field",
         "from_agency and to_agency differ (but in a scheme link)",
     )
+
+
+def pension_withdraw(body: Body, signer: str) -> None:
+    exactly(body, "case_id", *_acting(body, signer))
+    ident(body, "case_id")
 
 
 def accept(body: Body, signer: str) -> None:
@@ -484,6 +518,71 @@ def correct_decide(body: Body, signer: str) -> None:
         hex64(body, "new_commitment")
 
 
+def guardian_record(body: Body, signer: str) -> None:
+    """Ward and guardian (never the same), the basis (民法典 arts. 27-33), the document's kind
+    and hash, until when, the counter's details; an adult ward's capacity (arts. 21-22)."""
+    exactly(body, "guardianship_id", "resident", "guardian", "basis", "document",
+            "valid_until_ms", "assisted", optional=("capacity",))  # fmt: skip
+    ident(body, "guardianship_id")
+    require(hex64(body, "resident") != hex64(body, "guardian"), "bad_field",
+            "a resident is not her own guardian")  # fmt: skip
+    choice(body, "basis", GUARDIAN_BASES)
+    document = obj(body, "document")
+    members(document, "document", "kind", "hash")
+    choice(document, "kind", GUARDIAN_DOCUMENTS)
+    hex64(document, "hash")
+    integer(body, "valid_until_ms", 1)
+    if "capacity" in body:
+        choice(body, "capacity", CAPACITIES)
+    assisted_details(body)
+
+
+def guardian_revoke(body: Body, signer: str) -> None:
+    exactly(body, "guardianship_id", "reason", "assisted")
+    ident(body, "guardianship_id")
+    choice(body, "reason", GUARDIAN_ENDINGS)
+    assisted_details(body)
+
+
+def _delegation(body: Body, principal: str) -> None:
+    ident(body, "delegation_id")
+    require(hex64(body, "delegate") != principal, "self_delegation",
+            "a resident does not delegate to herself")  # fmt: skip
+    actions = body.get("actions")
+    require(
+        isinstance(actions, list)
+        and 0 < len(actions) == len(set(a for a in actions if isinstance(a, str)))
+        and set(actions) <= DELEGABLE_ACTIONS,
+        "bad_field",
+        f"actions: a non-empty list, without repeats, from {', '.join(sorted(DELEGABLE_ACTIONS))}",
+    )
+    _data_classes(body)
+    integer(body, "valid_until_ms", 1)
+
+
+DELEGATION_FIELDS = ("delegation_id", "delegate", "actions", "data_classes", "valid_until_ms")
+
+
+def delegation_grant(body: Body, signer: str) -> None:
+    exactly(body, *DELEGATION_FIELDS)
+    _delegation(body, signer.removeprefix("resident:"))
+
+
+def delegation_grant_assisted(body: Body, signer: str) -> None:
+    """At a counter, the resident present with her power of attorney (委托书: its hash)."""
+    exactly(body, *DELEGATION_FIELDS, "resident", "document_hash", "assisted")
+    _delegation(body, hex64(body, "resident"))
+    hex64(body, "document_hash")
+    assisted_details(body)
+
+
+def delegation_revoke(body: Body, signer: str) -> None:
+    exactly(body, "delegation_id", *(() if _is_resident(signer) else ("assisted",)))
+    ident(body, "delegation_id")
+    if not _is_resident(signer):
+        assisted_details(body)
+
+
 SHAPES: dict[str, Shape] = {
     "anchor": anchor,
     "resident.enroll": enroll,
@@ -501,7 +600,7 @@ SHAPES: dict[str, Shape] = {
     "pension.reject": reject,
     "pension.transfer_out": transfer_out,
     "pension.complete": complete,
-    "pension.withdraw": case_only,
+    "pension.withdraw": pension_withdraw,
     "proof.issue": proof_issue,
     "proof.revoke": proof_revoke,
     "governance.propose": propose,
@@ -511,6 +610,11 @@ SHAPES: dict[str, Shape] = {
     "rights.copy_request": copy_request,
     "rights.correct_request": correct_request,
     "rights.correct_decide": correct_decide,
+    "guardian.record": guardian_record,
+    "guardian.revoke": guardian_revoke,
+    "delegation.grant": delegation_grant,
+    "delegation.grant_assisted": delegation_grant_assisted,
+    "delegation.revoke": delegation_revoke,
 }
 
 __all__ = ["HEX64", "IDENT", "SHAPES", "Malformed", "malformed"]

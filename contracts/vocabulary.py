@@ -268,3 +268,67 @@ CORRECTION_REFUSALS: dict[str, tuple[str, str]] = {
 }
 """Why an agency refuses a correction, or corrects only part (``rights.correct_decide``):
 PIPL art. 50 requires the reasons of a refusal; one is always given."""
+AGE_CLASSES: dict[str, tuple[str, str]] = {
+    "under_14": (
+        "不满十四周岁",
+        "under 14: only a registered guardian consents or acts (PIPL art. 31)",
+    ),
+    "14_17": ("十四周岁以上不满十八周岁", "14 to 17: acts herself; her guardian may too"),
+    "adult": ("成年人（十八周岁以上）", "18 or over (民法典 art. 17)"),
+}
+"""A resident's age class (#13 item 2), decided at the counter from the ID, never her birth
+date: the one fact the law's ages turn on (PIPL art. 31; 民法典 arts. 17-19)."""
+
+GUARDIAN_BASES: dict[str, tuple[str, str, str]] = {
+    "parent": ("minor", "民法典 art. 27(1)", "父母"),
+    "relative": ("minor", "民法典 art. 27(2)", "祖父母、外祖父母、兄、姐或其他个人、组织"),
+    "testament": ("minor", "民法典 art. 29", "遗嘱指定监护"),
+    "agreement": ("any", "民法典 art. 30", "协议确定监护"),
+    "appointment": ("any", "民法典 art. 31", "指定监护（居委会、村委会、民政部门或法院）"),
+    "public": ("any", "民法典 art. 32", "民政部门或居委会、村委会担任监护"),
+    "adult_incapacity": ("adult", "民法典 arts. 24, 28", "无或限制民事行为能力成年人的监护"),
+    "voluntary": ("adult", "民法典 art. 33", "意定监护"),
+}
+"""How a guardian came to be one: code -> (whose guardian: ``minor``, ``adult`` or ``any``,
+the article, 中文)."""
+
+GUARDIAN_DOCUMENTS: dict[str, tuple[str, str]] = {
+    "household_register": ("户口簿", "household register"),
+    "birth_certificate": ("出生医学证明", "medical certificate of birth"),
+    "court_judgment": ("人民法院判决书或裁定书", "court judgment or ruling"),
+    "appointment_letter": ("指定监护决定书", "letter of appointment"),
+    "will": ("遗嘱", "will"),
+    "guardianship_agreement": ("监护协议", "guardianship agreement"),
+    "notarized_agreement": ("意定监护协议公证书", "notarized voluntary guardianship agreement"),
+}
+"""The document a counter saw for a guardianship: its kind here, its hash on the log."""
+
+CAPACITIES = frozenset({"none", "limited"})
+"""An adult ward's capacity as a court declared it (民法典 arts. 21-22, 24): ``none`` acts only
+through her guardian; ``limited`` acts herself and her guardian may too."""
+
+GUARDIAN_ENDINGS: dict[str, tuple[str, str]] = {
+    "capacity_restored": ("被监护人恢复完全民事行为能力", "民法典 art. 39(1)"),
+    "guardian_incapable": ("监护人丧失监护能力", "民法典 art. 39(2)"),
+    "death": ("被监护人或者监护人死亡", "民法典 art. 39(3)"),
+    "court_ended": ("人民法院认定监护关系终止或撤销监护人资格", "民法典 arts. 36, 39(4)"),
+    "recorded_in_error": ("登记错误", "recorded in error"),
+}
+"""Why a counter ends a guardianship (``guardian.revoke``); one for a minor also ends by
+itself on her 18th birthday (民法典 art. 17)."""
+
+DELEGABLE_ACTIONS = frozenset(
+    {
+        "consent.grant",
+        "consent.withdraw",
+        "health.authorize",
+        "pension.apply",
+        "pension.withdraw",
+        "rights.copy_request",
+        "rights.correct_request",
+    }
+)
+"""What a delegate (委托代理人, 民法典 art. 165) or a guardian may sign for a resident: never
+``resident.erase`` or ``resident.rotate_key`` (her identity, at a counter), nor
+``delegation.*`` (no delegate appoints another: 民法典 art. 169 asks the principal's
+consent, which the ledger has only as a delegation of her own)."""

@@ -7,6 +7,7 @@ tree head and state root, validators run it to check them, and the node stores i
 import base64
 from dataclasses import dataclass
 
+from contracts.registry import begin_block
 from contracts.rules import Applied, BlockContext, Rejected, Rule, apply_transaction
 from contracts.state import JSON, Overlay, StateView, next_state_root
 from contracts.tx import MalformedTransaction, Transaction
@@ -55,6 +56,7 @@ def execute(
     events: list[dict[str, object]] = []
     invalid = None
     invalid_txs: list[bytes] = []
+    begin_block(state, ctx)  # part of the contracts: a minor's class end, before any transaction
     for raw in txs:
         try:
             tx = Transaction.from_json(raw)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.policy import ConsentPolicy
-from contracts.registry import RULES
+from contracts.registry import RULES, begin_block
 from contracts.rules import (
     Applied,
     BlockContext,
@@ -99,6 +99,7 @@ class World:
         self.height += 1
         overlay = Overlay(self.state)
         ctx = BlockContext(CHAIN, self.height, self.time_ms, check_signature)
+        begin_block(overlay, ctx)
         outcome = apply_transaction(overlay, tx, ctx, RULES)
         if isinstance(outcome, Applied):
             self.log.append(outcome.leaf)
@@ -116,12 +117,17 @@ class World:
             again.submit_tx(tx)
         return again
 
-    def enroll(self, pseudonym: str, by: str = "ssb-330825") -> Signer:
+    def enroll(
+        self, pseudonym: str, by: str = "ssb-330825", age_class: str = "adult",
+        class_ends: str | None = None,
+    ) -> Signer:  # fmt: skip
         key = self.resident_key(pseudonym)
         self.keys[f"resident:{pseudonym}"] = key
+        ends = {"class_ends": class_ends} if class_ends is not None else {}
         out = self.submit(
-            by, {"type": "resident.enroll", "pseudonym": pseudonym, "key": key.verifier().encode()}
-        )
+            by, {"type": "resident.enroll", "pseudonym": pseudonym,
+                 "key": key.verifier().encode(), "age_class": age_class, **ends},
+        )  # fmt: skip
         assert isinstance(out, Applied), out
         return key
 

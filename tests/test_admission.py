@@ -76,7 +76,7 @@ def test_an_id_number_pasted_as_a_pseudonym_never_reaches_a_block(one: One) -> N
     rules after the whole transaction, ID number included, sat in a public block."""
     secret = (one.net / "agencies" / "network-secret").read_bytes()
     me = Signer.generate("resident")
-    enroll = one.signed("ssb-330825", {"type": "resident.enroll",
+    enroll = one.signed("ssb-330825", {"type": "resident.enroll", "age_class": "adult",
                                        "pseudonym": pseudonym(secret, ID_NUMBER),
                                        "key": me.verifier().encode()})  # fmt: skip
     assert one.post(enroll).status_code == 202 and one.wait(enroll)["status"] == "committed"

@@ -87,7 +87,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         w = World(client, net)
         for p in (ME, OTHER):
             key = w.keys[f"resident:{p}"].verifier().encode()
-            w.tx("ssb-330825", {"type": "resident.enroll", "pseudonym": p, "key": key})
+            w.tx(
+                "ssb-330825",
+                {"type": "resident.enroll", "pseudonym": p, "key": key, "age_class": "adult"},
+            )
         now = int(time.time() * 1000)
         assert w.tx(f"resident:{ME}", {
             "type": "consent.grant", "consent_id": "mc-1", "grantor": {"type": "self"},
@@ -309,7 +312,10 @@ def test_a_test_result_shared_on_its_statute_reaches_the_requester_and_her_log(
     third = hashlib.sha256(b"statutory resident").hexdigest()
     world.keys[f"resident:{third}"] = Signer.generate("third")
     key = world.keys[f"resident:{third}"].verifier().encode()
-    world.tx("ssb-330825", {"type": "resident.enroll", "pseudonym": third, "key": key})
+    world.tx(
+        "ssb-330825",
+        {"type": "resident.enroll", "pseudonym": third, "key": key, "age_class": "adult"},
+    )
     world.tx("hosp-330881", {"type": "health.request", "case_id": "stat-1", "resident": third,
                              "source": "hosp-330824", "data_class": "test_result",
                              "purpose": "TREAT"})  # fmt: skip

@@ -225,6 +225,7 @@ def test_cluster_commits_survives_crashes_and_loses_nothing(
     verifier = capsys.readouterr().out.strip().splitlines()[-1]
     enroll = ["tx", "resident.enroll", "--node", c.urls[1], "--key", key, "--wait"]
     enroll += ["--set", f"pseudonym={pseudonym}", "--set", f"key={verifier}"]
+    enroll += ["--set", "age_class=adult"]
     assert main(enroll) == 0
     assert '"status": "committed"' in capsys.readouterr().out
     assert main(enroll) == 1  # the same resident twice: committed as rejected, exit 1

@@ -52,7 +52,12 @@ ASSISTED = {
 # -------------------------------------------------------------- residents
 def test_enrollment_rules(w: World) -> None:
     key = w.resident_key(pseudonym_of(3))
-    body = {"type": "resident.enroll", "pseudonym": pseudonym_of(3), "key": key.verifier().encode()}
+    body = {
+        "type": "resident.enroll",
+        "pseudonym": pseudonym_of(3),
+        "key": key.verifier().encode(),
+        "age_class": "adult",
+    }
     refused(w.submit("audit-330800", body), "wrong_signer")
     refused(w.submit("ssb-330825", {**body, "pseudonym": "330825199001011234"}), "bad_field")
     refused(w.submit("ssb-330825", {**body, "key": "not a key"}), "bad_field")

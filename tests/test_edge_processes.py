@@ -62,7 +62,7 @@ def _enrolled_resident(c: Cluster) -> tuple[Signer, str]:
     me = Signer.generate("resident-edge")
     pseudonym = hashlib.sha256(b"resident-edge").hexdigest()
     body = {"type": "resident.enroll", "chain_id": c.chain_id, "signer": ssb.name,
-            "nonce": "enroll-edge", "pseudonym": pseudonym, "key": me.verifier().encode()}  # fmt: skip
+            "nonce": "enroll-edge", "pseudonym": pseudonym, "age_class": "adult", "key": me.verifier().encode()}  # fmt: skip
     tx = sign_transaction(body, ssb)
     assert c.submit(0, tx).status_code == 202
     c.wait_for(lambda: c.committed_everywhere([0, 1, 2, 3], tx.hash.hex()), what="enrolment")

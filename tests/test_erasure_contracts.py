@@ -110,7 +110,7 @@ def attempts(w: World) -> list[tuple[str, dict[str, Any]]]:
         (me, {"type": "pension.withdraw", "case_id": f"p-applied-{P1[:4]}"}),
         (me, {"type": "resident.erase"}),
         (me, {"type": "anchor", "sha256": h("anything")}),
-        ("ssb-330825", {"type": "resident.enroll", "pseudonym": P1,
+        ("ssb-330825", {"type": "resident.enroll", "pseudonym": P1, "age_class": "adult",
                         "key": seeded("again").verifier().encode()}),
         ("ssb-330825", {"type": "resident.erase", "pseudonym": P1}),
         ("hosp-330824", {**consent("c-counter"), "type": "consent.grant_assisted",

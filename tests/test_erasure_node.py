@@ -149,7 +149,8 @@ def _scene(client: TestClient, config: Path) -> Scene:
     for n, p in enumerate(RESIDENTS):
         scene.keys[f"resident:{p}"] = Signer.generate(f"resident-{n}")
         key = scene.keys[f"resident:{p}"].verifier().encode()
-        assert scene.send(BUREAU, {"type": "resident.enroll", "pseudonym": p, "key": key})[
+        assert scene.send(BUREAU, {"type": "resident.enroll", "pseudonym": p, "key": key,
+                                   "age_class": "adult"})[
             "status"] == "committed"  # fmt: skip
         scene.case(p, f"s-{n}", deposit=True)
     scene.case(ERASED, "s-0b", deposit=False)

@@ -263,7 +263,12 @@ def test_a_resident_lists_who_accessed_their_records(single: tuple[TestClient, P
         send(
             ssb,
             ssb.name,
-            {"type": "resident.enroll", "pseudonym": pseudonym, "key": me.verifier().encode()},
+            {
+                "type": "resident.enroll",
+                "pseudonym": pseudonym,
+                "key": me.verifier().encode(),
+                "age_class": "adult",
+            },
         )["status"]
         == "committed"
     )
@@ -338,7 +343,7 @@ def test_overdue_pension_cases_are_listed(
     me = Signer.generate("resident-late")
     p = hashlib.sha256(b"late case").hexdigest()
     for n, body in enumerate([
-        {"type": "resident.enroll", "pseudonym": p, "key": me.verifier().encode()},
+        {"type": "resident.enroll", "pseudonym": p, "key": me.verifier().encode(), "age_class": "adult"},
         {"type": "pension.apply", "kind": "inter_area", "case_id": "late-1", "resident": p, "from_agency": "ssb-330825", "to_agency": "ssb-330802"},
     ]):  # fmt: skip
         tx = sign_transaction(
@@ -403,7 +408,7 @@ def _enrolled_resident(client: TestClient, net: Path, name: str) -> tuple[Signer
     me = Signer.generate(name)
     pseudonym = hashlib.sha256(name.encode()).hexdigest()
     body = {"type": "resident.enroll", "chain_id": "shanhe-quzhou-dev", "signer": ssb.name,
-            "nonce": f"enroll-{name}", "pseudonym": pseudonym, "key": me.verifier().encode()}  # fmt: skip
+            "nonce": f"enroll-{name}", "pseudonym": pseudonym, "age_class": "adult", "key": me.verifier().encode()}  # fmt: skip
     tx = sign_transaction(body, ssb)
     client.post("/v1/tx", json=tx.to_json())
     assert _wait_status(client, tx.hash.hex())["status"] == "committed"

@@ -87,7 +87,7 @@ def test_a_refused_read_is_committed_and_reported_as_refused(
     me = Signer.generate(f"resident:{ME}")
     write_signer(c.dir / "me.key", me)
     enroll = tx(c, key(c, "ssb-330825"), "resident.enroll", f"pseudonym={ME}",
-                f"key={me.verifier().encode()}")  # fmt: skip
+                f"key={me.verifier().encode()}", "age_class=adult")  # fmt: skip
     code, status, line = run(capsys, enroll)
     assert code == 0 and status["outcome"] == "applied" and line.startswith("applied at height")
     released_case(c, capsys, "s-1", int(time.time() * 1000) + 86_400_000)

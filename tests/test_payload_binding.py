@@ -153,7 +153,7 @@ def live(tmp_path: Path) -> Iterator[Scene]:
         for p in (VICTIM, PUPPET):
             scene.keys[f"resident:{p}"] = Signer.generate(p[:8])
             assert scene.send("ssb-330825", {
-                "type": "resident.enroll", "pseudonym": p,
+                "type": "resident.enroll", "pseudonym": p, "age_class": "adult",
                 "key": scene.keys[f"resident:{p}"].verifier().encode(),
             })["status"] == "committed"  # fmt: skip
         scene.case(VICTIM, "s-victim", deposit=True)  # deposited, released, read, fetched

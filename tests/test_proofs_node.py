@@ -30,7 +30,7 @@ def test_issue_fetch_prove_verify_revoke(
         ssb = read_signer(c.dir / "agencies" / "ssb-330825.key")
         pseudonym = hashlib.sha256(b"proof resident").hexdigest()
         me = Signer.generate(f"resident:{pseudonym}")
-        enroll = {"type": "resident.enroll", "pseudonym": pseudonym,
+        enroll = {"type": "resident.enroll", "pseudonym": pseudonym, "age_class": "adult",
                   "key": me.verifier().encode()}  # fmt: skip
         assert longyou.outcome(longyou.submit(longyou.sign(ssb, enroll))).applied
         expires = int(time.time() * 1000) + 90 * 86_400_000

@@ -109,7 +109,7 @@ def _scene(client: TestClient, config: Path) -> Scene:
         scene.keys[name] = read_signer(net / "agencies" / f"{name}.key")
     for p in (LIVE, OTHER):
         scene.keys[f"resident:{p}"] = Signer.generate(p[:8])
-        assert scene.send(BUREAU, {"type": "resident.enroll", "pseudonym": p,
+        assert scene.send(BUREAU, {"type": "resident.enroll", "pseudonym": p, "age_class": "adult",
                                    "key": scene.keys[f"resident:{p}"].verifier().encode()})[
             "status"] == "committed"  # fmt: skip
     scene.case(LIVE, "s-1", deposit=True)

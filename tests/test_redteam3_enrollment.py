@@ -33,7 +33,12 @@ def test_a_hospital_without_a_counter_cannot_enroll_a_resident_under_its_own_key
     stolen = seeded("resident")  # made by the hospital
     out = w.submit(
         HOSTILE,
-        {"type": "resident.enroll", "pseudonym": VICTIM, "key": stolen.verifier().encode()},
+        {
+            "type": "resident.enroll",
+            "pseudonym": VICTIM,
+            "key": stolen.verifier().encode(),
+            "age_class": "adult",
+        },
     )
     assert isinstance(out, Rejected) and out.code == "wrong_signer", out
     assert "with the counter role" in out.message
@@ -49,7 +54,13 @@ def hijack(w: World, counter: str = COUNTER) -> None:
     itself and the authorization of its own request."""
     stolen = seeded("resident")
     out = w.submit(
-        counter, {"type": "resident.enroll", "pseudonym": VICTIM, "key": stolen.verifier().encode()}
+        counter,
+        {
+            "type": "resident.enroll",
+            "pseudonym": VICTIM,
+            "key": stolen.verifier().encode(),
+            "age_class": "adult",
+        },
     )
     assert isinstance(out, Applied), out
     me = f"resident:{VICTIM}"
@@ -116,7 +127,7 @@ def test_the_resident_locked_out_by_a_key_she_never_held_is_rekeyed_at_another_c
     hijack(w)
     me = f"resident:{VICTIM}"
     stolen = w.keys[me]
-    enroll = {"type": "resident.enroll", "pseudonym": VICTIM,
+    enroll = {"type": "resident.enroll", "pseudonym": VICTIM, "age_class": "adult",
               "key": w.resident_key(VICTIM).verifier().encode()}  # fmt: skip
     out = w.submit(SOURCE, enroll)
     assert isinstance(out, Rejected) and out.code == "already_enrolled", out

@@ -28,7 +28,7 @@ COUNTER, COLLUDER, SOURCE = "hosp-330802", "hosp-330881", "hosp-330824"
 def test_a_counter_that_made_her_key_consents_for_a_colluder_capped_and_marked() -> None:
     w = World()
     made = w.resident_key(VICTIM, 5)  # made by the counter
-    out = w.submit(COUNTER, {"type": "resident.enroll", "pseudonym": VICTIM,
+    out = w.submit(COUNTER, {"type": "resident.enroll", "pseudonym": VICTIM, "age_class": "adult",
                              "key": made.verifier().encode()})  # fmt: skip
     assert isinstance(out, Applied), out
     me = f"resident:{VICTIM}"

@@ -89,7 +89,12 @@ def test_scenario_leaves_no_personal_data_outside_the_vault(
         send(
             ssb,
             ssb.name,
-            {"type": "resident.enroll", "pseudonym": p, "key": me.verifier().encode()},
+            {
+                "type": "resident.enroll",
+                "pseudonym": p,
+                "key": me.verifier().encode(),
+                "age_class": "adult",
+            },
         )
         send(me, f"resident:{p}", {
             "type": "consent.grant", "consent_id": f"c{n}", "grantor": {"type": "self"}, "basis": {"type": "consent"}, "notice": NOTICE, "separate": True,
@@ -197,7 +202,7 @@ def test_an_id_number_in_any_field_of_any_type_is_refused_at_admission_and_in_no
     fullwidth = id_number.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
     with TestClient(create_app(node), base_url="http://127.0.0.1:8700") as client:
         enroll = sign_transaction({"type": "resident.enroll", "chain_id": "shanhe-quzhou-dev",
-                                   "signer": "ssb-330825", "nonce": "e-1", "pseudonym": RESIDENT,
+                                   "signer": "ssb-330825", "nonce": "e-1", "pseudonym": RESIDENT, "age_class": "adult",
                                    "key": resident_key.verifier().encode()}, keys["ssb-330825"])  # fmt: skip
         assert client.post("/v1/tx", json=enroll.to_json()).status_code == 202
         tried = 0
@@ -208,7 +213,8 @@ def test_an_id_number_in_any_field_of_any_type_is_refused_at_admission_and_in_no
                 for path, where in string_paths(body):
                     for number in (id_number, f"身份证{id_number}", f"id:{fullwidth}"):
                         mistake = replaced(body, path, where, number)
-                        key = keys.get(mistake.get("signer", ""), keys[signer])
+                        # a resident of the examples who is not enrolled here (a delegate)
+                        key = keys.get(mistake.get("signer", ""), keys.get(signer, resident_key))
                         tx = sign_transaction(mistake, key)
                         r = client.post("/v1/tx", json=tx.to_json())
                         assert r.status_code == 400, (tx_type, path, where, r.text)

@@ -65,13 +65,31 @@ RECORD_ONLY = {k: v for k, v in INFO.items() if k != "pooled_fund_fen"}
 
 EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "anchor": [("hosp-330881", {"sha256": _h("document")})],
-    "resident.enroll": [("ssb-330825", {"pseudonym": RESIDENT, "key": _key("resident")})],
+    "resident.enroll": [
+        ("ssb-330825", {"pseudonym": RESIDENT, "key": _key("resident"), "age_class": "adult"}),
+        (
+            "ssb-330825",
+            {
+                "pseudonym": RESIDENT,
+                "key": _key("child"),
+                "age_class": "under_14",
+                "class_ends": "2030-02-01",
+            },
+        ),
+    ],
     "resident.rotate_key": [
         (ME, {"key": _key("resident-2")}),
         ("ssb-330802", {"pseudonym": RESIDENT, "key": _key("resident-3"), "assisted": ASSISTED}),
     ],
     "resident.erase": [(ME, {}), ("ssb-330825", {"pseudonym": RESIDENT})],
-    "consent.grant": [(ME, CONSENT)],
+    "consent.grant": [
+        (ME, CONSENT),
+        # a delegate (or a guardian) signs for the resident she acts for (#13)
+        (
+            f"resident:{_h('daughter')}",
+            {**CONSENT, "on_behalf_of": RESIDENT, "grantor": {"type": "proxy"}},
+        ),
+    ],
     "consent.grant_assisted": [
         (
             "hosp-330824",
@@ -273,6 +291,68 @@ EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
                 "reason": "not_own_data",
             },
         ),
+    ],
+    "guardian.record": [
+        (
+            "ssb-330825",
+            {
+                "guardianship_id": "g-1",
+                "resident": RESIDENT,
+                "guardian": _h("mother"),
+                "basis": "parent",
+                "document": {"kind": "birth_certificate", "hash": _h("出生医学证明")},
+                "valid_until_ms": T + 3650 * DAY_MS,
+                "assisted": ASSISTED,
+            },
+        ),
+        (
+            "hosp-330824",
+            {
+                "guardianship_id": "g-2",
+                "resident": RESIDENT,
+                "guardian": _h("son"),
+                "basis": "adult_incapacity",
+                "document": {"kind": "court_judgment", "hash": _h("判决书")},
+                "capacity": "none",
+                "valid_until_ms": T + 3650 * DAY_MS,
+                "assisted": ASSISTED,
+            },
+        ),
+    ],
+    "guardian.revoke": [
+        ("ssb-330825", {"guardianship_id": "g-1", "reason": "court_ended", "assisted": ASSISTED})
+    ],
+    "delegation.grant": [
+        (
+            ME,
+            {
+                "delegation_id": "d-1",
+                "delegate": _h("daughter"),
+                "actions": ["consent.grant", "consent.withdraw"],
+                "data_classes": ["test_result", "health_file_summary"],
+                "valid_until_ms": T + 180 * DAY_MS,
+            },
+        )
+    ],
+    "delegation.grant_assisted": [
+        (
+            "ssb-330825",
+            {
+                "delegation_id": "d-2",
+                "resident": RESIDENT,
+                "delegate": _h("daughter"),
+                "actions": ["pension.apply", "pension.withdraw"],
+                "data_classes": ["pension_account"],
+                "valid_until_ms": T + 90 * DAY_MS,
+                "document_hash": _h("委托书"),
+                "assisted": ASSISTED,
+            },
+        )
+    ],
+    "delegation.revoke": [
+        (ME, {"delegation_id": "d-1"}),
+        (f"resident:{_h('daughter')}", {"delegation_id": "d-1"}),
+        ("ssb-330825", {"delegation_id": "d-2", "assisted": ASSISTED}),
     ],
     "access.read": [
         (
