@@ -28,11 +28,14 @@ def record_access(
     height: int,
     basis: str | None = None,
     acting_as: str | None = None,
+    emergency_reason: str | None = None,
 ) -> dict[str, Any]:
     """Append an entry; ``basis``, the statute cited when no consent is (a sharing case
     authorized on a statutory basis), appears only in such entries; ``acting_as``
     (``guardian`` or ``delegate``) only in entries of a step another resident took for her,
-    whose ``agent`` is then that resident (``resident:<pseudonym>``)."""
+    whose ``agent`` is then that resident (``resident:<pseudonym>``); ``emergency_reason``
+    (a code of ``EMERGENCY_REASONS``) only in entries of a break-glass and of its cases'
+    steps (``contracts/emergency.py``)."""
     count = state.get(f"access_count/{resident}") or 0
     assert isinstance(count, int)
     entry = {
@@ -53,6 +56,8 @@ def record_access(
         entry["basis"] = basis
     if acting_as is not None:
         entry["acting_as"] = acting_as
+    if emergency_reason is not None:
+        entry["emergency_reason"] = emergency_reason
     state.put(f"access/{resident}/{count:012d}", entry)
     state.put(f"access_count/{resident}", count + 1)
     return entry

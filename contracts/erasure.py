@@ -35,6 +35,8 @@ CREATES: dict[str, tuple[str, str]] = {
     "health.request": ("share/", "case_id"),
     "pension.apply": ("pension/", "case_id"),
     "proof.issue": ("proof/", "proof_id"),
+    "health.emergency": ("emergency/", "emergency_id"),
+    "basis.record": ("basis/", "basis_id"),
 }
 """Transaction type -> (state prefix, body field) of the record naming a resident it creates."""
 CASES = {"health.": "share/", "pension.": "pension/"}
@@ -165,7 +167,7 @@ def guard(rule: Rule) -> Rule:
         if (refusal := erased_subject(state, tx)) is not None:
             return refusal
         outcome = rule(state, tx, ctx)
-        if isinstance(outcome, Applied):
+        if isinstance(outcome, Applied) and outcome.refused is None:  # a refusal creates none
             _index(state, tx)
         return outcome
 
@@ -224,6 +226,9 @@ def erase(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
                             "deadline_awaits": None, "window": None, "window_agency": None,
                             "history": [*item["history"], step]})  # fmt: skip
             closed["pension_cases"] += 1
+        elif key.startswith(("emergency/", "basis/")) and item["status"] in ("open", "in_force"):
+            state.put(key, {**item, "status": "erased", "ended_ms": ctx.time_ms,
+                            "ended_height": ctx.height})  # fmt: skip
         elif key.startswith("proof/") and item["status"] == "active":
             state.put(key, {**item, "status": "erased", "ended_ms": ctx.time_ms,
                             "ended_height": ctx.height})  # fmt: skip

@@ -3,7 +3,9 @@
 from contracts import (
     access_log,
     anchor,
+    bases,
     consent,
+    emergency,
     erasure,
     governance,
     health,
@@ -55,7 +57,18 @@ Also in 4 (#13 item 5, before 4 is released): a consent says what the resident w
 (``separate``, required for a health class: art. 29); its record names the recipient's contact
 as its agency record (``recipient_contact``); ``health.authorize`` refuses a case whose purpose
 is not the consent's (``purpose_mismatch``); ``consent.withdraw`` refuses a statutory basis
-(``statutory_basis``)."""
+(``statutory_basis``).
+Also in 4 (#13 item 4, before 4 is released): emergency access (PIPL art. 13(1)(4), 民法典 art.
+1220): ``health.emergency`` (break-glass by a hospital, a reason code) opens
+``emergency/<id>`` for the policy's ``emergency_window_ms``; ``health.request`` with
+``emergency_id`` opens a case AUTHORIZED at once within its scope (classes, source, window:
+else refused and recorded, ``out_of_scope``, ``emergency_window_closed``); every step is in
+the resident's access log with reason ``emergency`` and ``emergency_reason``; per-hospital,
+per-day counters (``hospital_reads/<day>/<hospital>``) for the auditors' rate; governance
+``set_emergency_limit`` caps break-glasses a rolling day (``emergency_limit``).
+Also in 4 (#13 item 5, before 4 is released): statutory bases are their own record
+(``basis.record`` by the agency holding the duty, ``basis/<id>``, a citation code of
+``STATUTORY_BASES``), never withdrawn; ``consent.grant`` takes only ``basis.type`` consent."""
 
 RULES: dict[str, Rule] = {
     name: erasure.guard(rule)
@@ -64,6 +77,8 @@ RULES: dict[str, Rule] = {
         **residents.RULES,
         **consent.RULES,
         **health.RULES,
+        **emergency.RULES,
+        **bases.RULES,
         **pension.RULES,
         **proofs.RULES,
         **governance.RULES,
