@@ -90,6 +90,16 @@ def _share_citation(case: dict[str, Any]) -> str | None:
     return str(basis["citation"]) if isinstance(basis, dict) and "citation" in basis else None
 
 
+def _emergency_reason(case: dict[str, Any]) -> str | None:
+    """A sharing case opened under a break-glass: its reason code (``contracts/emergency.py``)."""
+    basis = case.get("basis")
+    return (
+        str(basis["reason"])
+        if isinstance(basis, dict) and basis.get("type") == "emergency"
+        else None
+    )
+
+
 def read(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     """A validator node granted an agency's read of a resident's case file at its API: the
     read goes into the resident's access log (one read, one entry). The entity must be a case
@@ -120,6 +130,7 @@ def read(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
         data_class=text(tx.body, "data_class"), purpose=text(tx.body, "purpose"),
         consent_id=case.get("consent_id"), outcome="granted", reason=None,
         time_ms=ctx.time_ms, height=ctx.height, basis=_share_citation(case),
+        emergency_reason=_emergency_reason(case),
     )  # fmt: skip
     return Applied(tx.encode(), ({"type": "access_read", "resident": who, "seq": entry["seq"]},))
 

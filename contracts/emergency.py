@@ -50,11 +50,11 @@ def limit_key(target: str) -> str:
     return f"emergency_limit/{target}"
 
 
-def limit_of(state: StateView, hospital: str) -> int | None:
+def limit_of(get: Callable[[str], Any], hospital: str) -> int | None:
     """Break-glasses ``hospital`` may open a rolling day: its own limit, else the network's,
-    else none."""
+    else none. ``get`` reads state: the contracts' or a node's."""
     for target in (hospital, NETWORK):
-        value = state.get(limit_key(target))
+        value = get(limit_key(target))
         if isinstance(value, dict) and isinstance(value.get("max_per_day"), int):
             return int(value["max_per_day"])
     return None
@@ -63,7 +63,7 @@ def limit_of(state: StateView, hospital: str) -> int | None:
 def over_limit(state: StateView, hospital: str, now_ms: int) -> int | None:
     """The limit, if ``hospital`` reached it: ``limit`` break-glasses in the last day. One
     read: the ``limit``-th most recent of its index."""
-    limit = limit_of(state, hospital)
+    limit = limit_of(state.get, hospital)
     if limit is None:
         return None
     count = state.get(f"emergency_count/{hospital}") or 0

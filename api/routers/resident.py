@@ -1,4 +1,5 @@
-"""What residents see of their own records: who accessed what, and the consents they gave.
+"""What residents see of their own records: who accessed what, the consents they gave, and,
+apart from them, the statutory bases agencies recorded for them.
 
 Personal data: every request carries an RFC 9421 signature by the resident's own key, and
 ``api/authz.py`` shows each resident their own records only.
@@ -12,8 +13,9 @@ from pydantic import BaseModel
 
 from api.authz import Action, Parties, caller_of, require
 from api.problems import SIGNED_RESPONSES, Problem
-from api.schemas import AuditEvent, Consent
+from api.schemas import AuditEvent, Consent, StatutoryBasis
 from contracts.consent import consent_status
+from contracts.vocabulary import STATUTORY_BASES
 from node import chainstore
 from node.service import Node
 
@@ -30,6 +32,12 @@ class AccessPage(BaseModel):
 class ConsentPage(BaseModel):
     resident: str
     consents: list[Consent]
+    next_cursor: str | None
+
+
+class BasisPage(BaseModel):
+    resident: str
+    bases: list[StatutoryBasis]
     next_cursor: str | None
 
 
@@ -81,3 +89,32 @@ async def list_consents(
         if isinstance(v, dict) and v.get("resident") == pseudonym
     ]
     return ConsentPage(resident=pseudonym, consents=mine, next_cursor=next_cursor)
+
+
+@router.get("/{pseudonym}/bases", response_model=BasisPage, responses=SIGNED_RESPONSES)
+async def list_bases(
+    request: Request,
+    pseudonym: str,
+    cursor: str | None = Query(None, pattern="^[0-9]{1,12}$"),
+    limit: int = Query(100, ge=1, le=500),
+) -> BasisPage:
+    """The statutory bases agencies recorded for the resident (``basis.record``, PIPL art.
+    13(1)(3)), each with its citation in Chinese and English: not consents, never withdrawn,
+    kept apart from them. Walks ``limit`` of the resident's own records a page (the index
+    erasure keeps, ``records/<pseudonym>/<n>``), never all residents'."""
+    node = await _own(request, pseudonym, Action.BASES)
+    total = node.committed_value(f"records_count/{pseudonym}") or 0
+    start = int(cursor) if cursor is not None else 0
+    end = min(int(total), start + limit)
+    bases = []
+    for i in range(start, end):
+        key = node.committed_value(f"records/{pseudonym}/{i:012d}")
+        record = (
+            node.committed_value(key) if isinstance(key, str) and key.startswith("basis/") else None
+        )
+        if isinstance(record, dict):
+            zh, en, _, _ = STATUTORY_BASES.get(record["citation"], (None, None, None, None))
+            bases.append(
+                StatutoryBasis.model_validate({**record, "citation_zh": zh, "citation_en": en})
+            )
+    return BasisPage(resident=pseudonym, bases=bases, next_cursor=str(end) if end < total else None)
