@@ -72,6 +72,11 @@ class Parties:
 class Action(StrEnum):
     ACCESS_LOG = "resident.access_log"
     CONSENTS = "resident.consents"
+    BASES = "resident.bases"
+    """The statutory bases agencies recorded for her (``basis.record``), apart from consents."""
+    EMERGENCY_REPORT = "audit.emergencies"
+    """Break-glasses and each hospital's rate of emergency reads: for an auditor or a
+    governance agency (which sets the limits)."""
     PENSION_CASE = "pension.case"
     PENSION_OVERDUE = "pension.overdue"
     HEALTH_CASE = "health.case"
@@ -96,11 +101,15 @@ class Action(StrEnum):
 
 # Action -> (roles allowed, which of the parties the caller must be). "own": the resident
 # themself, or a resident standing for her (``Parties.representatives``: her guardian, or her
-# delegate for what the delegation covers); "party": the resident or an agency party to the case; "recipient"/"source": that
-# agency only; "any": no ownership (the list is filtered to the caller's cases instead).
+# delegate for what the delegation covers); "party": the resident or an agency party to the
+# case; "recipient"/"source": that agency only; "overseer": an auditor or governance agency (the
+# endpoint names it in ``parties.agencies``); "any": no ownership (the list is filtered to the
+# caller's cases instead).
 MATRIX: dict[Action, tuple[frozenset[Role], str]] = {
     Action.ACCESS_LOG: (frozenset({Role.RESIDENT}), "own"),
     Action.CONSENTS: (frozenset({Role.RESIDENT}), "own"),
+    Action.BASES: (frozenset({Role.RESIDENT}), "own"),
+    Action.EMERGENCY_REPORT: (frozenset({Role.AGENCY}), "overseer"),
     Action.PENSION_CASE: (frozenset({Role.RESIDENT, Role.AGENCY}), "party"),
     Action.PENSION_OVERDUE: (frozenset({Role.AGENCY}), "any"),
     Action.HEALTH_CASE: (frozenset({Role.RESIDENT, Role.AGENCY}), "party"),
@@ -142,6 +151,8 @@ def decide(action: Action, caller: Caller, parties: Parties) -> str | None:
         return "not_own_data"
     if ownership == "party" and not (own_resident or caller.id in parties.agencies):
         return "not_party"
+    if ownership == "overseer" and caller.id not in parties.agencies:
+        return "not_overseer"
     if ownership == "recipient" and caller.id != parties.recipient:
         return "not_recipient"
     if ownership == "source" and caller.id != parties.source:

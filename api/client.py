@@ -221,6 +221,38 @@ class ShanheClient:
         ).json()
         return found
 
+    def bases(self, pseudonym: str, key: Signer) -> list[dict[str, Any]]:
+        """The statutory bases agencies recorded for the resident (first page), apart from
+        her consents: each with its citation code and text; none is withdrawn."""
+        path = f"/v1/residents/{pseudonym}/bases"
+        page: list[dict[str, Any]] = self.signed(
+            "GET", path, key, f"resident:{pseudonym}", query="limit=500"
+        ).json()["bases"]
+        return page
+
+    # ------------------------------------------------------------ auditors
+    def emergency_report(
+        self, key: Signer, keyid: str, since: str | None = None, until: str | None = None
+    ) -> dict[str, Any]:
+        """Break-glasses of a period (YYYY-MM-DD, CST; default the last 30 days) and each
+        hospital's rate of emergency reads, highest first: for an auditor or a governance
+        agency (``keyid``)."""
+        query = "&".join(f"{k}={v}" for k, v in (("since", since), ("until", until)) if v)
+        report: dict[str, Any] = self.signed(
+            "GET", "/v1/audit/emergencies", key, keyid, query=query
+        ).json()
+        return report
+
+    def break_glass(
+        self, key: Signer, agency: str, emergency_id: str, resident: str, source: str,
+        data_classes: Sequence[str], reason: str,
+    ) -> TxOutcome:  # fmt: skip
+        """A hospital's ``health.emergency`` (PIPL art. 13(1)(4)), submitted and waited for:
+        ``refused`` with ``emergency_limit`` past the governance limit."""
+        body = {"type": "health.emergency", "emergency_id": emergency_id, "resident": resident,
+                "source": source, "data_classes": list(data_classes), "reason": reason}  # fmt: skip
+        return self.outcome(self.submit(self.sign(key, body, agency)))
+
     def proof_content(self, proof_id: str, key: Signer, pseudonym: str) -> dict[str, Any]:
         """The resident's proof: ``content``, ``salt``, ``entry`` (the ``proof.issue`` leaf
         bytes), ``leaf_index`` and ``status``; the content checked against the entry's

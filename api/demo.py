@@ -306,6 +306,7 @@ class Demo:
         )
         self.step("the resident lists who accessed the records", lambda: self._access_list(elder))
 
+        self._emergency(elder, jiangshan_hosp, kaihua_hosp, document)
         self._proof_of_insurance(worker, worker_key, now)
 
         # --- the auditor
@@ -319,6 +320,54 @@ class Demo:
         for title, ok, _ in self.results:
             print(f"| {title} | {'ok' if ok else 'FAILED'} |")
         return all(ok for _, ok, _ in self.results)
+
+    def _emergency(self, elder: str, er: Signer, source: Signer, document: bytes) -> None:
+        """Brought in unconscious, the resident's test result is read without her consent
+        (PIPL art. 13(1)(4), 民法典 art. 1220), within the break-glass's window and scope; she
+        sees it afterwards (art. 18 para 2), and the auditor sees Jiangshan's rate."""
+        print(
+            "\n急诊 / Emergency: weeks later she is brought unconscious to Jiangshan's emergency "
+            "department, which breaks the glass for her test result at Kaihua."
+        )
+        run = secrets.token_hex(4)
+        emergency, case = f"em-{run}", f"em-{run}-tr"
+        glass = {"type": "health.emergency", "emergency_id": emergency, "resident": elder,
+                 "source": source.name, "data_classes": ["test_result"], "reason": "unconscious"}  # fmt: skip
+        self.step("Jiangshan hospital breaks the glass (reason: unconscious), at once in her log",
+                  lambda: self._committed(self.send(er, er.name, glass)))  # fmt: skip
+        request = {"type": "health.request", "case_id": case, "resident": elder,
+                   "source": source.name, "data_class": "test_result", "purpose": "ETREAT",
+                   "emergency_id": emergency}  # fmt: skip
+        self.step("it opens the case for the one class named, authorized by the break-glass",
+                  lambda: self._committed(self.send(er, er.name, request)))  # fmt: skip
+
+        def release_and_read() -> tuple[bool, str]:
+            deposited = self.client.deposit(case, document, source, source.name)
+            fields = {k: deposited[k] for k in ("commitment", "locator")}
+            body = {"type": "health.release", "case_id": case, **fields}
+            released, _ = self._committed(self.send(source, source.name, body))
+            read = self.send(er, er.name, {"type": "health.access", "case_id": case})
+            fetched = self.client.fetch(case, er, er.name) == document
+            return released and fetched and self._committed(read)[0], "released, read, fetched"
+
+        self.step("Kaihua releases it and Jiangshan reads it within the window", release_and_read)
+
+        def she_sees_it() -> tuple[bool, str]:
+            marked = [(e["action"], e["reason"]) for e in self._access(elder)
+                      if e.get("emergency_reason") == "unconscious" and e["outcome"] == "granted"]  # fmt: skip
+            want = [("C", "emergency"), ("E", "emergency"), ("R", "emergency")]
+            return marked[:3] == want, "; ".join(f"{a}: {r}" for a, r in marked)
+
+        self.step("afterwards she sees each step marked as an emergency access", she_sees_it)
+
+        def report() -> tuple[bool, str]:
+            got = self.client.emergency_report(self.agency("audit-330800"), "audit-330800")
+            row = next(r for r in got["hospitals"] if r["hospital"] == er.name)
+            return row["emergency_reads"] >= 1, (
+                f"{er.name}: {row['emergency_reads']} of {row['reads']} reads under break-glass"
+            )
+
+        self.step("the auditor sees each hospital's rate of emergency reads", report)
 
     def _proof_of_insurance(self, worker: str, worker_key: Signer, now: int) -> None:
         """参保证明: issued in Longyou, handed over by the resident as a tlog-proof file, checked

@@ -53,7 +53,19 @@ class AuditEvent(Record):
         examples=["浙江省医疗保障条例 art. 40"],
     )
     outcome: str = Field(description="granted | refused", examples=["granted"])
-    reason: str | None = Field(default=None, examples=["consent_withdrawn"])
+    reason: str | None = Field(
+        default=None,
+        description="why refused; for a granted step: emergency (under a break-glass), "
+        "statutory_basis (an agency recorded a statutory basis), and the notices above",
+        examples=["consent_withdrawn"],
+    )
+    emergency_reason: str | None = Field(
+        default=None,
+        description="an emergency access (PIPL arts. 13(1)(4), 18 para 2): the break-glass's "
+        "reason code (docs/domain.md), in the entries of the break-glass (action C) and of "
+        "every step of its cases",
+        examples=["unconscious"],
+    )
     recorded_ms: int
     height: int
     acting_as: str | None = Field(
@@ -68,12 +80,27 @@ class Grantor(Record):
 
 
 class Basis(Record):
-    type: str = Field(description="consent | statutory", examples=["consent"])
-    citation: str | None = Field(
-        default=None,
-        description="the statute, for a statutory basis: not a consent, never withdrawn",
-        examples=["PIPL art. 13(3)"],
+    type: str = Field(
+        description="consent (a statutory basis is its own record: StatutoryBasis)",
+        examples=["consent"],
     )
+
+
+class StatutoryBasis(Record):
+    """A statutory basis an agency recorded for the resident (``basis.record``, PIPL art.
+    13(1)(3)): not a consent, never withdrawn, listed apart from her consents."""
+
+    basis_id: str
+    resident: str = Field(examples=PSEUDONYM)
+    type: str = Field(examples=["statutory"])
+    citation: str = Field(description="a code of STATUTORY_BASES", examples=["sil_pension"])
+    citation_zh: str | None = Field(default=None, description="the citation, in Chinese")
+    citation_en: str | None = Field(default=None, description="what it says, in English")
+    data_classes: list[str]
+    holder: str = Field(description="the agency that holds the duty", examples=["ssb-330825"])
+    recorded_ms: int
+    height: int
+    status: str = Field(description="in_force | erased", examples=["in_force"])
 
 
 class Notice(Record):
@@ -227,7 +254,8 @@ class HealthCase(Record):
     basis: dict[str, str] | None = Field(
         default=None,
         description="instead of a consent: the statute the source authorized the case under "
-        "({type: statutory, citation}); no withdrawal or expiry applies",
+        "({type: statutory, citation}), or the break-glass it was opened under ({type: "
+        "emergency, emergency_id, reason}: its window and scope apply); no withdrawal applies",
         examples=[{"type": "statutory", "citation": "浙江省医疗保障条例 art. 40"}],
     )
     enroller_is_requester: bool = Field(

@@ -28,11 +28,14 @@ def record_access(
     height: int,
     basis: str | None = None,
     acting_as: str | None = None,
+    emergency_reason: str | None = None,
 ) -> dict[str, Any]:
     """Append an entry; ``basis``, the statute cited when no consent is (a sharing case
     authorized on a statutory basis), appears only in such entries; ``acting_as``
     (``guardian`` or ``delegate``) only in entries of a step another resident took for her,
-    whose ``agent`` is then that resident (``resident:<pseudonym>``)."""
+    whose ``agent`` is then that resident (``resident:<pseudonym>``); ``emergency_reason``
+    (a code of ``EMERGENCY_REASONS``) only in entries of a break-glass and of its cases'
+    steps (``contracts/emergency.py``)."""
     count = state.get(f"access_count/{resident}") or 0
     assert isinstance(count, int)
     entry = {
@@ -53,6 +56,8 @@ def record_access(
         entry["basis"] = basis
     if acting_as is not None:
         entry["acting_as"] = acting_as
+    if emergency_reason is not None:
+        entry["emergency_reason"] = emergency_reason
     state.put(f"access/{resident}/{count:012d}", entry)
     state.put(f"access_count/{resident}", count + 1)
     return entry
@@ -86,6 +91,16 @@ def _share_citation(case: dict[str, Any]) -> str | None:
     return str(basis["citation"]) if isinstance(basis, dict) and "citation" in basis else None
 
 
+def _emergency_reason(case: dict[str, Any]) -> str | None:
+    """A sharing case opened under a break-glass: its reason code (``contracts/emergency.py``)."""
+    basis = case.get("basis")
+    return (
+        str(basis["reason"])
+        if isinstance(basis, dict) and basis.get("type") == "emergency"
+        else None
+    )
+
+
 def read(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     """A validator node granted an agency's read of a resident's case file at its API: the
     read goes into the resident's access log (one read, one entry). The entity must be a case
@@ -116,6 +131,7 @@ def read(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
         data_class=text(tx.body, "data_class"), purpose=text(tx.body, "purpose"),
         consent_id=case.get("consent_id"), outcome="granted", reason=None,
         time_ms=ctx.time_ms, height=ctx.height, basis=_share_citation(case),
+        emergency_reason=_emergency_reason(case),
     )  # fmt: skip
     return Applied(tx.encode(), ({"type": "access_read", "resident": who, "seq": entry["seq"]},))
 

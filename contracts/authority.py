@@ -198,6 +198,7 @@ AUTHORITY: dict[str, tuple[Grant, ...]] = {
         Grant(A, Relation.KIND_CLASSES, SERVICE, COUNTER, Behalf.RESIDENT),
     ),
     "health.request": (Grant(A, kinds=HOSPITAL),),
+    "health.emergency": (Grant(A, kinds=HOSPITAL),),
     "health.authorize": (
         Grant(R, Relation.SUBJECT),
         *ACTING,
@@ -217,6 +218,7 @@ AUTHORITY: dict[str, tuple[Grant, ...]] = {
     "pension.transfer_out": (Grant(A, Relation.FROM_AGENCY, SSB),),
     "pension.complete": (Grant(A, Relation.TO_AGENCY, SSB),),
     "pension.withdraw": (Grant(R, Relation.SUBJECT), *ACTING),
+    "basis.record": (Grant(A, kinds=SSB),),
     "proof.issue": (Grant(A, kinds=BUREAUS),),
     "proof.revoke": (Grant(A, Relation.ISSUER, BUREAUS),),
     "governance.propose": (Grant(A, Relation.MEMBER),),
@@ -240,7 +242,11 @@ AUTHORITY: dict[str, tuple[Grant, ...]] = {
 is a read by a hospital: always recorded, and only the requester is granted
 (``contracts/health.py``); a hospital's attempt on another's case is a real attempted read
 and goes into the resident's log as a refusal. Nobody else may sign one: a resident or an
-auditor could otherwise add refusals to any resident's access log and probe case ids."""
+auditor could otherwise add refusals to any resident's access log and probe case ids.
+``health.emergency`` (break-glass, PIPL art. 13(1)(4)) is any hospital's: every medical
+institution must treat an emergency at once (民法典 art. 1220), 医保定点 or not; governance
+limits it per hospital. ``basis.record`` is the agency's that holds the statutory duty: a
+social-security bureau for the pension classes (``vocabulary.STATUTORY_BASES``)."""
 
 VALIDATOR_TYPES = frozenset(t for t, grants in AUTHORITY.items() if any(g.who is V for g in grants))
 """What a validator node may sign: nothing but these (``rules.common_checks``)."""

@@ -5,9 +5,11 @@ a resident without a smartphone (assisted: channel, operator, how identity was v
 hash of the signed paper form; never a biometric template). Only agencies with the ``counter``
 role take assisted steps, only for the data classes their kind keeps, and an assisted consent
 lasts at most the policy's maximum (``contracts/policy.py``). Withdrawal stops future access
-and leaves past, lawful processing as it was (PIPL art. 15). A record on a statutory basis is
-not a consent and cannot be withdrawn (``statutory_basis``): it carries its citation, and the
-resident's right there is to object or ask for a correction, not to withdraw.
+and leaves past, lawful processing as it was (PIPL art. 15). A statutory basis is not a
+consent: a consent's ``basis`` is always ``consent`` (the shape refuses another,
+``statutory_basis_not_allowed``); the agency holding the duty records a statute as its own
+record (``basis.record``, ``contracts/bases.py``), which no transaction withdraws: the
+resident's right there is to object or ask for a correction (PIPL arts. 44, 46).
 
 The body's shape was checked before any rule runs (``contracts/shapes.py``).
 """
@@ -52,11 +54,6 @@ def _grant(state: Overlay, tx: Transaction, ctx: BlockContext, assisted: bool) -
     signed_by = resident(state, tx.signer.removeprefix("resident:")) if not assisted else None
     consent_id = body["consent_id"]
     require(state.get(f"consent/{consent_id}") is None, "duplicate_id", "consent_id is taken")
-    require(
-        body["basis"]["type"] == "consent" or set(classes) <= PENSION_CLASSES,
-        "statutory_basis_not_allowed",
-        "health data moves only with the resident's separate consent (PIPL arts. 28-29)",
-    )
     require(
         details is None or details["verification_result"] == "verified",
         "identity_not_verified",
@@ -139,12 +136,6 @@ def withdraw(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     if tx.signer == record.get("granted_by"):
         relations.append(Relation.RECORDING_COUNTER)
     authority.check(state, tx.type, tx.signer, relations, classes=record["data_classes"])
-    basis = record.get("basis") or {}
-    require(
-        basis.get("type") == "consent",
-        "statutory_basis",
-        f"not a consent: the statutory basis {basis.get('citation')} cannot be withdrawn",
-    )
     details = tx.body.get("assisted")
     require(
         details is None or details["verification_result"] == "verified",

@@ -41,6 +41,8 @@ CREATES: dict[str, tuple[str, str]] = {
     "guardian.record": ("guardianship/", "guardianship_id"),
     "delegation.grant": ("delegation/", "delegation_id"),
     "delegation.grant_assisted": ("delegation/", "delegation_id"),
+    "health.emergency": ("emergency/", "emergency_id"),
+    "basis.record": ("basis/", "basis_id"),
 }
 """Transaction type -> (state prefix, body field) of the record naming a resident it creates."""
 CASES = {"health.": "share/", "pension.": "pension/"}
@@ -175,7 +177,7 @@ def guard(rule: Rule) -> Rule:
         if (refusal := erased_subject(state, tx)) is not None:
             return refusal
         outcome = rule(state, tx, ctx)
-        if isinstance(outcome, Applied):
+        if isinstance(outcome, Applied) and outcome.refused is None:  # a refusal creates none
             _index(state, tx)
         return outcome
 
@@ -238,6 +240,9 @@ def erase(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
             closed["pension_cases"] += 1
         elif key.startswith(("delegation/", "guardianship/")) and item["status"] == "active":
             # ends with her, as a death ends it (民法典 arts. 173(4), 39(3))
+            state.put(key, {**item, "status": "erased", "ended_ms": ctx.time_ms,
+                            "ended_height": ctx.height})  # fmt: skip
+        elif key.startswith(("emergency/", "basis/")) and item["status"] in ("open", "in_force"):
             state.put(key, {**item, "status": "erased", "ended_ms": ctx.time_ms,
                             "ended_height": ctx.height})  # fmt: skip
         elif key.startswith("proof/") and item["status"] == "active":

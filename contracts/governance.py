@@ -15,7 +15,7 @@ change takes effect from the height after the block that applied it.
 
 from typing import Any
 
-from contracts import authority, calendar, pension, rights
+from contracts import authority, calendar, emergency, pension, rights
 from contracts.authority import Relation
 from contracts.fields import BadField, agency, guarded, require
 from contracts.rules import Applied, BlockContext, Outcome
@@ -27,7 +27,10 @@ from tlog.note import Verifier
 VALIDATOR_ACTIONS = {"add_validator", "remove_validator", "rotate_validator_key"}
 AGENCY_ACTIONS = {"add_agency", "remove_agency", "rotate_agency_key", "set_agency_roles"}
 CALENDAR_ACTIONS = {"set_calendar"}
-ACTIONS = VALIDATOR_ACTIONS | AGENCY_ACTIONS | CALENDAR_ACTIONS
+EMERGENCY_ACTIONS = {"set_emergency_limit"}
+"""A hospital's break-glasses a rolling day, or every hospital's (``contracts/emergency.py``);
+0 suspends its break-glass."""
+ACTIONS = VALIDATOR_ACTIONS | AGENCY_ACTIONS | CALENDAR_ACTIONS | EMERGENCY_ACTIONS
 VALIDATORS = "validators"
 KINDS = AGENCY_KINDS
 MEMBERS = "governance/members"
@@ -168,6 +171,8 @@ def _payload(state: Overlay, action: str, raw: Any, ctx: BlockContext) -> dict[s
         return _validator_payload(state, action, raw)
     if action in CALENDAR_ACTIONS:
         return _calendar_payload(state, raw, ctx)
+    if action in EMERGENCY_ACTIONS:
+        return emergency.limit_payload(state, raw)
     return _agency_payload(state, action, raw)
 
 
@@ -175,6 +180,8 @@ def _subject(action: str) -> str:
     """The body's field that holds the change."""
     if action in VALIDATOR_ACTIONS:
         return "validator"
+    if action in EMERGENCY_ACTIONS:
+        return "emergency_limit"
     return "calendar" if action in CALENDAR_ACTIONS else "agency"
 
 
@@ -185,6 +192,9 @@ def _apply(state: Overlay, action: str, payload: dict[str, Any]) -> dict[str, An
         year = payload["year"]
         changed = pension.recompute_deadlines(state, year) + rights.recompute_deadlines(state, year)
         return {"deadlines_recomputed": changed}
+    if action == "set_emergency_limit":
+        emergency.set_limit(state, payload)
+        return {}
     _apply_membership(state, action, payload)
     return {}
 

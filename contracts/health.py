@@ -18,7 +18,7 @@ touch such a case: a statutory basis is not the resident's to withdraw.
 from collections.abc import Callable
 from typing import Any
 
-from contracts import authority
+from contracts import authority, emergency
 from contracts.access_log import record_access
 from contracts.acting import principal
 from contracts.authority import Relation
@@ -43,10 +43,14 @@ def _case(state: Overlay, case_id: str) -> dict[str, Any]:
 
 
 def request(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
+    """A hospital asks for a resident's record; with ``emergency_id``, under its own
+    break-glass, authorized at once within its scope (``contracts/emergency.py``)."""
     authority.check(state, tx.type, tx.signer)
     case_id, who, source = tx.body["case_id"], tx.body["resident"], tx.body["source"]
     agency(state, source, SOURCE_KINDS[tx.body["data_class"]])
     require(resident(state, who) is not None, "unknown_resident", "resident is not enrolled")
+    if "emergency_id" in tx.body:
+        return emergency.request(state, tx, ctx)
     require(state.get(f"share/{case_id}") is None, "duplicate_id", "case_id is taken")
     state.put(
         f"share/{case_id}",
@@ -87,7 +91,10 @@ def case_allows(
 ) -> str | None:
     """None if the case's lawful basis lets ``recipient`` have its record now: its consent
     (``consent_allows``) or its statute (``statutory_problem``: withdrawal and expiry do not
-    apply); else the stable reason. ``get`` reads state: the contracts' or a node's."""
+    apply), or its break-glass (``emergency.case_problem``: scope and window); else the
+    stable reason. ``get`` reads state: the contracts' or a node's."""
+    if emergency.reason_of(case) is not None:
+        return emergency.case_problem(get, case, at_ms, recipient)
     if "basis" in case:
         if recipient != case["requester"]:
             return "not_recipient"
@@ -201,10 +208,12 @@ def release(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     )
     why = case_allows(state.get, case, ctx.time_ms, case["requester"])
     require(why is None, why or "", f"the case's basis no longer covers it: {why}")
+    urgent = emergency.reason_of(case)
     record_access(
         state, case["resident"], action="E", agent=tx.signer, entity=case["case_id"], data_class=case["data_class"],
-        purpose=case["purpose"], consent_id=case.get("consent_id"), outcome="granted", reason=None,
-        time_ms=ctx.time_ms, height=ctx.height, basis=citation(case),
+        purpose=case["purpose"], consent_id=case.get("consent_id"), outcome="granted",
+        reason=urgent and emergency.EMERGENCY, time_ms=ctx.time_ms, height=ctx.height,
+        basis=citation(case), emergency_reason=urgent,
     )  # fmt: skip
     state.put(
         f"share/{case['case_id']}",
@@ -249,11 +258,14 @@ def access(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
     else:
         why = case_allows(state.get, case, ctx.time_ms, tx.signer)
     outcome = "refused" if why else "granted"
+    urgent = emergency.reason_of(case)
     entry = record_access(
         state, case["resident"], action="R", agent=tx.signer, entity=case["case_id"], data_class=case["data_class"],
-        purpose=case["purpose"], consent_id=case.get("consent_id"), outcome=outcome, reason=why,
-        time_ms=ctx.time_ms, height=ctx.height, basis=citation(case),
+        purpose=case["purpose"], consent_id=case.get("consent_id"), outcome=outcome,
+        reason=why or (urgent and emergency.EMERGENCY), time_ms=ctx.time_ms, height=ctx.height,
+        basis=citation(case), emergency_reason=urgent,
     )  # fmt: skip
+    emergency.counted_read(state, case, tx.signer, outcome == "granted", ctx.time_ms)
     if outcome == "granted":  # the read a payload fetch may use (one fetch, one read)
         state.put(
             f"share/{case['case_id']}",
@@ -277,7 +289,7 @@ def access(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
 def citation(case: dict[str, Any]) -> str | None:
     """The statute a case was authorized under, for its access-log entries (None: consent)."""
     basis = case.get("basis")
-    return str(basis["citation"]) if isinstance(basis, dict) else None
+    return str(basis["citation"]) if isinstance(basis, dict) and "citation" in basis else None
 
 
 def case_status(case: dict[str, Any], consent: Any, now_ms: int) -> str:

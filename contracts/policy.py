@@ -17,9 +17,14 @@ class ConsentPolicy:
     most: a resident who cannot check it on a phone should not find it running for years."""
     self_max_ms: int = 365 * DAY_MS
     """The same for a consent the resident signs themself."""
+    emergency_window_ms: int = DAY_MS
+    """How long a break-glass (``health.emergency``, PIPL art. 13(1)(4)) lets its hospital
+    open, receive and read cases: an emergency is over within it, or it is not an emergency
+    any more and the resident (or her family) can be asked."""
 
     def to_json(self) -> dict[str, int]:
-        return {"assisted_max_ms": self.assisted_max_ms, "self_max_ms": self.self_max_ms}
+        return {"assisted_max_ms": self.assisted_max_ms, "self_max_ms": self.self_max_ms,
+                "emergency_window_ms": self.emergency_window_ms}  # fmt: skip
 
     @staticmethod
     def from_json(d: Any) -> "ConsentPolicy":

@@ -4,8 +4,10 @@ from contracts import (
     access_log,
     acting,
     anchor,
+    bases,
     consent,
     delegation,
+    emergency,
     erasure,
     governance,
     guardians,
@@ -75,7 +77,18 @@ Also in 4 (#13 items 2-3, before 4 is released): ``resident.enroll`` carries the
 ``contracts.acting.principal`` (an under-14's own signature is ``guardian_required``) and
 logged in her access log with ``acting_as``; every block begins with ``begin_block`` (a
 minor's class end: her record, her log and her guardians', a minor's guardianship ended at
-18)."""
+18).
+Also in 4 (#13 item 4, before 4 is released): emergency access (PIPL art. 13(1)(4), 民法典 art.
+1220): ``health.emergency`` (break-glass by a hospital, a reason code) opens
+``emergency/<id>`` for the policy's ``emergency_window_ms``; ``health.request`` with
+``emergency_id`` opens a case AUTHORIZED at once within its scope (classes, source, window:
+else refused and recorded, ``out_of_scope``, ``emergency_window_closed``); every step is in
+the resident's access log with reason ``emergency`` and ``emergency_reason``; per-hospital,
+per-day counters (``hospital_reads/<day>/<hospital>``) for the auditors' rate; governance
+``set_emergency_limit`` caps break-glasses a rolling day (``emergency_limit``).
+Also in 4 (#13 item 5, before 4 is released): statutory bases are their own record
+(``basis.record`` by the agency holding the duty, ``basis/<id>``, a citation code of
+``STATUTORY_BASES``), never withdrawn; ``consent.grant`` takes only ``basis.type`` consent."""
 
 RULES: dict[str, Rule] = {
     name: provenance.indexed(erasure.guard(acting.logged(rule)))
@@ -84,6 +97,8 @@ RULES: dict[str, Rule] = {
         **residents.RULES,
         **consent.RULES,
         **health.RULES,
+        **emergency.RULES,
+        **bases.RULES,
         **pension.RULES,
         **proofs.RULES,
         **governance.RULES,

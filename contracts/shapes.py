@@ -44,6 +44,7 @@ from contracts.vocabulary import (
     CORRECTION_REFUSALS,
     DATA_CLASSES,
     DELEGABLE_ACTIONS,
+    EMERGENCY_REASONS,
     GRANTOR_TYPES,
     GUARDIAN_BASES,
     GUARDIAN_DOCUMENTS,
@@ -55,7 +56,7 @@ from contracts.vocabulary import (
     PROOF_SCHEMES,
     PURPOSES,
     SCHEME_LINK_DIRECTIONS,
-    STATUTORY_CITATIONS,
+    STATUTORY_BASES,
     STATUTORY_SHARING,
     VERIFICATION_METHODS,
     VERIFICATION_RESULTS,
@@ -85,7 +86,9 @@ GOVERNANCE_SUBJECTS = {
     "remove_validator": ("validator", ("name",)),
     "rotate_validator_key": ("validator", ("name", "key")),
     "set_calendar": ("calendar", ("year", "holidays", "workdays", "notice")),
+    "set_emergency_limit": ("emergency_limit", ("agency", "max_per_day")),
 }
+MAX_EMERGENCY_LIMIT = 10_000
 
 
 @dataclass(frozen=True)
@@ -185,26 +188,41 @@ CONSENT_FIELDS = ("consent_id", "grantor", "basis", "purpose", "data_classes", "
                   "recipient", "valid_from_ms", "valid_until_ms", "notice", "separate")  # fmt: skip
 
 
-def _data_classes(body: Body) -> list[str]:
+def _data_classes(body: Body, allowed: frozenset[str] = DATA_CLASSES) -> list[str]:
     classes = body.get("data_classes")
     require(
         isinstance(classes, list)
         and 0 < len(classes) == len(set(c for c in classes if isinstance(c, str)))
-        and set(classes) <= DATA_CLASSES,
+        and set(classes) <= allowed,
         "bad_field",
-        f"data_classes: a non-empty list, without repeats, from {', '.join(sorted(DATA_CLASSES))}",
+        f"data_classes: a non-empty list, without repeats, from {', '.join(sorted(allowed))}",
     )
     assert isinstance(classes, list)
     return classes
 
 
 def _basis(body: Body) -> None:
+    """A consent's basis is consent: a statute is no consent, and is recorded apart, by the
+    agency holding the duty (``basis.record``), never withdrawn."""
     basis = obj(body, "basis")
-    if choice(basis, "type", {"consent", "statutory"}) == "consent":
-        members(basis, "basis", "type")
-    else:
-        members(basis, "basis", "type", "citation")
-        choice(basis, "citation", STATUTORY_CITATIONS)
+    require(
+        basis.get("type") != "statutory",
+        "statutory_basis_not_allowed",
+        "a statutory basis is not a consent: it is recorded as basis.record by the agency "
+        "holding the duty",
+    )
+    choice(basis, "type", {"consent"})
+    members(basis, "basis", "type")
+
+
+def basis_record(body: Body, signer: str) -> None:
+    """A statutory basis an agency records for a resident: its citation code (zh/en text in
+    ``vocabulary.STATUTORY_BASES``) and the classes it covers."""
+    exactly(body, "basis_id", "resident", "citation", "data_classes")
+    ident(body, "basis_id")
+    hex64(body, "resident")
+    citation = choice(body, "citation", STATUTORY_BASES)
+    _data_classes(body, STATUTORY_BASES[citation][3])
 
 
 def _grantor(body: Body, assisted: bool) -> None:
@@ -283,12 +301,28 @@ def withdraw(body: Body, signer: str) -> None:
 
 
 def request(body: Body, signer: str) -> None:
-    exactly(body, "case_id", "resident", "source", "data_class", "purpose")
+    """With ``emergency_id``: under the signer's break-glass, for emergency treatment."""
+    exactly(body, "case_id", "resident", "source", "data_class", "purpose",
+            optional=("emergency_id",))  # fmt: skip
     ident(body, "case_id")
     hex64(body, "resident")
     require(ident(body, "source") != signer, "bad_field", "a hospital does not request from itself")
     choice(body, "data_class", HEALTH_CLASSES)
-    _purpose(body)
+    purpose = _purpose(body)
+    if "emergency_id" in body:
+        ident(body, "emergency_id")
+        require(purpose == "ETREAT", "purpose_mismatch",
+                "a case under a break-glass is for emergency treatment (ETREAT)")  # fmt: skip
+
+
+def emergency(body: Body, signer: str) -> None:
+    """A break-glass: the resident, the source, the health classes, the reason code."""
+    exactly(body, "emergency_id", "resident", "source", "data_classes", "reason")
+    ident(body, "emergency_id")
+    hex64(body, "resident")
+    require(ident(body, "source") != signer, "bad_field", "a hospital does not request from itself")
+    _data_classes(body, HEALTH_CLASSES)
+    choice(body, "reason", EMERGENCY_REASONS)
 
 
 def authorize(body: Body, signer: str) -> None:
@@ -412,6 +446,15 @@ def propose(body: Body, signer: str) -> None:
     ident(body, "proposal_id")
     if field == "calendar":
         check_arrangement(body.get(field))
+        return
+    if field == "emergency_limit":  # a hospital's break-glasses a rolling day, or the network's
+        limit = obj(body, field)
+        members(limit, field, *names)
+        require(limit.get("agency") == "*" or IDENT.fullmatch(str(limit.get("agency"))) is not None,
+                "bad_field", "agency: a hospital's id, or * for every hospital")  # fmt: skip
+        integer(limit, "max_per_day")
+        require(limit["max_per_day"] <= MAX_EMERGENCY_LIMIT, "bad_field",
+                f"max_per_day is at most {MAX_EMERGENCY_LIMIT}")  # fmt: skip
         return
     subject = obj(body, field)
     members(subject, field, *names)
@@ -592,6 +635,8 @@ SHAPES: dict[str, Shape] = {
     "consent.grant_assisted": grant_assisted,
     "consent.withdraw": withdraw,
     "health.request": request,
+    "health.emergency": emergency,
+    "basis.record": basis_record,
     "health.authorize": authorize,
     "health.release": release,
     "health.access": case_only,

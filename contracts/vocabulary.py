@@ -175,9 +175,48 @@ VERIFICATION_METHODS: dict[str, tuple[str, str]] = {
 }
 """How a counter's operator checked a resident's identity (never a biometric template)."""
 
-STATUTORY_CITATIONS = frozenset({"PIPL art. 13(3)"})
-"""Lawful bases other than consent that a consent record may cite: the statutory duty of
-PIPL art. 13(3), for pension classes only (health data needs separate consent, arts. 28-29)."""
+STATUTORY_BASES: dict[str, tuple[str, str, frozenset[str], frozenset[str]]] = {
+    "sil_pension": (
+        "《中华人民共和国社会保险法》第十九条；《社会保险经办条例》第十二条；"
+        "《个人信息保护法》第十三条第一款第三项",
+        "Social Insurance Law art. 19 and the Regulation on Social Insurance Handling art. 12: "
+        "the pension bureau keeps the insured person's pension relation and moves it with her "
+        "(PIPL art. 13(1)(3): a statutory duty, not a consent)",
+        frozenset({"social_security_bureau"}),
+        PENSION_CLASSES,
+    ),
+    "gbf_2009_66": (
+        "国办发〔2009〕66号《城镇企业职工基本养老保险关系转移接续暂行办法》；"
+        "《个人信息保护法》第十三条第一款第三项",
+        "State Council General Office 2009 No. 66: the transfer of the employees' basic "
+        "pension relation between bureaus (PIPL art. 13(1)(3): a statutory duty)",
+        frozenset({"social_security_bureau"}),
+        PENSION_CLASSES,
+    ),
+}
+"""Statutory bases an agency records for a resident (``basis.record``): code -> (中文
+citation, English, the kinds of agency that hold the duty, the data classes it covers). Not a
+consent: nothing to withdraw (no transaction does), listed apart from her consents. Health
+data has none here: it moves with her separate consent (PIPL arts. 28-29), on the statute of
+``STATUTORY_SHARING`` or in an emergency (``EMERGENCY_REASONS``)."""
+
+EMERGENCY_REASONS: dict[str, tuple[str, str]] = {
+    "unconscious": ("患者意识丧失，无法表达意见", "the patient is unconscious: cannot be asked"),
+    "life_threatening": ("生命垂危，需立即抢救", "life-threatening: treatment cannot wait"),
+    "no_relative_reachable": (
+        "不能取得患者或者其近亲属意见",
+        "neither the patient nor a close relative can be asked (民法典 art. 1220)",
+    ),
+    "mass_casualty": ("突发事件批量伤员救治", "mass-casualty incident"),
+    "public_health_emergency": (
+        "应对突发公共卫生事件",
+        "response to a public health emergency (PIPL art. 13(1)(4))",
+    ),
+}
+"""Why a hospital breaks the glass (``health.emergency``): it reads a health class without
+consent because it is necessary to protect the resident's life or health in an emergency
+(PIPL art. 13(1)(4); 民法典 art. 1220: 因抢救生命垂危的患者等紧急情况，不能取得患者或者其近亲属
+意见的). The resident is told afterwards (PIPL art. 18 para 2): the entry in her access log."""
 
 MEDICAL_INSTITUTIONS = frozenset({"hospital", "primary_clinic"})
 """The kinds a medical-insurance agreement may designate (``designated``)."""

@@ -46,8 +46,25 @@ def test_the_api_walkthrough_runs_as_written(tmp_path: Path) -> None:
         case = [line for line in out.splitlines() if line.startswith('{"case_id":"share-')][-1]
         assert '"status":"REVOKED"' in case and '"recorded_status":"RELEASED"' in case
         assert "refused (consent_withdrawn) at height" in out  # the read after the withdrawal
-        access = [line for line in out.splitlines() if line.startswith('{"resident"')][-1]
+        logs = [
+            line
+            for line in out.splitlines()
+            if line.startswith('{"resident"') and '"entries"' in line
+        ]
+        access = logs[0]  # after the withdrawal
         assert access.count('"outcome":"refused"') == 2 and '"action":"E"' in access
+        # the emergency: she sees the break-glass, its release and read, and the refused request
+        emergency = logs[-1]
+        assert emergency.count('"emergency_reason":"unconscious"') >= 4
+        assert '"reason":"out_of_scope"' in emergency and '"reason":"emergency"' in emergency
+        report = [line for line in out.splitlines() if line.startswith('{"since"')][-1]
+        assert '"hospital":"hosp-330881"' in report and '"emergency_reads":1' in report
+        bases = [
+            line
+            for line in out.splitlines()
+            if line.startswith('{"resident"') and '"bases"' in line
+        ]
+        assert len(bases) == 1 and '"citation":"sil_pension"' in bases[0]
         # the proof of insurance: checked offline, then online while it stood, then revoked
         assert "valid: proof pf-330825-" in out and "online: active at" in out
         assert "proof_revoked: superseded" in run.stderr

@@ -271,6 +271,8 @@ HOLDS = {"hospital", "primary_clinic", "health_commission", "medical_insurance_b
 ISSUES = {"social_security_bureau", "medical_insurance_bureau"}
 """Kinds that issue proofs of insurance."""
 """Kinds that may be a sharing case's source (for some data class)."""
+HOSPITAL_TYPES = {"health.request", "health.emergency"}
+"""A hospital's, any hospital's: a request, or a break-glass (PIPL art. 13(1)(4))."""
 RESIDENT_TYPES = {"resident.rotate_key", "resident.erase", "consent.grant", "consent.withdraw",
                   "health.authorize", "pension.apply", "pension.withdraw",
                   "rights.copy_request", "rights.correct_request", "delegation.grant",
@@ -305,7 +307,8 @@ def expected(tx_type: str, who: str, kind: str | None, counter: bool, rels: set[
         "resident.erase": "enroller" in rels,
         "consent.grant_assisted": at_counter and "kind_classes" in rels,
         "consent.withdraw": at_counter and bool({"recording_counter", "kind_classes"} & rels),
-        "health.request": hospital,
+        **dict.fromkeys(HOSPITAL_TYPES, hospital),
+        "basis.record": bureau,
         "health.authorize": at_counter and "recording_counter" in rels,
         "health.release": kind in HOLDS and "source" in rels,
         "pension.apply": bureau and at_counter and bool({"from_agency", "to_agency"} & rels),
@@ -458,6 +461,13 @@ SCENES: list[tuple[str, str, Body, dict[str, set[str]], set[str]]] = [
     ("consent.withdraw", "a consent of a bureau counter", _withdraw("c-pension"),
      {"subject": {"subject"}, "from bureau": {"recording_counter"}}, {"pension_account"}),
     ("health.request", "a new case", _same(request("s-new")), {}, set()),
+    ("health.emergency", "a break-glass",
+     _same({"type": "health.emergency", "emergency_id": "em-new", "resident": P1,
+            "source": "hosp-330824", "data_classes": ["test_result"], "reason": "unconscious"}),
+     {}, set()),
+    ("basis.record", "a pension bureau's duty",
+     _same({"type": "basis.record", "basis_id": "b-new", "resident": P1,
+            "citation": "sil_pension", "data_classes": ["pension_account"]}), {}, set()),
     ("health.authorize", "with P1's own consent",
      _case("health.authorize", "s-req", consent_id="c-self"), {"subject": {"subject"}}, set()),
     ("health.authorize", "with a counter's consent",
@@ -606,7 +616,8 @@ def test_the_consent_policy_is_a_genesis_parameter_the_contracts_read_from_state
     short = ConsentPolicy(assisted_max_ms=7 * DAY_MS, self_max_ms=90 * DAY_MS)
     w = World(policy=short)
     w.enroll(P1)
-    assert w.get("policy/consent") == {"assisted_max_ms": 7 * DAY_MS, "self_max_ms": 90 * DAY_MS}
+    assert w.get("policy/consent") == {"assisted_max_ms": 7 * DAY_MS, "self_max_ms": 90 * DAY_MS,
+                                       "emergency_window_ms": DAY_MS}  # fmt: skip
     eight = assisted(valid_until_ms=T0 + 8 * DAY_MS)
     refused(w.submit("hosp-330824", eight), "validity_exceeds_policy")
     ok(w.submit("hosp-330824", {**eight, "valid_until_ms": T0 + 7 * DAY_MS}))
@@ -615,7 +626,8 @@ def test_the_consent_policy_is_a_genesis_parameter_the_contracts_read_from_state
     # a network's genesis: the defaults, written out; its own values, read back by the node
     [config] = init_network(tmp_path / "net", 1)
     genesis = json.loads((tmp_path / "net" / "genesis.json").read_text())
-    assert genesis["consent_policy"] == {"assisted_max_ms": 30 * DAY_MS, "self_max_ms": YEAR_MS}
+    assert genesis["consent_policy"] == {"assisted_max_ms": 30 * DAY_MS, "self_max_ms": YEAR_MS,
+                                         "emergency_window_ms": DAY_MS}  # fmt: skip
     genesis["consent_policy"] = short.to_json()
     (tmp_path / "net" / "genesis.json").write_text(json.dumps(genesis))
     node = Node(NodeConfig.load(config))

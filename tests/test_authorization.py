@@ -159,6 +159,8 @@ node's own key); residents 403, the public 401."""
 EXPECTED: dict[str, dict[str, int]] = {
     f"/v1/residents/{ME}/access": {"own resident": 200, "anonymous": 401},
     f"/v1/residents/{ME}/consents": {"own resident": 200, "anonymous": 401},
+    f"/v1/residents/{ME}/bases": {"own resident": 200, "anonymous": 401},
+    "/v1/audit/emergencies": {"auditor": 200, "anonymous": 401},  # or a governance agency
     "/v1/health/cases/ms-1": {
         "own resident": 200,
         "requesting hospital": 200,
@@ -260,7 +262,7 @@ def test_the_pure_decision_table(action: Action, role: Role, relation: str) -> N
         assert not allowed  # no role outside its row, whatever the relation
     elif relation == "none" and action not in (Action.PENSION_OVERDUE, Action.ADMIN):
         assert not allowed  # every row needs some relation, but lists filtered per caller
-    elif action in (Action.ACCESS_LOG, Action.CONSENTS):
+    elif action in (Action.ACCESS_LOG, Action.CONSENTS, Action.BASES):
         assert allowed == (relation == "own" and role is Role.RESIDENT)
     elif action is Action.PAYLOAD_READ:
         assert allowed == (relation == "recipient")

@@ -83,13 +83,17 @@ def test_a_request_for_another_purpose_is_refused_at_authorize(w: World) -> None
 
 
 def test_a_statutory_basis_cannot_be_withdrawn(w: World) -> None:
+    """A statute is no consent (it is ``basis.record``'s, tests/test_statutory_bases.py): no
+    consent carries one, and no withdrawal reaches one."""
     statutory = consent(consent_id="c-stat", basis={"type": "statutory", "citation": "PIPL art. 13(3)"},
                         data_classes=["pension_account"], separate=False)  # fmt: skip
-    ok(w.submit(f"resident:{P1}", statutory))
-    out = refused(w.submit(f"resident:{P1}", {"type": "consent.withdraw", "consent_id": "c-stat"}),
-                  "statutory_basis")  # fmt: skip
-    assert "PIPL art. 13(3)" in out.message
-    assert w.get("consent/c-stat")["status"] == "active"
+    refused(w.submit(f"resident:{P1}", statutory), "statutory_basis_not_allowed")
+    basis = {"type": "basis.record", "basis_id": "b-stat", "resident": P1,
+             "citation": "sil_pension", "data_classes": ["pension_account"]}  # fmt: skip
+    ok(w.submit("ssb-330825", basis))
+    refused(w.submit(f"resident:{P1}", {"type": "consent.withdraw", "consent_id": "b-stat"}),
+            "unknown_consent")  # fmt: skip
+    assert w.get("basis/b-stat")["status"] == "in_force"
     # what is not a consent at all: refused with its reason too
     refused(w.submit(f"resident:{P1}", {"type": "consent.withdraw", "consent_id": "s-1"}),
             "unknown_consent")  # fmt: skip

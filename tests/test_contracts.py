@@ -136,7 +136,7 @@ def test_consent_grant_and_its_refusals(w: World) -> None:
     refused(w.submit(me, consent_body()), "duplicate_id")
     pension = consent_body(consent_id="c-p", data_classes=["pension_account"], basis={"type": "statutory", "citation": "PIPL art. 13(3)"},
                            source="ssb-330825", recipient="ssb-330802")  # fmt: skip
-    ok(w.submit(me, pension))
+    refused(w.submit(me, pension), "statutory_basis_not_allowed")  # a statute: basis.record
     record = w.get("consent/c-1")
     assert record["status"] == "active" and record["assisted"] is False and record["resident"] == P1
 

@@ -83,7 +83,14 @@ def test_free_text_is_not_a_code() -> None:
         == "bad_field"
     )
     statutory = {**consent, "basis": {"type": "statutory", "citation": "because"}}
-    assert shape_of("consent.grant", "resident:" + "ab" * 32, statutory).code == "bad_field"
+    assert (  # a statute is no consent: recorded as basis.record, with a citation code
+        shape_of("consent.grant", "resident:" + "ab" * 32, statutory).code
+        == "statutory_basis_not_allowed"
+    )
+    signer, recorded = EXAMPLES["basis.record"][0]
+    assert shape_of("basis.record", signer, {**recorded, "citation": "because"}).code == "bad_field"
+    signer, glass = EXAMPLES["health.emergency"][0]
+    assert shape_of("health.emergency", signer, {**glass, "reason": "urgent"}).code == "bad_field"
 
 
 def test_governance_shapes() -> None:

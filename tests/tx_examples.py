@@ -128,6 +128,29 @@ EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
             },
         ),
     ],
+    "health.emergency": [
+        (
+            "hosp-330881",
+            {
+                "emergency_id": "em-1",
+                "resident": RESIDENT,
+                "source": "hosp-330824",
+                "data_classes": ["test_result", "health_file_summary"],
+                "reason": "unconscious",
+            },
+        ),
+    ],
+    "basis.record": [
+        (
+            "ssb-330825",
+            {
+                "basis_id": "b-1",
+                "resident": RESIDENT,
+                "citation": "gbf_2009_66",
+                "data_classes": ["pension_account", "contribution_history"],
+            },
+        ),
+    ],
     "health.release": [
         ("hosp-330824", {"case_id": "s-1", "commitment": _h("payload"), "locator": "vault:ab12"})
     ],
@@ -233,6 +256,14 @@ EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
                 "proposal_id": "g-7",
                 "action": "set_calendar",
                 "calendar": CALENDAR_2027,
+            },
+        ),
+        (
+            "ssb-330825",
+            {
+                "proposal_id": "g-9",
+                "action": "set_emergency_limit",
+                "emergency_limit": {"agency": "hosp-330881", "max_per_day": 3},
             },
         ),
         (

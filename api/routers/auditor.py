@@ -11,7 +11,9 @@ joining the set), and anyone else gets 401 or 403.
 """
 
 import base64
+import datetime as dt
 import hashlib
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -24,7 +26,8 @@ from api.authz import Action, Parties, caller_of, require
 from api.problems import SIGNED_RESPONSES, Problem, ProblemDoc
 from api.schemas import BlockHeader, Certificate, EvidenceOut, example
 from consensus.messages import block_id
-from contracts.calendar import FIRST_YEAR, LAST_YEAR
+from contracts.calendar import FIRST_YEAR, LAST_YEAR, cst_date
+from contracts.emergency import COUNTERS, limit_of
 from node import chainstore, logstore
 from node.blocks import Block
 from node.service import Node
@@ -341,3 +344,127 @@ def get_calendar(
         raise Problem(404, "no-calendar", "No arrangement set for that year",
                       f"deadlines in {year} count weekends only and are provisional")  # fmt: skip
     return CalendarYear(**stored)
+
+
+# ------------------------------------------------------------- emergency access (#13 item 4)
+class HospitalRate(BaseModel):
+    """One hospital's health reads over the period (granted ``health.access``), how many of
+    them were under a break-glass, and its break-glasses."""
+
+    hospital: str
+    reads: int
+    emergency_reads: int
+    emergency_rate: float | None = Field(description="emergency_reads / reads (None: no read)")
+    refused_reads: int
+    break_glass: int
+    break_glass_refused: int = Field(description="refused past the governance limit")
+    limit_per_day: int | None = Field(description="its break-glasses a rolling day (None: none)")
+
+
+class BreakGlass(BaseModel):
+    emergency_id: str
+    hospital: str
+    resident: str
+    source: str
+    data_classes: list[str]
+    reason: str = Field(description="a code of EMERGENCY_REASONS", examples=["unconscious"])
+    opened_ms: int
+    until_ms: int
+    status: str = Field(description="open | erased", examples=["open"])
+    reads: int
+    cases: dict[str, str] = Field(description="data class -> the case opened for it")
+
+
+class EmergencyReport(BaseModel):
+    since: str
+    until: str
+    hospitals: list[HospitalRate] = Field(description="highest emergency rate first")
+    emergencies: list[BreakGlass]
+    truncated: bool = Field(description="more break-glasses than listed: narrow the period")
+
+    model_config = example(
+        since="2026-05-01", until="2026-05-28",
+        hospitals=[{"hospital": "hosp-330881", "reads": 6, "emergency_reads": 6,
+                    "emergency_rate": 1.0, "refused_reads": 0, "break_glass": 6,
+                    "break_glass_refused": 1, "limit_per_day": 2}],
+        emergencies=[], truncated=False,
+    )  # fmt: skip
+
+
+MAX_REPORT_DAYS = 92
+MAX_REPORT_EMERGENCIES = 1000
+_DAY = Query(None, pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description="YYYY-MM-DD (CST)")
+
+
+def _overseer(node: Node, agency: str) -> bool:
+    """An auditor, or a governance agency (it sets the limits)."""
+    record = node.committed_value(f"agency/{agency}")
+    members = node.committed_value("governance/members") or []
+    return (
+        isinstance(record, dict)
+        and record.get("status") == "active"
+        and (record.get("kind") == "auditor" or agency in members)
+    )
+
+
+@router.get("/audit/emergencies", response_model=EmergencyReport, responses=SIGNED_RESPONSES)
+async def get_emergency_report(
+    request: Request, since: str | None = _DAY, until: str | None = _DAY
+) -> EmergencyReport:
+    """Break-glass reads (PIPL art. 13(1)(4)) over a period (default: the last 30 days, at
+    most 92), with each hospital's rate of emergency reads among its health reads, so that
+    a hospital abusing it stands out; governance limits it (``set_emergency_limit``). Read
+    from per-day counters and a per-day index: a period's days, not all cases. Signed
+    request by an auditor or a governance agency."""
+    caller = await caller_of(request)
+    node = _node(request)
+    parties = Parties(
+        agencies=frozenset({caller.id}) if _overseer(node, caller.id) else frozenset()
+    )
+    require(request, Action.EMERGENCY_REPORT, caller, parties)
+    try:
+        last = dt.date.fromisoformat(until) if until else cst_date(int(time.time() * 1000))
+        first = dt.date.fromisoformat(since) if since else last - dt.timedelta(days=29)
+    except ValueError as exc:
+        raise Problem(400, "bad-period", "Not a date", str(exc)) from exc
+    days = (last - first).days + 1
+    if not 0 < days <= MAX_REPORT_DAYS:
+        raise Problem(400, "bad-period", "A bad period",
+                      f"since <= until, at most {MAX_REPORT_DAYS} days")  # fmt: skip
+    return await run_in_threadpool(_emergency_report, node, first, days)
+
+
+def _emergency_report(node: Node, first: dt.date, days: int) -> EmergencyReport:
+    totals: dict[str, dict[str, int]] = {}
+    ids: list[str] = []
+    truncated = False
+    with node.engine.connect() as conn:
+        for n in range(days):
+            day = (first + dt.timedelta(days=n)).isoformat()
+            after = None
+            while True:  # every hospital of the day (a few hundred at most)
+                rows = chainstore.state_prefix(conn, f"hospital_reads/{day}/", after, 500)
+                for key, row in rows:
+                    total = totals.setdefault(key.rsplit("/", 1)[1], dict.fromkeys(COUNTERS, 0))
+                    for name in COUNTERS:
+                        total[name] += int(row.get(name, 0)) if isinstance(row, dict) else 0
+                if len(rows) < 500:
+                    break
+                after = rows[-1][0]
+            room = MAX_REPORT_EMERGENCIES - len(ids)
+            listed = chainstore.state_prefix(conn, f"emergency_on/{day}/", None, room + 1)
+            truncated |= len(listed) > room
+            ids += [str(v) for _, v in listed[:room]]
+    hospitals = [
+        HospitalRate(hospital=h, **t, limit_per_day=limit_of(node.committed_value, h),
+                     emergency_rate=t["emergency_reads"] / t["reads"] if t["reads"] else None)
+        for h, t in totals.items()
+    ]  # fmt: skip
+    hospitals.sort(key=lambda r: (-(r.emergency_rate or 0.0), -r.break_glass, r.hospital))
+    emergencies = [
+        BreakGlass.model_validate(record)
+        for record in (node.committed_value(f"emergency/{i}") for i in ids)
+        if isinstance(record, dict)
+    ]
+    return EmergencyReport(since=first.isoformat(), until=(first + dt.timedelta(days=days - 1)).isoformat(),
+                           hospitals=hospitals, emergencies=emergencies, truncated=truncated)  # fmt: skip

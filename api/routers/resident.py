@@ -1,5 +1,5 @@
-"""What residents see of their own records: who accessed what, and the consents they gave;
-and who stands for them (#13).
+"""What residents see of their own records: who accessed what, the consents they gave and,
+apart from them, the statutory bases agencies recorded for them; and who stands for them (#13).
 
 Personal data: every request carries an RFC 9421 signature by the resident's own key, and
 ``api/authz.py`` shows each resident their own records only, or to those who stand for her: a
@@ -17,12 +17,12 @@ from pydantic import BaseModel, Field
 
 from api.authz import Action, Parties, caller_of, require
 from api.problems import SIGNED_RESPONSES, Problem
-from api.schemas import AuditEvent, Consent
+from api.schemas import AuditEvent, Consent, StatutoryBasis
 from contracts import delegation, guardians
 from contracts.acting import reading_scope, relation_of
 from contracts.ages import adult_on, effective_class
 from contracts.consent import consent_status
-from contracts.vocabulary import DELEGABLE_ACTIONS
+from contracts.vocabulary import DELEGABLE_ACTIONS, STATUTORY_BASES
 from node import chainstore
 from node.service import Node
 
@@ -42,6 +42,12 @@ class ConsentPage(BaseModel):
     next_cursor: str | None
 
 
+class BasisPage(BaseModel):
+    resident: str
+    bases: list[StatutoryBasis]
+    next_cursor: str | None
+
+
 class _Committed:
     """The node's committed state as the contracts read it."""
 
@@ -56,6 +62,7 @@ READS = {
     Action.ACCESS_LOG: frozenset(DELEGABLE_ACTIONS),
     Action.CONSENTS: frozenset({"consent.grant", "consent.withdraw"}),
     Action.REPRESENTATION: frozenset(DELEGABLE_ACTIONS),
+    Action.BASES: frozenset({"pension.apply", "pension.withdraw"}),
 }
 """What a delegation must cover for its delegate to read each list (a guardian reads all)."""
 
@@ -219,3 +226,32 @@ async def representation(request: Request, pseudonym: str) -> Representation:
         guardians=_listed(reader, f"guardian_pair/{pseudonym}/", "guardianship"),
         delegations=delegations, acting_for=acting,
     )  # fmt: skip
+
+
+@router.get("/{pseudonym}/bases", response_model=BasisPage, responses=SIGNED_RESPONSES)
+async def list_bases(
+    request: Request,
+    pseudonym: str,
+    cursor: str | None = Query(None, pattern="^[0-9]{1,12}$"),
+    limit: int = Query(100, ge=1, le=500),
+) -> BasisPage:
+    """The statutory bases agencies recorded for the resident (``basis.record``, PIPL art.
+    13(1)(3)), each with its citation in Chinese and English: not consents, never withdrawn,
+    kept apart from them. Walks ``limit`` of the resident's own records a page (the index
+    erasure keeps, ``records/<pseudonym>/<n>``), never all residents'."""
+    node = (await _own(request, pseudonym, Action.BASES)).node
+    total = node.committed_value(f"records_count/{pseudonym}") or 0
+    start = int(cursor) if cursor is not None else 0
+    end = min(int(total), start + limit)
+    bases = []
+    for i in range(start, end):
+        key = node.committed_value(f"records/{pseudonym}/{i:012d}")
+        record = (
+            node.committed_value(key) if isinstance(key, str) and key.startswith("basis/") else None
+        )
+        if isinstance(record, dict):
+            zh, en, _, _ = STATUTORY_BASES.get(record["citation"], (None, None, None, None))
+            bases.append(
+                StatutoryBasis.model_validate({**record, "citation_zh": zh, "citation_en": en})
+            )
+    return BasisPage(resident=pseudonym, bases=bases, next_cursor=str(end) if end < total else None)
