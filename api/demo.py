@@ -3,7 +3,9 @@
 A Longyou resident moves to Kecheng and transfers the pension relation; an elderly Kaihua
 resident gives assisted consent at a counter so that a Jiangshan hospital can read a test
 result, then withdraws it and a later read is refused; the resident lists who accessed the
-records; the Longyou medical-insurance bureau issues the mover a proof of insurance (参保证明),
+records; at the counter he delegates his health consents to his daughter, who grants and
+withdraws one for him from her phone (his log names her); brought in unconscious, his test
+result is read under a break-glass, which he sees afterwards; the Longyou medical-insurance bureau issues the mover a proof of insurance (参保证明),
 which the Kecheng bureau checks offline, without calling Longyou, and then online for a
 revocation; an auditor verifies a transfer's inclusion proof against the quorum-signed
 checkpoint.
@@ -169,7 +171,8 @@ class Demo:
         elder_id = _id("33082419380917002")
         elder = pseudonym(self.secret, elder_id)
         print(
-            "\nAn 87-year-old resident of Kaihua (开化县) without a smartphone comes to the hospital counter."
+            "\nAn 87-year-old resident of Kaihua (开化县) without a smartphone comes to the hospital "
+            "counter; he carries a card that holds his key."
         )
         self.step(
             "Kaihua hospital enrolls the resident",
@@ -306,6 +309,7 @@ class Demo:
         )
         self.step("the resident lists who accessed the records", lambda: self._access_list(elder))
 
+        self._delegation(elder, kecheng, kaihua_hosp, jiangshan_hosp, now)
         self._emergency(elder, jiangshan_hosp, kaihua_hosp, document)
         self._proof_of_insurance(worker, worker_key, now)
 
@@ -321,19 +325,103 @@ class Demo:
             print(f"| {title} | {'ok' if ok else 'FAILED'} |")
         return all(ok for _, ok, _ in self.results)
 
+    def _delegation(
+        self, father: str, kecheng: Signer, counter: Signer, hospital: Signer, now: int
+    ) -> None:
+        """一部手机绑定多人: his daughter, enrolled in Kecheng with her own phone, acts for him
+        under a delegation recorded at his counter with the signed power of attorney (民法典 art.
+        165); every step she takes is in his log with her named (#13 item 3)."""
+        print(
+            "\n委托 / Delegation: his daughter works in Kecheng (柯城区). At the Kaihua counter, "
+            "with a signed power of attorney, he lets her manage his health consents from her phone."
+        )
+        daughter_key = Signer.generate("resident-daughter")
+        daughter = pseudonym(self.secret, _id("33080219690305004"))
+        enroll = {"type": "resident.enroll", "age_class": "adult", "pseudonym": daughter,
+                  "key": daughter_key.verifier().encode()}  # fmt: skip
+        self.step("Kecheng's service hall enrolls the daughter with her own phone's key",
+                  lambda: self._committed(self.send(kecheng, kecheng.name, enroll)))  # fmt: skip
+        run = secrets.token_hex(4)
+        delegation = {
+            "type": "delegation.grant_assisted", "delegation_id": f"dlg-{run}",
+            "resident": father, "delegate": daughter,
+            "actions": ["consent.grant", "consent.withdraw", "health.authorize"],
+            "data_classes": ["health_file_summary", "test_result"],
+            "valid_until_ms": now + 90 * 86_400_000, "document_hash": _h("委托书 power of attorney"),
+            "assisted": {"channel": "counter", "operator_id": "kh-counter-07",
+                         "verification_method": "id_card_reader",
+                         "verification_result": "verified", "form_hash": _h("委托书 form")},
+        }  # fmt: skip
+        self.step("at the counter he delegates his health consents to her (90 days, revocable)",
+                  lambda: self._committed(self.send(counter, counter.name, delegation)))  # fmt: skip
+        me = f"resident:{daughter}"
+        consent_id, case = f"consent-{run}", f"share-{run}"
+        consent = {
+            "type": "consent.grant", "consent_id": consent_id, "grantor": {"type": "proxy"},
+            "basis": {"type": "consent"}, "purpose": "COC", "data_classes": ["test_result"],
+            "notice": {"hash": _h("Jiangshan hospital notice 2026-1"),
+                       "version": "jsh-notice-2026-1"},
+            "separate": True, "source": counter.name, "recipient": hospital.name,
+            "valid_from_ms": now - 60_000, "valid_until_ms": now + 30 * 86_400_000,
+        }  # fmt: skip
+
+        def for_him(body: dict[str, Any]) -> dict[str, Any]:
+            try:
+                tx = self.client.sign(daughter_key, body, as_name=me, on_behalf_of=father)
+                return self.client.wait(self.client.submit(tx))
+            except ApiError as exc:
+                return {"status": "refused", "reason": exc.problem.get("type", "")}
+
+        self.step("on her phone she consents for him: Jiangshan may read his test result",
+                  lambda: self._committed(for_him(consent)))  # fmt: skip
+        request = {"type": "health.request", "case_id": case, "resident": father,
+                   "source": counter.name, "data_class": "test_result", "purpose": "COC"}  # fmt: skip
+        self.step("Jiangshan hospital requests it, and she ties the consent to the request",
+                  lambda: self._both(self.send(hospital, hospital.name, request),
+                                     for_him({"type": "health.authorize", "case_id": case,
+                                              "consent_id": consent_id})))  # fmt: skip
+
+        def out_of_scope() -> tuple[bool, str]:
+            apply = {"type": "pension.apply", "case_id": f"pension-{run}", "kind": "inter_area",
+                     "from_agency": "ssb-330824", "to_agency": kecheng.name}  # fmt: skip
+            outcome = TxOutcome.of(for_him(apply))
+            return outcome.reason == "delegation_out_of_scope", str(outcome)
+
+        self.step("a pension application in his name is outside her delegation: rejected",
+                  out_of_scope)  # fmt: skip
+        self.step("she withdraws the consent for him",
+                  lambda: self._committed(for_him({"type": "consent.withdraw",
+                                                   "consent_id": consent_id})))  # fmt: skip
+
+        def his_log_names_her() -> tuple[bool, str]:
+            hers = [e for e in self._access(father)
+                    if e["agent"] == me and e.get("acting_as") == "delegate"]  # fmt: skip
+            seen = self.client.access_log(father, daughter_key, reader=daughter)
+            return len(hers) >= 3 and len(seen) >= len(hers), (
+                f"{len(hers)} entries by his delegate ("
+                + ", ".join(str(e["reason"]) for e in hers)
+                + "); she reads them too"
+            )
+
+        self.step("his access log names her as his delegate for each step", his_log_names_her)
+
+    def _both(self, *statuses: dict[str, Any]) -> tuple[bool, str]:
+        checked = [self._committed(s) for s in statuses]
+        return all(ok for ok, _ in checked), "; ".join(d for _, d in checked)
+
     def _emergency(self, elder: str, er: Signer, source: Signer, document: bytes) -> None:
-        """Brought in unconscious, the resident's test result is read without her consent
-        (PIPL art. 13(1)(4), 民法典 art. 1220), within the break-glass's window and scope; she
+        """Brought in unconscious, the resident's test result is read without his consent
+        (PIPL art. 13(1)(4), 民法典 art. 1220), within the break-glass's window and scope; he
         sees it afterwards (art. 18 para 2), and the auditor sees Jiangshan's rate."""
         print(
-            "\n急诊 / Emergency: weeks later she is brought unconscious to Jiangshan's emergency "
-            "department, which breaks the glass for her test result at Kaihua."
+            "\n急诊 / Emergency: weeks later he is brought unconscious to Jiangshan's emergency "
+            "department, which breaks the glass for his test result at Kaihua."
         )
         run = secrets.token_hex(4)
         emergency, case = f"em-{run}", f"em-{run}-tr"
         glass = {"type": "health.emergency", "emergency_id": emergency, "resident": elder,
                  "source": source.name, "data_classes": ["test_result"], "reason": "unconscious"}  # fmt: skip
-        self.step("Jiangshan hospital breaks the glass (reason: unconscious), at once in her log",
+        self.step("Jiangshan hospital breaks the glass (reason: unconscious), at once in his log",
                   lambda: self._committed(self.send(er, er.name, glass)))  # fmt: skip
         request = {"type": "health.request", "case_id": case, "resident": elder,
                    "source": source.name, "data_class": "test_result", "purpose": "ETREAT",
@@ -352,13 +440,13 @@ class Demo:
 
         self.step("Kaihua releases it and Jiangshan reads it within the window", release_and_read)
 
-        def she_sees_it() -> tuple[bool, str]:
+        def he_sees_it() -> tuple[bool, str]:
             marked = [(e["action"], e["reason"]) for e in self._access(elder)
                       if e.get("emergency_reason") == "unconscious" and e["outcome"] == "granted"]  # fmt: skip
             want = [("C", "emergency"), ("E", "emergency"), ("R", "emergency")]
             return marked[:3] == want, "; ".join(f"{a}: {r}" for a, r in marked)
 
-        self.step("afterwards she sees each step marked as an emergency access", she_sees_it)
+        self.step("afterwards he sees each step marked as an emergency access", he_sees_it)
 
         def report() -> tuple[bool, str]:
             got = self.client.emergency_report(self.agency("audit-330800"), "audit-330800")

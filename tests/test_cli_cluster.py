@@ -93,8 +93,8 @@ def test_demo_runs_the_quzhou_scenario_and_writes_nothing_identifying(tmp_path: 
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
-    assert run.stdout.count("[ok]") == 30 and "FAILED" not in run.stdout  # pension: 5; emergency: 5
-    ids = [_id("33082519800214003"), _id("33082419380917002")]
+    assert run.stdout.count("[ok]") == 37 and "FAILED" not in run.stdout  # delegation: 7
+    ids = [_id("33082519800214003"), _id("33082419380917002"), _id("33080219690305004")]
     for path in data.rglob("*"):
         if path.is_file():
             content = path.read_bytes()
