@@ -36,7 +36,8 @@ def test_break_glass_read_within_the_window_seen_by_her_and_the_auditor(tmp_path
         er, source, auditor = key("hosp-330881"), key("hosp-330824"), key("audit-330800")
         p = hashlib.sha256(b"emergency resident").hexdigest()
         me = Signer.generate(f"resident:{p}")
-        enroll = {"type": "resident.enroll", "pseudonym": p, "key": me.verifier().encode()}
+        enroll = {"type": "resident.enroll", "pseudonym": p, "age_class": "adult",
+                  "key": me.verifier().encode()}  # fmt: skip
         assert jiangshan.outcome(
             jiangshan.submit(jiangshan.sign(key("ssb-330881"), enroll))
         ).applied
