@@ -22,7 +22,7 @@ her log and may withdraw them). On her 18th birthday a minor's guardianship ends
 import datetime as dt
 from typing import Any
 
-from contracts import authority
+from contracts import authority, provenance
 from contracts.access_log import record_access
 from contracts.ages import (
     ADULT,
@@ -102,12 +102,14 @@ def capacity(state: StateView, pseudonym: str, now_ms: int) -> str:
 
 
 def _tell(state: Overlay, who: str, agent: str, entity: str, reason: str, ctx: BlockContext,
-          action: str = "U") -> None:  # fmt: skip
-    record_access(
+          action: str = "U") -> str:  # fmt: skip
+    """Append to her access log; the entry's key."""
+    entry = record_access(
         state, who, action=action, agent=agent, entity=entity, data_class="-", purpose="-",
         consent_id=None, outcome="granted", reason=reason, time_ms=ctx.time_ms,
         height=ctx.height,
     )  # fmt: skip
+    return f"access/{who}/{entry['seq']:012d}"
 
 
 def _check_verified(tx: Transaction) -> None:
@@ -171,7 +173,7 @@ def record(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
          "document": body["document"], **({"capacity": body["capacity"]} if not minor else {}),
          "valid_until_ms": body["valid_until_ms"], "status": "active", "recorded_by": tx.signer,
          "assisted": body["assisted"], "counter_keyed_guardian": keyed,
-         "recorded_ms": ctx.time_ms, "height": ctx.height},
+         "recorded_ms": ctx.time_ms, "height": ctx.height, "tx_hash": tx.hash.hex()},
     )  # fmt: skip
     state.put(f"guardians/{ward_id}", [*(i for i, _ in of_ward(state, ward_id)), gid])
     state.put(f"guardian_pair/{ward_id}/{guardian_id}", gid)
@@ -230,10 +232,15 @@ def _transition(state: Overlay, pseudonym: str, ctx: BlockContext) -> None:
         updated.pop("class_ends", None)
     state.put(f"resident/{pseudonym}", updated)
     reason = "age_class_14_17" if now == MINOR_14_17 else "age_class_adult"
-    _tell(state, pseudonym, AGENT, "age_class", reason, ctx)
+    told = _tell(state, pseudonym, AGENT, "age_class", reason, ctx)
+    # no transaction wrote these: her copy names the enrollment that set the day (red team 13a)
+    provenance.derived(state, pseudonym, provenance.enrollment_tx(state, pseudonym), ctx.height,
+                       [told, f"resident/{pseudonym}"])  # fmt: skip
     for gid, guardianship in of_ward(state, pseudonym):
         if resident(state, guardianship["guardian"]) is not None:
-            _tell(state, guardianship["guardian"], AGENT, gid, "ward_" + reason, ctx)
+            key = _tell(state, guardianship["guardian"], AGENT, gid, "ward_" + reason, ctx)
+            provenance.derived(state, guardianship["guardian"], guardianship.get("tx_hash"),
+                               ctx.height, [key])  # fmt: skip
         if now == ADULT and for_minor(guardianship):
             end(state, gid, guardianship, "ward_of_age", ctx)
 
