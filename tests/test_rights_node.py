@@ -46,7 +46,7 @@ def test_copy_verified_offline_and_a_correction_refused_with_its_reason(
         me, stranger = Signer.generate(f"resident:{p1}"), Signer.generate(f"resident:{p2}")
         for who, key in ((p1, me), (p2, stranger)):
             applied(agency["ssb-330825"], {"type": "resident.enroll", "pseudonym": who,
-                                           "key": key.verifier().encode()})  # fmt: skip
+                                           "key": key.verifier().encode(), "age_class": "adult"})  # fmt: skip
         now = int(time.time() * 1000)
         applied(me, {"type": "consent.grant", "consent_id": "c-copy", "grantor": {"type": "self"},
                      "basis": {"type": "consent"}, "notice": NOTICE, "separate": True,
