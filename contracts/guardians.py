@@ -245,11 +245,19 @@ def _transition(state: Overlay, pseudonym: str, ctx: BlockContext) -> None:
             end(state, gid, guardianship, "ward_of_age", ctx)
 
 
+MAX_CLASS_ENDS_PER_BLOCK = 256
+"""Class ends a block processes at most (red team 13a): many listed under one day (a counter's
+crowd of minors) are processed over the next blocks, never all before one block's
+transactions. Authority does not wait for them (``effective_class`` reads the block time)."""
+NEXT = "ages/next"
+"""How many of the day after ``ages/through``'s class ends are processed (absent: none)."""
+
+
 def begin_block(state: Overlay, ctx: BlockContext) -> None:
     """Before a block's transactions, on every node alike: each CST day since the last one
     processed up to the block's, the class ends listed under it (``ages.register``), in
-    listing order. Reads one key a block when no day has passed; nothing before a minor is
-    enrolled. Block time and state only: deterministic."""
+    listing order, at most ``MAX_CLASS_ENDS_PER_BLOCK`` of them a block, the rest in the next. Reads one key a block when no day has passed; nothing before a minor
+    is enrolled. Block time and state only: deterministic."""
     through = state.get(THROUGH)
     if not isinstance(through, str):
         return
@@ -257,14 +265,25 @@ def begin_block(state: Overlay, ctx: BlockContext) -> None:
     day = dt.date.fromisoformat(through) + ONE_DAY
     if day > today:
         return
-    while day <= today:
+    start = state.get(NEXT) or 0
+    assert isinstance(start, int)
+    budget = MAX_CLASS_ENDS_PER_BLOCK
+    while day <= today and budget > 0:
         due = due_key(day)
         count = state.get(due) or 0
         assert isinstance(count, int)
-        for i in range(count):
+        end = min(count, start + budget)
+        for i in range(start, end):
             _transition(state, str(state.get(f"{due}/{i:06d}")), ctx)
+        budget -= end - start
+        if end < count:
+            state.put(NEXT, end)  # the rest of this day in the next block
+            return
+        state.put(THROUGH, day.isoformat())
+        if start:
+            state.put(NEXT, 0)
+        start = 0
         day += ONE_DAY
-    state.put(THROUGH, today.isoformat())
 
 
 RULES: dict[str, Rule] = {
