@@ -162,7 +162,7 @@ def record(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
         "already_guardian",
         "this guardianship is recorded and in force",
     )
-    active = [g for _, g in of_ward(state, ward_id) if problem(g, ward, ctx.time_ms) is None]
+    active = [i for i, g in of_ward(state, ward_id) if problem(g, ward, ctx.time_ms) is None]
     require(len(active) < MAX_GUARDIANS, "too_many_guardians",
             f"at most {MAX_GUARDIANS} guardianships in force for one ward")  # fmt: skip
     keyed = tx.signer in key_setters(guardian)
@@ -175,7 +175,9 @@ def record(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
          "assisted": body["assisted"], "counter_keyed_guardian": keyed,
          "recorded_ms": ctx.time_ms, "height": ctx.height, "tx_hash": tx.hash.hex()},
     )  # fmt: skip
-    state.put(f"guardians/{ward_id}", [*(i for i, _ in of_ward(state, ward_id)), gid])
+    # only those in force stay listed (red team 13a): expired ones would pile up, and every
+    # step of hers reads the list (``capacity``); their records and pair keys stay
+    state.put(f"guardians/{ward_id}", [*active, gid])
     state.put(f"guardian_pair/{ward_id}/{guardian_id}", gid)
     state.put(f"guardian_of/{guardian_id}/{ward_id}", gid)
     reason = "counter_keyed_guardian" if keyed else "guardian_recorded"
