@@ -239,7 +239,7 @@ def _transition(state: Overlay, pseudonym: str, ctx: BlockContext) -> None:
     provenance.derived(state, pseudonym, provenance.enrollment_tx(state, pseudonym), ctx.height,
                        [told, f"resident/{pseudonym}"])  # fmt: skip
     for gid, guardianship in of_ward(state, pseudonym):
-        if resident(state, guardianship["guardian"]) is not None:
+        if (resident(state, guardianship["guardian"]) or {}).get("status") == "active":
             key = _tell(state, guardianship["guardian"], AGENT, gid, "ward_" + reason, ctx)
             provenance.derived(state, guardianship["guardian"], guardianship.get("tx_hash"),
                                ctx.height, [key])  # fmt: skip
