@@ -292,6 +292,8 @@ def check_export(
         if not item["entries"]:
             return _bad("unproven_item", f"{item.get('kind')} {item.get('id')} names no entry")
         for index in item["entries"]:
+            if not isinstance(index, int) or isinstance(index, bool):
+                return _bad("malformed_export", "an item's entries are log indexes")
             if index not in bodies:
                 return _bad("missing_entry", f"{item.get('kind')} {item.get('id')}: entry "
                             f"{index} is not in the export")  # fmt: skip
@@ -301,13 +303,16 @@ def check_export(
     request = export.get("request")
     if not isinstance(request, dict) or not isinstance(request.get("index"), int):
         return _bad("no_request", "the export names no copy request")
+    by = request.get("by")
+    if by is not None and not isinstance(by, str):
+        return _bad("malformed_export", "the request's by is a pseudonym or null")
     body = bodies.get(request["index"])
-    askers = {f"resident:{who}"} | ({f"resident:{request['by']}"} if request.get("by") else set())
     if (
         body is None
         or body.get("type") != "rights.copy_request"
         or body.get("request_id") != request.get("request_id")
-        or body.get("signer") not in askers
+        or body.get("signer") != f"resident:{by or who}"
+        or body.get("on_behalf_of") != (who if by else None)
     ):
         return _bad("no_request", "the copy request is not among the proven entries")
     return CheckedExport(export, node.name, checkpoint, opened.valid_signers, len(raw_items),
