@@ -47,7 +47,8 @@ DOMAIN = b"shanhe-copy-export-v1\n"
 """What the node's signature covers: this, then RFC 8785 of the export."""
 KINDS = {"consent/": "consent", "share/": "health_case", "pension/": "pension_case",
          "proof/": "proof", "rights/copy/": "copy_request",
-         "rights/correction/": "correction"}  # fmt: skip
+         "rights/correction/": "correction", "emergency/": "emergency",
+         "basis/": "statutory_basis"}  # fmt: skip
 """Her records by where they live, and the kind an export calls them."""
 MAX_EXPORT_BYTES = 64 * 1024 * 1024
 LIMITS = Limits(max_bytes=MAX_EXPORT_BYTES, max_depth=16, max_items=4_000_000)
@@ -61,7 +62,8 @@ PROVEN = (
 @dataclass(frozen=True)
 class Item:
     kind: str
-    """enrollment, consent, health_case, pension_case, proof, copy_request, correction, access."""
+    """enrollment, consent, health_case, pension_case, proof, copy_request, correction,
+    emergency, statutory_basis, access."""
     id: str
     key: str
     value: Any
@@ -196,11 +198,14 @@ def _strings(value: Any) -> set[str]:
 
 def _names(item: dict[str, Any], resident: str) -> set[str]:
     """What an entry about the item names (any one suffices): its id (an access entry's: its
-    entity), or the resident (her enrollment, by a ``resident.*`` type; her log; her erasure
+    entity; a break-glass's: also its cases, whose reads it counts), or the resident (her enrollment, by a ``resident.*`` type; her log; her erasure
     ending a record)."""
     value = item.get("value")
     entity = value.get("entity") if isinstance(value, dict) else None
     own = entity if item.get("kind") == "access" else item.get("id")
+    cases = value.get("cases") if isinstance(value, dict) else None
+    if item.get("kind") == "emergency" and isinstance(cases, dict):  # a read of its case
+        return {str(own), resident, *(str(c) for c in cases.values())}
     return {str(own), resident}
 
 
