@@ -14,6 +14,7 @@ from api.auth import sign_request
 from contracts import emergency
 from contracts.export import items
 from contracts.provenance import derivations
+from contracts.rules import Applied
 from node.genesis import NodeConfig
 from node.keys import read_signer
 from node.network_init import init_network
@@ -118,3 +119,16 @@ def test_the_report_answers_the_period_asked_or_a_problem(
     if got.status_code == 400:
         assert got.headers["content-type"].startswith("application/problem+json")
         assert got.json()["type"].endswith("/bad-period")
+
+
+# ------------------------------------------------------------------ design limits, on record
+@pytest.mark.xfail(strict=True, reason="design limit: basis.record checks the bureau's kind "
+                   "and the citation's classes, not that the bureau serves her (no pension "
+                   "relation or case with it is looked up); a stranger bureau's basis is "
+                   "recorded, in her log and listed, not refused")  # fmt: skip
+def test_a_bureau_that_never_served_her_records_no_statutory_basis(w: World) -> None:
+    """P1 was enrolled at ssb-330825 and has no case at ssb-330803, which records a basis
+    for her pension data all the same (PIPL art. 13(1)(3) needs the duty to be its own)."""
+    out = w.submit("ssb-330803", {"type": "basis.record", "basis_id": "b-x", "resident": P1,
+                                  "citation": "sil_pension", "data_classes": ["pension_account"]})  # fmt: skip
+    assert not isinstance(out, Applied) or out.refused is not None
