@@ -18,7 +18,7 @@ from contracts.state import Overlay, StateView
 from contracts.tx import Transaction
 
 RECORD_PREFIXES = ("consent/", "share/", "pension/", "proof/", "rights/copy/",
-                   "rights/correction/")  # fmt: skip
+                   "rights/correction/", "emergency/", "basis/")  # fmt: skip
 """Records that name their resident in a ``resident`` field."""
 
 

@@ -36,7 +36,8 @@ P = "ab" * 32
 
 class ExportItem(BaseModel):
     kind: str = Field(description="enrollment, consent, health_case, pension_case, proof, "
-                      "copy_request, correction or access (an access-log entry)")  # fmt: skip
+                      "copy_request, correction, emergency (a break-glass), statutory_basis "
+                      "or access (an access-log entry)")  # fmt: skip
     id: str
     value: dict[str, Any] = Field(description="the record as the state holds it (served)")
     entries: list[int] = Field(description="log indexes of the entries that wrote it (proven)")
