@@ -14,6 +14,7 @@ transactions (``node/executor.py``), over the days listed here (``register``).
 """
 
 import datetime as dt
+import re
 from typing import Any
 
 from contracts.calendar import CST, cst_date
@@ -22,6 +23,9 @@ from contracts.state import Overlay, StateView
 
 UNDER_14, MINOR_14_17, ADULT = "under_14", "14_17", "adult"
 MINORS = (UNDER_14, MINOR_14_17)
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+"""A calendar day, as ``class_ends`` has it: never an ISO week date (``2027-W01-1``), which
+Python reads from 3.11 on only (red team 13a: a validator's interpreter must not decide)."""
 THROUGH = "ages/through"
 """The last CST day whose class ends were processed (absent until a minor is enrolled: a
 network without minors writes nothing)."""
@@ -43,7 +47,7 @@ def plus_years(day: dt.date, years: int) -> dt.date:
 def parse_day(value: Any) -> dt.date:
     """A ``YYYY-MM-DD`` date; raises ``BadField`` otherwise."""
     try:
-        if isinstance(value, str) and len(value) == 10:
+        if isinstance(value, str) and len(value) == 10 and DAY.fullmatch(value):
             return dt.date.fromisoformat(value)
     except ValueError:
         pass

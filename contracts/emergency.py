@@ -43,7 +43,18 @@ WINDOW_CLOSED = "emergency_window_closed"
 LIMIT = "emergency_limit"
 NETWORK = "*"
 """The ``set_emergency_limit`` target that applies to every hospital without its own."""
-COUNTERS = ("reads", "emergency_reads", "refused_reads", "break_glass", "break_glass_refused")
+COUNTERS = ("reads", "emergency_reads", "refused_reads", "break_glass", "break_glass_refused",
+            "cases_read", "emergency_cases_read")  # fmt: skip
+"""``cases_read``: the cases a hospital read (its first granted read of each), of which
+``emergency_cases_read`` under a break-glass: what its rate is made of (``rate``)."""
+
+
+def rate(row: dict[str, Any]) -> float | None:
+    """A hospital's emergency rate: the share of the cases it read that it read under a
+    break-glass (None: it read none). Per case, not per read: re-reading one consented case
+    is a transaction each and would otherwise dilute any rate to nothing (red team 13b)."""
+    cases = int(row.get("cases_read", 0))
+    return int(row.get("emergency_cases_read", 0)) / cases if cases else None
 
 
 def limit_key(target: str) -> str:
@@ -209,14 +220,20 @@ def request(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
 
 def counted_read(state: Overlay, case: dict[str, Any], hospital: str, granted: bool,
                  time_ms: int) -> None:  # fmt: skip
-    """A hospital's ``health.access`` in the per-day counters the auditor's rate is made of;
-    a granted emergency read also in its break-glass's ``reads``."""
+    """A hospital's ``health.access`` in the per-day counters the auditor's rate is made of
+    (the first granted read of a case also in ``cases_read``); a granted emergency read also
+    in its break-glass's ``reads``."""
     if not granted:
         count(state, hospital, time_ms, "refused_reads")
         return
     count(state, hospital, time_ms, "reads")
+    first = case.get("reads") == 0
+    if first:
+        count(state, hospital, time_ms, "cases_read")
     if reason_of(case) is not None:
         count(state, hospital, time_ms, "emergency_reads")
+        if first:
+            count(state, hospital, time_ms, "emergency_cases_read")
         key = f"emergency/{case['basis']['emergency_id']}"
         emergency = state.get(key)
         if isinstance(emergency, dict):

@@ -47,7 +47,8 @@ DOMAIN = b"shanhe-copy-export-v1\n"
 """What the node's signature covers: this, then RFC 8785 of the export."""
 KINDS = {"consent/": "consent", "share/": "health_case", "pension/": "pension_case",
          "proof/": "proof", "rights/copy/": "copy_request",
-         "rights/correction/": "correction"}  # fmt: skip
+         "rights/correction/": "correction", "emergency/": "emergency",
+         "basis/": "statutory_basis"}  # fmt: skip
 """Her records by where they live, and the kind an export calls them."""
 MAX_EXPORT_BYTES = 64 * 1024 * 1024
 LIMITS = Limits(max_bytes=MAX_EXPORT_BYTES, max_depth=16, max_items=4_000_000)
@@ -61,7 +62,8 @@ PROVEN = (
 @dataclass(frozen=True)
 class Item:
     kind: str
-    """enrollment, consent, health_case, pension_case, proof, copy_request, correction, access."""
+    """enrollment, consent, health_case, pension_case, proof, copy_request, correction,
+    emergency, statutory_basis, access."""
     id: str
     key: str
     value: Any
@@ -196,11 +198,14 @@ def _strings(value: Any) -> set[str]:
 
 def _names(item: dict[str, Any], resident: str) -> set[str]:
     """What an entry about the item names (any one suffices): its id (an access entry's: its
-    entity), or the resident (her enrollment, by a ``resident.*`` type; her log; her erasure
+    entity; a break-glass's: also its cases, whose reads it counts), or the resident (her enrollment, by a ``resident.*`` type; her log; her erasure
     ending a record)."""
     value = item.get("value")
     entity = value.get("entity") if isinstance(value, dict) else None
     own = entity if item.get("kind") == "access" else item.get("id")
+    cases = value.get("cases") if isinstance(value, dict) else None
+    if item.get("kind") == "emergency" and isinstance(cases, dict):  # a read of its case
+        return {str(own), resident, *(str(c) for c in cases.values())}
     return {str(own), resident}
 
 
@@ -237,13 +242,43 @@ def _opened(entry: Any, size: int, root: bytes) -> tuple[int, dict[str, Any]] | 
     return index, body
 
 
+def _whose(item: dict[str, Any], who: str) -> bool:
+    """The item is hers by its own value: her enrollment is keyed by her pseudonym, an
+    access-log entry names her in ``on_behalf_of``, every other record in ``resident``
+    (a value without it is no record of hers: a node that strips it forges one)."""
+    value, kind = item.get("value"), item.get("kind")
+    if not isinstance(value, dict):
+        return False
+    if kind == "enrollment":
+        return item.get("id") == who
+    return value.get("on_behalf_of" if kind == "access" else "resident") == who
+
+
+def _request_problem(body: Any, request: dict[str, Any], who: str) -> str | None:
+    """None if ``body`` is the copy request the export answers: of this id, for her (signed
+    by her for herself, or by ``by`` on her behalf, never another's request for her own)."""
+    if not isinstance(body, dict) or body.get("type") != "rights.copy_request":
+        return "the copy request is not among the proven entries"
+    if body.get("request_id") != request.get("request_id"):
+        return "the entry is another copy request"
+    by = request.get("by")
+    if by is not None and not isinstance(by, str):
+        return "the asker is a pseudonym"
+    principal = body.get("on_behalf_of", str(body.get("signer")).removeprefix("resident:"))
+    signer = f"resident:{by}" if by else f"resident:{who}"
+    if principal != who or body.get("signer") != signer:
+        return "the copy request is another resident's, or not by the one named"
+    return None
+
+
 def check_export(
     signed: Any, verifiers: Iterable[Verifier], quorum: int, *, origin: str,
-    resident: str | None = None,
+    resident: str | None = None, request_id: str | None = None,
 ) -> CheckedExport | Invalid:  # fmt: skip
     """Check a copy offline with the validators' keys and the log's origin (as ``shanhe verify
-    proof`` checks a proof), ``resident`` if given being whose copy it must be. Each failure
-    is an ``Invalid`` with a stable code. Pure."""
+    proof`` checks a proof), ``resident`` if given being whose copy it must be, and
+    ``request_id`` the request it must answer (an old export answers no new request). Each
+    failure is an ``Invalid`` with a stable code. Pure: total over anything a node signs."""
     keys = list(verifiers)
     if isinstance(signed, (bytes, str)):
         signed = decode(signed.encode() if isinstance(signed, str) else signed, LIMITS)
@@ -282,16 +317,25 @@ def check_export(
         got = _opened(entry, checkpoint.size, checkpoint.root)
         if isinstance(got, Invalid):
             return got
+        if got[0] in bodies:
+            return _bad("duplicate_entry", f"entry {got[0]} is in the export twice")
         bodies[got[0]] = got[1]
+    seen: set[tuple[str, str]] = set()
     for item in raw_items:
         if not isinstance(item, dict) or not isinstance(item.get("entries"), list):
             return _bad("malformed_export", "an item is {kind, id, value, entries}")
-        value = item.get("value")
-        if isinstance(value, dict) and value.get("resident", who) != who:
+        if not isinstance(item.get("kind"), str) or not isinstance(item.get("id"), str):
+            return _bad("malformed_export", "an item's kind and id are strings")
+        if (item["kind"], item["id"]) in seen:
+            return _bad("duplicate_item", f"{item['kind']} {item['id']} is in the export twice")
+        seen.add((item["kind"], item["id"]))
+        if not _whose(item, who):
             return _bad("wrong_resident", f"item {item.get('id')} is another resident's")
         if not item["entries"]:
             return _bad("unproven_item", f"{item.get('kind')} {item.get('id')} names no entry")
         for index in item["entries"]:
+            if not isinstance(index, int) or isinstance(index, bool):
+                return _bad("malformed_export", "an item's entries are log indexes")
             if index not in bodies:
                 return _bad("missing_entry", f"{item.get('kind')} {item.get('id')}: entry "
                             f"{index} is not in the export")  # fmt: skip
@@ -301,14 +345,12 @@ def check_export(
     request = export.get("request")
     if not isinstance(request, dict) or not isinstance(request.get("index"), int):
         return _bad("no_request", "the export names no copy request")
-    body = bodies.get(request["index"])
-    askers = {f"resident:{who}"} | ({f"resident:{request['by']}"} if request.get("by") else set())
-    if (
-        body is None
-        or body.get("type") != "rights.copy_request"
-        or body.get("request_id") != request.get("request_id")
-        or body.get("signer") not in askers
+    if not isinstance(request.get("request_id"), str) or (
+        request_id is not None and request["request_id"] != request_id
     ):
-        return _bad("no_request", "the copy request is not among the proven entries")
+        return _bad("no_request", f"the export answers another request than {request_id}")
+    why = _request_problem(bodies.get(request["index"]), request, who)
+    if why is not None:
+        return _bad("no_request", why)
     return CheckedExport(export, node.name, checkpoint, opened.valid_signers, len(raw_items),
                          len(bodies))  # fmt: skip

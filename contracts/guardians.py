@@ -22,7 +22,7 @@ her log and may withdraw them). On her 18th birthday a minor's guardianship ends
 import datetime as dt
 from typing import Any
 
-from contracts import authority
+from contracts import authority, provenance
 from contracts.access_log import record_access
 from contracts.ages import (
     ADULT,
@@ -102,12 +102,14 @@ def capacity(state: StateView, pseudonym: str, now_ms: int) -> str:
 
 
 def _tell(state: Overlay, who: str, agent: str, entity: str, reason: str, ctx: BlockContext,
-          action: str = "U") -> None:  # fmt: skip
-    record_access(
+          action: str = "U") -> str:  # fmt: skip
+    """Append to her access log; the entry's key."""
+    entry = record_access(
         state, who, action=action, agent=agent, entity=entity, data_class="-", purpose="-",
         consent_id=None, outcome="granted", reason=reason, time_ms=ctx.time_ms,
         height=ctx.height,
     )  # fmt: skip
+    return f"access/{who}/{entry['seq']:012d}"
 
 
 def _check_verified(tx: Transaction) -> None:
@@ -160,7 +162,7 @@ def record(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
         "already_guardian",
         "this guardianship is recorded and in force",
     )
-    active = [g for _, g in of_ward(state, ward_id) if problem(g, ward, ctx.time_ms) is None]
+    active = [i for i, g in of_ward(state, ward_id) if problem(g, ward, ctx.time_ms) is None]
     require(len(active) < MAX_GUARDIANS, "too_many_guardians",
             f"at most {MAX_GUARDIANS} guardianships in force for one ward")  # fmt: skip
     keyed = tx.signer in key_setters(guardian)
@@ -171,9 +173,11 @@ def record(state: Overlay, tx: Transaction, ctx: BlockContext) -> Outcome:
          "document": body["document"], **({"capacity": body["capacity"]} if not minor else {}),
          "valid_until_ms": body["valid_until_ms"], "status": "active", "recorded_by": tx.signer,
          "assisted": body["assisted"], "counter_keyed_guardian": keyed,
-         "recorded_ms": ctx.time_ms, "height": ctx.height},
+         "recorded_ms": ctx.time_ms, "height": ctx.height, "tx_hash": tx.hash.hex()},
     )  # fmt: skip
-    state.put(f"guardians/{ward_id}", [*(i for i, _ in of_ward(state, ward_id)), gid])
+    # only those in force stay listed (red team 13a): expired ones would pile up, and every
+    # step of hers reads the list (``capacity``); their records and pair keys stay
+    state.put(f"guardians/{ward_id}", [*active, gid])
     state.put(f"guardian_pair/{ward_id}/{guardian_id}", gid)
     state.put(f"guardian_of/{guardian_id}/{ward_id}", gid)
     reason = "counter_keyed_guardian" if keyed else "guardian_recorded"
@@ -230,19 +234,32 @@ def _transition(state: Overlay, pseudonym: str, ctx: BlockContext) -> None:
         updated.pop("class_ends", None)
     state.put(f"resident/{pseudonym}", updated)
     reason = "age_class_14_17" if now == MINOR_14_17 else "age_class_adult"
-    _tell(state, pseudonym, AGENT, "age_class", reason, ctx)
+    told = _tell(state, pseudonym, AGENT, "age_class", reason, ctx)
+    # no transaction wrote these: her copy names the enrollment that set the day (red team 13a)
+    provenance.derived(state, pseudonym, provenance.enrollment_tx(state, pseudonym), ctx.height,
+                       [told, f"resident/{pseudonym}"])  # fmt: skip
     for gid, guardianship in of_ward(state, pseudonym):
-        if resident(state, guardianship["guardian"]) is not None:
-            _tell(state, guardianship["guardian"], AGENT, gid, "ward_" + reason, ctx)
+        if (resident(state, guardianship["guardian"]) or {}).get("status") == "active":
+            key = _tell(state, guardianship["guardian"], AGENT, gid, "ward_" + reason, ctx)
+            provenance.derived(state, guardianship["guardian"], guardianship.get("tx_hash"),
+                               ctx.height, [key])  # fmt: skip
         if now == ADULT and for_minor(guardianship):
             end(state, gid, guardianship, "ward_of_age", ctx)
+
+
+MAX_CLASS_ENDS_PER_BLOCK = 256
+"""Class ends a block processes at most (red team 13a): many listed under one day (a counter's
+crowd of minors) are processed over the next blocks, never all before one block's
+transactions. Authority does not wait for them (``effective_class`` reads the block time)."""
+NEXT = "ages/next"
+"""How many of the day after ``ages/through``'s class ends are processed (absent: none)."""
 
 
 def begin_block(state: Overlay, ctx: BlockContext) -> None:
     """Before a block's transactions, on every node alike: each CST day since the last one
     processed up to the block's, the class ends listed under it (``ages.register``), in
-    listing order. Reads one key a block when no day has passed; nothing before a minor is
-    enrolled. Block time and state only: deterministic."""
+    listing order, at most ``MAX_CLASS_ENDS_PER_BLOCK`` of them a block, the rest in the next. Reads one key a block when no day has passed; nothing before a minor
+    is enrolled. Block time and state only: deterministic."""
     through = state.get(THROUGH)
     if not isinstance(through, str):
         return
@@ -250,14 +267,25 @@ def begin_block(state: Overlay, ctx: BlockContext) -> None:
     day = dt.date.fromisoformat(through) + ONE_DAY
     if day > today:
         return
-    while day <= today:
+    start = state.get(NEXT) or 0
+    assert isinstance(start, int)
+    budget = MAX_CLASS_ENDS_PER_BLOCK
+    while day <= today and budget > 0:
         due = due_key(day)
         count = state.get(due) or 0
         assert isinstance(count, int)
-        for i in range(count):
+        end = min(count, start + budget)
+        for i in range(start, end):
             _transition(state, str(state.get(f"{due}/{i:06d}")), ctx)
+        budget -= end - start
+        if end < count:
+            state.put(NEXT, end)  # the rest of this day in the next block
+            return
+        state.put(THROUGH, day.isoformat())
+        if start:
+            state.put(NEXT, 0)
+        start = 0
         day += ONE_DAY
-    state.put(THROUGH, today.isoformat())
 
 
 RULES: dict[str, Rule] = {

@@ -18,7 +18,7 @@ from contracts.state import Overlay, StateView
 from contracts.tx import Transaction
 
 RECORD_PREFIXES = ("consent/", "share/", "pension/", "proof/", "rights/copy/",
-                   "rights/correction/")  # fmt: skip
+                   "rights/correction/", "emergency/", "basis/")  # fmt: skip
 """Records that name their resident in a ``resident`` field."""
 
 
@@ -75,3 +75,27 @@ def derivations(state: StateView, pseudonym: str) -> dict[str, list[str]]:
         for key in entry["keys"]:
             by_key.setdefault(key, []).append(entry["tx"])
     return by_key
+
+
+def derived(state: Overlay, pseudonym: str, tx_hex: str | None, height: int,
+            keys: list[str]) -> None:  # fmt: skip
+    """List ``keys``, written by a block's own step (``begin_block``: a class end, no
+    transaction), under the resident as derived from the entry ``tx_hex`` (her enrollment,
+    which set the day; a guardianship, whose guardian is told): so that each item of her copy
+    names an entry it derives from (red team 13a). Nothing when no such entry is known."""
+    if tx_hex is None or not keys:
+        return
+    count = state.get(f"entries_count/{pseudonym}") or 0
+    assert isinstance(count, int)
+    state.put(f"entries/{pseudonym}/{count:012d}",
+              {"tx": tx_hex, "height": height, "keys": sorted(keys)})  # fmt: skip
+    state.put(f"entries_count/{pseudonym}", count + 1)
+
+
+def enrollment_tx(state: StateView, pseudonym: str) -> str | None:
+    """The entry that enrolled her: her first that wrote ``resident/<p>`` (her first entry)."""
+    key = f"resident/{pseudonym}"
+    for entry in entries(state, pseudonym):
+        if key in entry["keys"]:
+            return str(entry["tx"])
+    return None

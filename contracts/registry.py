@@ -88,7 +88,12 @@ per-day counters (``hospital_reads/<day>/<hospital>``) for the auditors' rate; g
 ``set_emergency_limit`` caps break-glasses a rolling day (``emergency_limit``).
 Also in 4 (#13 item 5, before 4 is released): statutory bases are their own record
 (``basis.record`` by the agency holding the duty, ``basis/<id>``, a citation code of
-``STATUTORY_BASES``), never withdrawn; ``consent.grant`` takes only ``basis.type`` consent."""
+``STATUTORY_BASES``), never withdrawn; ``consent.grant`` takes only ``basis.type`` consent.
+Also in 4 (red team 13a, before 4 is released): ``begin_block``'s writes at a class end are
+listed under the entry they derive from (``provenance.derived``; a guardianship keeps its
+``tx_hash``), at most ``guardians.MAX_CLASS_ENDS_PER_BLOCK`` a block (``ages/next``); a ward's
+``guardians/<p>`` keeps only those in force; ``class_ends`` is ASCII ``YYYY-MM-DD`` only; a
+guardianship or delegation is indexed under the guardian or delegate too (her erasure ends it)."""
 
 RULES: dict[str, Rule] = {
     name: provenance.indexed(erasure.guard(acting.logged(rule)))

@@ -99,7 +99,8 @@ def _cmd_verify_export(args: argparse.Namespace) -> int:
         print(f"invalid: cannot read export {args.file}: {exc}", file=sys.stderr)
         return 1
     quorum = args.quorum or 2 * len(verifiers) // 3 + 1
-    result = check_export(data, verifiers, quorum, origin=args.origin, resident=args.resident)
+    result = check_export(data, verifiers, quorum, origin=args.origin, resident=args.resident,
+                          request_id=args.request_id)  # fmt: skip
     if not isinstance(result, CheckedExport):
         return _verdict(result, "")
     e = result.export
@@ -434,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--quorum", type=int, help="cosignatures needed (default: 2n/3+1)")
     exp.add_argument("--origin", required=True, help="the log's origin line (the genesis names it)")
     exp.add_argument("--resident", help="the pseudonym it must be about")
+    exp.add_argument("--request-id", help="the copy request it must answer")
     exp.set_defaults(func=_cmd_verify_export)
 
     log = commands.add_parser("log", help="operate on a node's log database")

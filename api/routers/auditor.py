@@ -27,7 +27,7 @@ from api.problems import SIGNED_RESPONSES, Problem, ProblemDoc
 from api.schemas import BlockHeader, Certificate, EvidenceOut, example
 from consensus.messages import block_id
 from contracts.calendar import FIRST_YEAR, LAST_YEAR, cst_date
-from contracts.emergency import COUNTERS, limit_of
+from contracts.emergency import COUNTERS, limit_of, rate
 from node import chainstore, logstore
 from node.blocks import Block
 from node.service import Node
@@ -354,7 +354,12 @@ class HospitalRate(BaseModel):
     hospital: str
     reads: int
     emergency_reads: int
-    emergency_rate: float | None = Field(description="emergency_reads / reads (None: no read)")
+    cases_read: int = Field(0, description="cases read (each case once, however often read)")
+    emergency_cases_read: int = Field(0, description="of them, under a break-glass")
+    emergency_rate: float | None = Field(
+        description="emergency_cases_read / cases_read (None: no case read); per case, so "
+        "re-reading a consented case does not dilute it"
+    )
     refused_reads: int
     break_glass: int
     break_glass_refused: int = Field(description="refused past the governance limit")
@@ -386,6 +391,7 @@ class EmergencyReport(BaseModel):
         since="2026-05-01", until="2026-05-28",
         hospitals=[{"hospital": "hosp-330881", "reads": 6, "emergency_reads": 6,
                     "emergency_rate": 1.0, "refused_reads": 0, "break_glass": 6,
+                    "cases_read": 6, "emergency_cases_read": 6,
                     "break_glass_refused": 1, "limit_per_day": 2}],
         emergencies=[], truncated=False,
     )  # fmt: skip
@@ -393,7 +399,12 @@ class EmergencyReport(BaseModel):
 
 MAX_REPORT_DAYS = 92
 MAX_REPORT_EMERGENCIES = 1000
-_DAY = Query(None, pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description="YYYY-MM-DD (CST)")
+
+
+def _day() -> Any:
+    """A fresh Query per parameter: one shared object is named after the first parameter that
+    uses it, and the second then reads the first's value (red team 13b)."""
+    return Query(None, pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description="YYYY-MM-DD (CST)")
 
 
 def _overseer(node: Node, agency: str) -> bool:
@@ -409,7 +420,7 @@ def _overseer(node: Node, agency: str) -> bool:
 
 @router.get("/audit/emergencies", response_model=EmergencyReport, responses=SIGNED_RESPONSES)
 async def get_emergency_report(
-    request: Request, since: str | None = _DAY, until: str | None = _DAY
+    request: Request, since: str | None = _day(), until: str | None = _day()
 ) -> EmergencyReport:
     """Break-glass reads (PIPL art. 13(1)(4)) over a period (default: the last 30 days, at
     most 92), with each hospital's rate of emergency reads among its health reads, so that
@@ -425,7 +436,7 @@ async def get_emergency_report(
     try:
         last = dt.date.fromisoformat(until) if until else cst_date(int(time.time() * 1000))
         first = dt.date.fromisoformat(since) if since else last - dt.timedelta(days=29)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # year 1 less 29 days is no date
         raise Problem(400, "bad-period", "Not a date", str(exc)) from exc
     days = (last - first).days + 1
     if not 0 < days <= MAX_REPORT_DAYS:
@@ -457,7 +468,7 @@ def _emergency_report(node: Node, first: dt.date, days: int) -> EmergencyReport:
             ids += [str(v) for _, v in listed[:room]]
     hospitals = [
         HospitalRate(hospital=h, **t, limit_per_day=limit_of(node.committed_value, h),
-                     emergency_rate=t["emergency_reads"] / t["reads"] if t["reads"] else None)
+                     emergency_rate=rate(t))
         for h, t in totals.items()
     ]  # fmt: skip
     hospitals.sort(key=lambda r: (-(r.emergency_rate or 0.0), -r.break_glass, r.hospital))

@@ -19,9 +19,11 @@ from api.authz import Action, Caller, Parties, Role, caller_of, decide, refuse, 
 from api.problems import CASE_RESPONSES, MEDIA_TYPE, SIGNED_RESPONSES, Problem, ProblemDoc
 from api.schemas import example
 from contracts import export as copy_export
+from contracts.acting import reading_scope
 from contracts.proofs import vault_case
 from contracts.provenance import derivations
 from contracts.rights import is_overdue
+from contracts.vocabulary import DATA_CLASSES
 from node import chainstore, logstore
 from node.service import Node
 from node.vault import CaseRef, Unreadable, WrongCase
@@ -34,7 +36,8 @@ P = "ab" * 32
 
 class ExportItem(BaseModel):
     kind: str = Field(description="enrollment, consent, health_case, pension_case, proof, "
-                      "copy_request, correction or access (an access-log entry)")  # fmt: skip
+                      "copy_request, correction, emergency (a break-glass), statutory_basis "
+                      "or access (an access-log entry)")  # fmt: skip
     id: str
     value: dict[str, Any] = Field(description="the record as the state holds it (served)")
     entries: list[int] = Field(description="log indexes of the entries that wrote it (proven)")
@@ -110,6 +113,28 @@ def _request(request: Request, action: Action, caller: Caller, key: str) -> dict
     return found
 
 
+class _Committed:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def get(self, key: str) -> Any:
+        return self.node.committed_value(key)
+
+
+def _asker(node: Node, found: dict[str, Any], action: str, classes: list[str]) -> str | None:
+    """The resident who asked for her (``by``), while she still stands for her: a guardian in
+    force, or a delegate whose delegation in force covers ``action`` on ``classes``. Her
+    standing is checked at each read, not once when she asked (red team 13a): a revoked
+    delegate, or a guardian once the ward turned 18, is refused like anyone else."""
+    by = found.get("by")
+    if not isinstance(by, str):
+        return None
+    scope = reading_scope(_Committed(node), found["resident"], by, int(time.time() * 1000))
+    if scope is None or action not in scope[0] or not set(classes) <= scope[1]:
+        return None
+    return by
+
+
 COPY_RESPONSES: dict[int | str, dict[str, Any]] = {
     **CASE_RESPONSES,
     409: {"model": ProblemDoc, "content": {MEDIA_TYPE: {}},
@@ -126,7 +151,8 @@ async def get_copy(request: Request, request_id: str) -> SignedExport:
     caller = await caller_of(request)
     node: Node = request.app.state.node
     asked = _request(request, Action.COPY, caller, f"rights/copy/{request_id}")
-    parties = Parties(resident=asked["resident"], acting=asked.get("by"))
+    parties = Parties(resident=asked["resident"],
+                      acting=_asker(node, asked, "rights.copy_request", sorted(DATA_CLASSES)))  # fmt: skip
     require(request, Action.COPY, caller, parties, entity=request_id)
     key = node.key_of(caller.id)
     if key is None:
@@ -237,8 +263,9 @@ async def get_correction(request: Request, request_id: str) -> Correction:
     caller = await caller_of(request)
     node: Node = request.app.state.node
     found = _request(request, Action.CORRECTION, caller, f"rights/correction/{request_id}")
+    classes = [c for c in str(found["data_class"]).split(",") if c != "-"]
     parties = Parties(resident=found["resident"], agencies=frozenset({found["agency"]}),
-                      acting=found.get("by"))  # fmt: skip
+                      acting=_asker(node, found, "rights.correct_request", classes))  # fmt: skip
     require(request, Action.CORRECTION, caller, parties, entity=request_id,
             data_class=found["data_class"])  # fmt: skip
     if caller.role is Role.AGENCY:
