@@ -2,7 +2,9 @@
 from consents (#13 item 5): a Jiangshan hospital breaks the glass for an unconscious resident,
 Kaihua releases her test result, Jiangshan reads and fetches it within the window; she sees
 every step as an emergency access; the auditor sees Jiangshan's rate; governance suspends its
-break-glass; after the window a read is refused and recorded, and so is a fetch. The genesis
+break-glass; after the window a read is refused and recorded, and so is a fetch. Then what a
+consent says (item 5): a basis is not withdrawn, a health consent not separate is refused, a
+request for another purpose is refused at authorization. The genesis
 of this network sets a short window (``emergency_window_ms``)."""
 
 import hashlib
@@ -15,6 +17,7 @@ import pytest
 from api.client import ApiError, ShanheClient
 from node.keys import read_signer
 from tests.cluster import Cluster
+from tests.tx_examples import NOTICE
 from tlog.note import Signer
 
 WINDOW_MS = 20_000
@@ -117,5 +120,29 @@ def test_break_glass_read_within_the_window_seen_by_her_and_the_auditor(tmp_path
         [listed] = jiangshan.bases(p, me)
         assert listed["citation"] == "sil_pension" and "社会保险法" in listed["citation_zh"]
         assert jiangshan.consents(p, me) == []
+        withdraw = {"type": "consent.withdraw", "consent_id": "b-1"}
+        kept = jiangshan.outcome(jiangshan.submit(jiangshan.sign(me, withdraw)))
+        assert not kept.applied and kept.reason == "unknown_consent"  # no path withdraws it
+
+        # what a consent says (item 5): the notice shown, separate for a health class; a
+        # request for another purpose is refused at authorization
+        now = int(time.time() * 1000)
+        consent = {"type": "consent.grant", "consent_id": "c-says", "grantor": {"type": "self"},
+                   "basis": {"type": "consent"}, "notice": NOTICE, "separate": True,
+                   "purpose": "COC", "data_classes": ["test_result"], "source": "hosp-330824",
+                   "recipient": "hosp-330881", "valid_from_ms": now - 60_000,
+                   "valid_until_ms": now + 86_400_000}  # fmt: skip
+        with pytest.raises(ApiError) as not_separate:  # refused at admission, never a block
+            jiangshan.submit(jiangshan.sign(me, {**consent, "separate": False}))
+        assert not_separate.value.status == 400
+        assert jiangshan.outcome(jiangshan.submit(jiangshan.sign(me, consent))).applied
+        [says] = jiangshan.consents(p, me)
+        assert says["notice"] == NOTICE and says["separate"] is True
+        request = {"type": "health.request", "case_id": "s-says", "resident": p,
+                   "source": "hosp-330824", "data_class": "test_result", "purpose": "TREAT"}  # fmt: skip
+        assert jiangshan.outcome(jiangshan.submit(jiangshan.sign(er, request))).applied
+        authorize = {"type": "health.authorize", "case_id": "s-says", "consent_id": "c-says"}
+        mismatch = jiangshan.outcome(jiangshan.submit(jiangshan.sign(me, authorize)))
+        assert not mismatch.applied and mismatch.reason == "purpose_mismatch"
     finally:
         c.stop()
