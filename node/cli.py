@@ -10,10 +10,11 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from contracts.governance import quorum as governance_quorum
 from node.keys import KeyFileError, read_verifiers
 from tlog.checkpoint import CheckpointError, verify_checkpoint
 from tlog.hashing import leaf_hash
-from tlog.note import NoteError
+from tlog.note import NoteError, Verifier
 from tlog.verify import verify_consistency, verify_inclusion
 
 
@@ -63,15 +64,33 @@ def _cmd_verify_consistency(args: argparse.Namespace) -> int:
     )
 
 
-def _cmd_verify_checkpoint(args: argparse.Namespace) -> int:
+def _read_inputs(keys: str, file: str, what: str) -> tuple[list[Verifier], bytes] | int:
+    """The verifier keys and the file a ``verify`` command checks, or its exit code: 2 for a
+    bad key file (the operator's setup), 1 for an input that cannot be read (it is invalid)."""
     try:
-        verifiers = read_verifiers(Path(args.keys))
-        note = Path(args.file).read_text(encoding="utf-8")
+        return read_verifiers(Path(keys)), Path(file).read_bytes()
     except KeyFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"invalid: cannot read checkpoint {args.file}: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"invalid: cannot read {what} {file}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _text(data: bytes, what: str, file: str) -> str | None:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        print(f"invalid: cannot read {what} {file}: {exc}", file=sys.stderr)
+        return None
+
+
+def _cmd_verify_checkpoint(args: argparse.Namespace) -> int:
+    read = _read_inputs(args.keys, args.file, "checkpoint")
+    if isinstance(read, int):
+        return read
+    verifiers, data = read
+    if (note := _text(data, "checkpoint", args.file)) is None:
         return 1
     result = verify_checkpoint(note, verifiers, args.quorum)
     if isinstance(result, NoteError | CheckpointError):
@@ -89,16 +108,11 @@ def _cmd_verify_export(args: argparse.Namespace) -> int:
     """A resident's copy checked offline (``contracts.export.check_export``)."""
     from contracts.export import CheckedExport, check_export
 
-    try:
-        verifiers = read_verifiers(Path(args.verifier_keys))
-        data = Path(args.file).read_bytes()
-    except KeyFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"invalid: cannot read export {args.file}: {exc}", file=sys.stderr)
-        return 1
-    quorum = args.quorum or 2 * len(verifiers) // 3 + 1
+    read = _read_inputs(args.verifier_keys, args.file, "export")
+    if isinstance(read, int):
+        return read
+    verifiers, data = read
+    quorum = args.quorum or governance_quorum(len(verifiers))
     result = check_export(data, verifiers, quorum, origin=args.origin, resident=args.resident,
                           request_id=args.request_id)  # fmt: skip
     if not isinstance(result, CheckedExport):
@@ -121,16 +135,13 @@ def _cmd_verify_proof(args: argparse.Namespace) -> int:
 
     from contracts.proofs import CheckedProof, check_proof_file
 
-    try:
-        verifiers = read_verifiers(Path(args.verifier_keys))
-        text = Path(args.file).read_text(encoding="utf-8")
-    except KeyFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"invalid: cannot read proof {args.file}: {exc}", file=sys.stderr)
+    read = _read_inputs(args.verifier_keys, args.file, "proof")
+    if isinstance(read, int):
+        return read
+    verifiers, data = read
+    if (text := _text(data, "proof", args.file)) is None:
         return 1
-    quorum = args.quorum or 2 * len(verifiers) // 3 + 1
+    quorum = args.quorum or governance_quorum(len(verifiers))
     now = args.now_ms if args.now_ms is not None else int(time.time() * 1000)
     result = check_proof_file(text, verifiers, quorum, now, origin=args.origin,
                               issuer=args.issuer, resident_pseudonym=args.resident)  # fmt: skip
