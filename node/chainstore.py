@@ -310,10 +310,20 @@ def state_page(
 def state_prefix(
     conn: Connection, prefix: str, after: str | None = None, limit: int = 100
 ) -> list[tuple[str, JSON]]:
-    """State entries whose key starts with ``prefix``, in key order, for cursor pagination."""
+    """State entries whose key starts with ``prefix``, in key order, for cursor pagination.
+
+    On SQLite the keys are also bounded by the range ``[prefix, prefix with its last character
+    raised)`` (byte order, which is the key index's): its ``LIKE`` is case-insensitive, so it
+    never uses the index and scanned every key of the state, one row per transaction and
+    growing with the log (80-100 ms a page at 100,000 transactions, docs/benchmarks.md,
+    "Growth"). The ``LIKE`` stays: it is what decides. PostgreSQL's range order is the
+    database's collation, which need not be byte order: there only the ``LIKE``."""
     query = select(state_kv.c.key, state_kv.c.value).where(
         state_kv.c.key.startswith(prefix, autoescape=True)
     )
+    if prefix and conn.dialect.name == "sqlite":
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        query = query.where(state_kv.c.key >= prefix, state_kv.c.key < upper)
     if after is not None:
         query = query.where(state_kv.c.key > after)
     rows = conn.execute(query.order_by(state_kv.c.key).limit(limit))

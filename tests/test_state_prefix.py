@@ -1,0 +1,66 @@
+"""``chainstore.state_prefix``: exactly the keys under a prefix, in key order, paged; on SQLite
+through the key index (a range), not a scan of the whole state (issue 14)."""
+
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+from node import chainstore
+
+KEYS = [
+    "access/p1/000000000000", "access/p1/000000000001", "access/p1/000000000002",
+    "access/p1", "access/p10/000000000000", "access/p1.x", "access/p1-", "access/p10",
+    "access/p2/000000000000", "access/", "accesS/p1/000000000003", "ACCESS/p1/000000000004",
+    "a%/1", "a%b/2", "a_/1", "ab/1", "z/\u00e9t\u00e9", "z/\U0001f600", "z0", "z.",
+]  # fmt: skip
+
+
+def _fill(engine: Engine) -> None:
+    with engine.begin() as conn:
+        chainstore._upsert(conn, {k: {"k": k} for k in KEYS})
+
+
+def test_exactly_the_keys_under_the_prefix_in_order_and_paged(engine: Engine) -> None:
+    _fill(engine)
+    with engine.connect() as conn:
+        for prefix in ["access/p1/", "access/p1", "access/", "a%/", "a_/", "z/", "accesS/", "q/"]:
+            want = sorted(k for k in KEYS if k.startswith(prefix))
+            got = [k for k, _ in chainstore.state_prefix(conn, prefix, None, 100)]
+            assert got == want, prefix
+            assert all(v == {"k": k} for k, v in chainstore.state_prefix(conn, prefix))
+            pages, cursor = [], None
+            while True:
+                values, cursor = chainstore.state_page(conn, prefix, cursor, 2)
+                pages += [v["k"] for v in values]
+                if cursor is None:
+                    break
+            assert pages == want, prefix
+        after = [
+            k for k, _ in chainstore.state_prefix(conn, "access/p1/", "access/p1/000000000000")
+        ]
+        assert after == ["access/p1/000000000001", "access/p1/000000000002"]
+
+
+def test_on_sqlite_a_page_searches_the_key_index_instead_of_scanning_the_state(
+    engine: Engine,
+) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+    _fill(engine)
+    seen: list[tuple[str, Any]] = []
+
+    def capture(_c: Any, _cur: Any, statement: str, params: Any, *_: Any) -> None:
+        if "FROM state_kv" in statement:
+            seen.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with engine.connect() as conn:
+            chainstore.state_prefix(conn, "access/p1/", None, 10)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    ((statement, params),) = seen
+    with engine.connect() as conn:
+        plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params).fetchall()
+    detail = " ".join(str(row[-1]) for row in plan)
+    assert "SEARCH" in detail and "SCAN" not in detail, detail
