@@ -30,8 +30,14 @@ class DBState:
         self.conn = conn
 
     def get(self, key: str) -> JSON | None:
-        value = self.conn.execute(select(state_kv.c.value).where(state_kv.c.key == key)).scalar()
-        return None if value is None else json.loads(value)
+        """One point read straight from the driver: executing a block reads every key its
+        prefetch did not (a resident's counters and records), one by one, and SQLAlchemy's
+        statement building cost several times the lookup (docs/benchmarks.md, "Growth")."""
+        row = logstore.driver_fetchone(conn=self.conn, sql=_STATE_GET, params=(key,))
+        return None if row is None else json.loads(row[0])
+
+
+_STATE_GET = "SELECT value FROM state_kv WHERE key = ?"
 
 
 class StateCache:

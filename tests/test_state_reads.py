@@ -1,5 +1,6 @@
-"""``chainstore.state_prefix``: exactly the keys under a prefix, in key order, paged; on SQLite
-through the key index (a range), not a scan of the whole state (issue 14)."""
+"""Reads of committed state (issue 14): ``chainstore.state_prefix``, exactly the keys under a
+prefix, in key order, paged, on SQLite through the key index (a range), not a scan of the whole
+state; ``DBState.get``, a point read straight from the driver, the value or None."""
 
 from typing import Any
 
@@ -64,3 +65,20 @@ def test_on_sqlite_a_page_searches_the_key_index_instead_of_scanning_the_state(
         plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params).fetchall()
     detail = " ".join(str(row[-1]) for row in plan)
     assert "SEARCH" in detail and "SCAN" not in detail, detail
+
+
+def test_a_point_read_gives_the_value_or_none(engine: Engine) -> None:
+    _fill(engine)
+    with engine.begin() as conn:
+        chainstore._upsert(
+            conn, {"n/1": 7, "n/2": [1, {"a": None}], "n/3": "t\u00e9xt", "n/4": None}
+        )
+    with engine.connect() as conn:
+        state = chainstore.DBState(conn)
+        assert state.get("access/p1") == {"k": "access/p1"}
+        assert state.get("n/1") == 7 and state.get("n/2") == [1, {"a": None}]
+        assert state.get("n/3") == "t\u00e9xt" and state.get("n/4") is None
+        assert state.get("ACCESS/P1") is None and state.get("access/p1/") is None
+        assert state.get("a%/1") == {"k": "a%/1"} and state.get("a_/1") == {"k": "a_/1"}
+        assert state.get("'; DROP TABLE state_kv; --") is None
+        assert state.get("z/\U0001f600") == {"k": "z/\U0001f600"}
