@@ -553,6 +553,8 @@ def spread(values: list[float]) -> str:
 
 
 def spread2(values: list[float]) -> str:
+    if not values:
+        return "-"
     if len(values) == 1:
         return f"{values[0]:.2f}"
     return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
@@ -579,6 +581,7 @@ def main() -> int:
     )
     parser.add_argument("--no-check", action="store_true", help="skip the catch-up comparison")
     parser.add_argument("--reuse", action="store_true", help="use networks grown by an earlier run")
+    parser.add_argument("--skip-catch-up", action="store_true", help="no catch-up (nor its check)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     dbs = [d.strip() for d in args.db.split(",")]
@@ -603,7 +606,7 @@ def main() -> int:
             )
             results.setdefault("builds", {})[f"{db}-{size}"] = g.build
         for size in sizes:
-            if size == 0:
+            if size == 0 or args.skip_catch_up:
                 continue
             log(f"{db}: catch-up of a new node at {size:,}")
             cu = catch_up(grown[size], check=not args.no_check)
@@ -613,13 +616,18 @@ def main() -> int:
         for rep in range(args.reps):
             order = sizes[rep % len(sizes) :] + sizes[: rep % len(sizes)]
             for size in order:
-                m = measure(
-                    grown[size],
-                    args.rate,
-                    args.latency_seconds,
-                    args.warmup_seconds,
-                    args.flood_seconds,
-                )
+                try:
+                    m = measure(
+                        grown[size],
+                        args.rate,
+                        args.latency_seconds,
+                        args.warmup_seconds,
+                        args.flood_seconds,
+                    )
+                except Exception as exc:  # a run that fails is recorded as such; the rest go on
+                    log(f"{db} {size:>9,} rep {rep}: FAILED: {type(exc).__name__}: {exc}")
+                    results["runs"].append({"db": db, "size": size, "rep": rep, "error": repr(exc)})
+                    continue
                 m.update(db=db, size=size, rep=rep)
                 results["runs"].append(m)
                 out.write_text(json.dumps(results, indent=1))
@@ -633,7 +641,11 @@ def main() -> int:
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for db in dbs:
         for size in sizes:
-            runs = [r for r in results["runs"] if r["db"] == db and r["size"] == size]
+            runs = [
+                r
+                for r in results["runs"]
+                if r["db"] == db and r["size"] == size and "error" not in r
+            ]
             cu = results.get("catch_up", {}).get(f"{db}-{size}")
             cu_text = f"{cu['blocks_per_s']:.1f} ({cu['tx_per_s']:,.0f})" if cu else "-"
             same = (
