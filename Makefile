@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest soak bench bench-cluster clean
+.PHONY: run test lint typecheck pytest soak bench bench-cluster bench-growth clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench: $(STAMP)
 
 bench-cluster: $(STAMP)
 	$(BIN)/python -m bench.cluster
+
+# issue 14: fresh vs grown networks; GROWTH_ARGS e.g. --sizes 0,100000,1000000 --db sqlite,postgres
+bench-growth: $(STAMP)
+	$(BIN)/python -m bench.growth $(GROWTH_ARGS)
 
 clean:
 	rm -rf $(VENV) data

@@ -5,11 +5,12 @@ checkpoint of the new tree head, so a crash leaves either all of it or none.
 """
 
 import json
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from consensus.messages import CommitCertificate, Evidence
 from consensus.validators import ValidatorSet
@@ -30,8 +31,14 @@ class DBState:
         self.conn = conn
 
     def get(self, key: str) -> JSON | None:
-        value = self.conn.execute(select(state_kv.c.value).where(state_kv.c.key == key)).scalar()
-        return None if value is None else json.loads(value)
+        """One point read straight from the driver: executing a block reads every key its
+        prefetch did not (a resident's counters and records), one by one, and SQLAlchemy's
+        statement building cost several times the lookup (docs/benchmarks.md, "Growth")."""
+        row = logstore.driver_fetchone(conn=self.conn, sql=_STATE_GET, params=(key,))
+        return None if row is None else json.loads(row[0])
+
+
+_STATE_GET = "SELECT value FROM state_kv WHERE key = ?"
 
 
 class StateCache:
@@ -310,14 +317,47 @@ def state_page(
 def state_prefix(
     conn: Connection, prefix: str, after: str | None = None, limit: int = 100
 ) -> list[tuple[str, JSON]]:
-    """State entries whose key starts with ``prefix``, in key order, for cursor pagination."""
+    """State entries whose key starts with ``prefix``, in key order, for cursor pagination.
+
+    The keys are also bounded by the range ``[prefix, prefix with its last character raised)``
+    where the key index is in byte order (SQLite; PostgreSQL with the key column in collation
+    "C", as ``node.schema`` creates it, or a database in a byte-order locale): a ``LIKE``
+    alone never used the index (SQLite's is case-insensitive; PostgreSQL's, under a locale's
+    collation, cannot either) and scanned every key of the state, one row per transaction and
+    growing with the log (80-100 ms a page at 100,000 transactions, docs/benchmarks.md,
+    "Growth"). The ``LIKE`` stays: it is what decides."""
     query = select(state_kv.c.key, state_kv.c.value).where(
         state_kv.c.key.startswith(prefix, autoescape=True)
     )
+    if prefix and _keys_in_byte_order(conn):
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        query = query.where(state_kv.c.key >= prefix, state_kv.c.key < upper)
     if after is not None:
         query = query.where(state_kv.c.key > after)
     rows = conn.execute(query.order_by(state_kv.c.key).limit(limit))
     return [(str(k), json.loads(v)) for k, v in rows]
+
+
+_BYTE_ORDER_COLLATIONS = frozenset({"C", "POSIX", "C.UTF-8", "C.utf8", "ucs_basic"})
+_byte_order: "weakref.WeakKeyDictionary[Engine, bool]" = weakref.WeakKeyDictionary()
+
+
+def _keys_in_byte_order(conn: Connection) -> bool:
+    """Whether ``state_kv.key``'s index orders keys as bytes (code points): then a prefix is a
+    key range. SQLite's BINARY collation does; on PostgreSQL the column's collation says (a
+    database created before the column had collation "C" uses its default), asked once."""
+    if conn.dialect.name == "sqlite":
+        return True
+    known = _byte_order.get(conn.engine)
+    if known is None:
+        row = conn.exec_driver_sql(
+            "SELECT coalesce(c.collation_name, d.datcollate) FROM information_schema.columns c, "
+            "pg_database d WHERE c.table_schema = current_schema() AND c.table_name = 'state_kv' "
+            "AND c.column_name = 'key' AND d.datname = current_database()"
+        ).first()
+        known = row is not None and str(row[0]) in _BYTE_ORDER_COLLATIONS
+        _byte_order[conn.engine] = known
+    return known
 
 
 def validator_set(value: Any) -> ValidatorSet | str:

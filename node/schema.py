@@ -94,8 +94,10 @@ validator_sets = Table(
 state_kv = Table(
     "state_kv",
     metadata,
-    # current contract state; committed to by each block's state root, rebuilt by replay
-    Column("key", Text, primary_key=True),
+    # current contract state; committed to by each block's state root, rebuilt by replay.
+    # Keys in byte order on PostgreSQL too (collation "C"), as on SQLite: a prefix is then a
+    # range of the key index (``chainstore.state_prefix``), whatever the database's locale
+    Column("key", Text().with_variant(Text(collation="C"), "postgresql"), primary_key=True),
     Column("value", Text, nullable=False),
 )
 
