@@ -11,6 +11,7 @@ hers) is listed under her: ``entries/<p>/<n>`` = {tx, height, keys}, in block or
 overlay, so it sees exactly the writes of that one transaction. Pure.
 """
 
+from collections.abc import Iterator
 from typing import Any
 
 from contracts.rules import Applied, BlockContext, Outcome, Rule
@@ -50,22 +51,29 @@ def indexed(rule: Rule) -> Rule:
             if who is not None:
                 touched.setdefault(who, []).append(key)
         for who, keys in sorted(touched.items()):
-            count = state.get(f"entries_count/{who}") or 0
-            assert isinstance(count, int)
-            state.put(f"entries/{who}/{count:012d}",
-                      {"tx": tx.hash.hex(), "height": ctx.height, "keys": sorted(keys)})  # fmt: skip
-            state.put(f"entries_count/{who}", count + 1)
+            _append(state, who, tx.hash.hex(), ctx.height, keys)
         return outcome
 
     return run
 
 
+def _append(state: Overlay, who: str, tx_hex: str, height: int, keys: list[str]) -> None:
+    count = state.get(f"entries_count/{who}") or 0
+    assert isinstance(count, int)
+    state.put(f"entries/{who}/{count:012d}", {"tx": tx_hex, "height": height, "keys": sorted(keys)})
+    state.put(f"entries_count/{who}", count + 1)
+
+
 def entries(state: StateView, pseudonym: str) -> list[dict[str, Any]]:
     """The resident's entries, oldest first: each {tx, height, keys}."""
+    return list(_entries(state, pseudonym))
+
+
+def _entries(state: StateView, pseudonym: str) -> Iterator[dict[str, Any]]:
     count = state.get(f"entries_count/{pseudonym}") or 0
     assert isinstance(count, int)
     found = (state.get(f"entries/{pseudonym}/{i:012d}") for i in range(count))
-    return [e for e in found if isinstance(e, dict)]
+    return (e for e in found if isinstance(e, dict))
 
 
 def derivations(state: StateView, pseudonym: str) -> dict[str, list[str]]:
@@ -83,19 +91,15 @@ def derived(state: Overlay, pseudonym: str, tx_hex: str | None, height: int,
     transaction), under the resident as derived from the entry ``tx_hex`` (her enrollment,
     which set the day; a guardianship, whose guardian is told): so that each item of her copy
     names an entry it derives from (red team 13a). Nothing when no such entry is known."""
-    if tx_hex is None or not keys:
-        return
-    count = state.get(f"entries_count/{pseudonym}") or 0
-    assert isinstance(count, int)
-    state.put(f"entries/{pseudonym}/{count:012d}",
-              {"tx": tx_hex, "height": height, "keys": sorted(keys)})  # fmt: skip
-    state.put(f"entries_count/{pseudonym}", count + 1)
+    if tx_hex is not None and keys:
+        _append(state, pseudonym, tx_hex, height, keys)
 
 
 def enrollment_tx(state: StateView, pseudonym: str) -> str | None:
-    """The entry that enrolled her: her first that wrote ``resident/<p>`` (her first entry)."""
+    """The entry that enrolled her: her first that wrote ``resident/<p>`` (her first entry:
+    read lazily, so a class end reads one entry, not her whole list)."""
     key = f"resident/{pseudonym}"
-    for entry in entries(state, pseudonym):
+    for entry in _entries(state, pseudonym):
         if key in entry["keys"]:
             return str(entry["tx"])
     return None
